@@ -1,0 +1,3 @@
+from mlprod.cli import entry
+
+entry()

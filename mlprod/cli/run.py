@@ -1,0 +1,36 @@
+"""``mlprod run NOTEBOOK``: run a notebook as a pipeline stage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="execute a notebook as a pipeline stage (papermill)",
+        description="Execute NOTEBOOK with papermill using the stage's section of params.yaml. "
+                    "Exit codes: 0 success, 1 the notebook failed, 2 bad input (nothing was run).")
+    p.add_argument("notebook", help="path to the .ipynb file")
+    p.add_argument("--stage", help="params.yaml section to use (default: the notebook's file name)")
+    p.add_argument("-p", "--param", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one parameter (value read as YAML: 3 is an int, true a bool)")
+    p.add_argument("--params-file", help="params file (default: params.yaml here or in a parent folder)")
+    p.add_argument("--reports-dir", help="where executed notebooks go (default: reports/ in the project)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail a cell that runs longer than this (default: no limit)")
+    p.add_argument("--start-timeout", type=float, default=60, metavar="SECONDS",
+                   help="fail if the kernel is not ready within this time (default: 60)")
+    p.add_argument("--no-html", action="store_true", help="do not render the executed notebook as HTML")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..runner import run_notebook
+
+    record = run_notebook(args.notebook, stage=args.stage, params_file=args.params_file, overrides=args.params,
+                          reports_dir=args.reports_dir, timeout=args.timeout, start_timeout=args.start_timeout,
+                          html=not args.no_html)
+    print(f"mlprod run: {record.notebook} ({record.stage}) succeeded in {record.duration_seconds:.1f}s; "
+          f"executed notebook: {record.executed_notebook}", file=sys.stderr)
+    return 0

@@ -1,0 +1,104 @@
+"""The papermill engine mlprod registers: nbclient execution with lighter saving and progress tracking.
+
+papermill's default engine rewrites the output notebook before and after every cell; for short stages
+that costs more than the cells. This engine saves at most every ``save_every`` seconds while running
+(so a long run can still be watched) and always at the end, and it records which cell was running so a
+dead kernel or a timeout can be reported against the right cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+ENGINE_NAME = "mlprod"
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Mutable view of a run in progress, shared with the runner."""
+
+    label: str = ""
+    total: int = 0
+    started: int | None = None  # index of the last cell that started (executed notebook)
+    completed: int = 0
+    notebook: object | None = None  # the live nbformat.NotebookNode
+    slow_cell_seconds: float = 1.0
+    cell_times: list[float] = field(default_factory=list)
+
+
+class _ExecutionManager(NotebookExecutionManager):
+    def __init__(self, nb, *, progress: Progress, save_every: float, **kwargs):
+        super().__init__(nb, progress_bar=False, **kwargs)
+        self.progress = progress
+        self.save_every = save_every
+        self._last_write = time.monotonic()
+        self._cell_t0 = 0.0
+        self._final = False
+        progress.notebook = nb
+        progress.total = len(nb.cells)
+
+    def save(self, **kwargs):
+        now = time.monotonic()
+        if self._final or now - self._last_write >= self.save_every:
+            super().save(**kwargs)
+            self._last_write = now
+
+    def cell_start(self, cell, cell_index=None, **kwargs):
+        self.progress.started = cell_index
+        self._cell_t0 = time.monotonic()
+        super().cell_start(cell, cell_index, **kwargs)
+
+    def cell_complete(self, cell, cell_index=None, **kwargs):
+        super().cell_complete(cell, cell_index, **kwargs)
+        seconds = time.monotonic() - self._cell_t0
+        self.progress.completed += 1
+        self.progress.cell_times.append(seconds)
+        if seconds >= self.progress.slow_cell_seconds:
+            logger.info("%s: cell %d/%d finished in %.1fs", self.progress.label, (cell_index or 0) + 1,
+                        self.progress.total, seconds)
+
+    def notebook_complete(self, **kwargs):
+        self._final = True
+        super().notebook_complete(**kwargs)
+
+
+class MlprodEngine(NBClientEngine):
+    """nbclient execution driven by :class:`_ExecutionManager`."""
+
+    @classmethod
+    def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=False, log_output=False,
+                         autosave_cell_every=30, *, progress: Progress, save_every: float = 10.0, **kwargs):
+        nb_man = _ExecutionManager(nb, output_path=output_path, log_output=log_output,
+                                   autosave_cell_every=autosave_cell_every, progress=progress,
+                                   save_every=save_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.notebook_complete()
+        return nb_man.nb
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                 start_timeout=60, execution_timeout=None, **kwargs):
+        kwargs.pop("input_path", None)
+        client = PapermillNotebookClient(
+            nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+            log=logging.getLogger("papermill"), log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+        try:
+            return client.execute()
+        finally:
+            # the caller owns the kernel, so nbclient leaves the client's channels open: close them here
+            if client.kc is not None:
+                client.kc.stop_channels()
+
+
+def register() -> None:
+    """Add the engine to papermill's registry (idempotent)."""
+    papermill_engines.register(ENGINE_NAME, MlprodEngine)

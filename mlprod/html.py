@@ -1,0 +1,37 @@
+"""Self-contained HTML rendering of an executed notebook (nbconvert's JupyterLab template)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class HtmlRenderer:
+    """Imports nbconvert in a background thread so the import overlaps notebook execution."""
+
+    def __init__(self) -> None:
+        self._exporter: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, name="mlprod-nbconvert-import", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            from nbconvert import HTMLExporter
+
+            import nbformat
+
+            # embed_images: markdown attachments and linked images become data URIs
+            exporter = HTMLExporter(template_name="lab", embed_images=True)
+            # the first rendering compiles the templates (~0.3 s): do it now, off the critical path
+            exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
+            self._exporter = exporter
+        except BaseException as exc:  # noqa: BLE001 - re-raised in render()
+            self._error = exc
+
+    def render(self, nb: Any) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        body, _ = self._exporter.from_notebook_node(nb)
+        return body

@@ -1,0 +1,64 @@
+"""Making a notebook run in JupyterLab exactly as ``mlprod run`` / ``dvc repro`` runs it.
+
+The last line of a stage notebook's ``parameters`` cell is ``mlprod.init_stage(globals(), "train")``.
+Under ``mlprod run`` it does nothing (papermill injects the resolved values right after the cell and
+the kernel already runs in the project root). Opened in JupyterLab, it loads the same section of
+``params.yaml``, checks it against the cell's parameters, and moves to the project root, so relative
+paths and values match the pipeline's without editing anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, MutableMapping
+
+from .errors import ParamsError
+from .notebook import Parameter
+from .params import find_params_file, resolve_params
+from .types import spec_from_value
+from .notebook import NotebookInfo
+
+
+def init_stage(namespace: MutableMapping[str, Any], stage: str) -> dict[str, Any]:
+    """Apply ``stage``'s params.yaml values to ``namespace`` (a notebook's ``globals()``).
+
+    Returns the applied values. Raises :class:`ParamsError` for a missing section, an unknown key or
+    a value of the wrong type, just as ``mlprod run`` would before starting the kernel.
+    """
+    if os.environ.get("MLPROD_STAGE"):
+        return {}
+    params_file = find_params_file()
+    if params_file is None:
+        raise ParamsError(f"init_stage({stage!r}): no params.yaml in {Path.cwd()} or its parents; "
+                          "open the notebook from inside the project")
+    declared = _declared(namespace)
+    info = NotebookInfo(path=Path(f"<notebook run as stage {stage!r}>"), sha256="", language="python",
+                        cell_ids=(), parameters_cell=0, parameters=declared)
+    resolved = resolve_params(info, stage, params_file, {})
+    os.chdir(params_file.parent)
+    namespace.update(resolved.values)
+    print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
+          f"working directory {params_file.parent}")
+    return dict(resolved.values)
+
+
+def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
+    from .types import spec_from_annotation
+    import ast
+
+    annotations = namespace.get("__annotations__", {}) or {}
+    declared: dict[str, Parameter] = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or callable(value) or type(value).__name__ == "module":
+            continue
+        spec = spec_from_value(value)
+        if name in annotations:
+            text = annotations[name] if isinstance(annotations[name], str) else getattr(
+                annotations[name], "__name__", repr(annotations[name]))
+            try:
+                spec = spec_from_annotation(ast.parse(str(text), mode="eval").body, where=f"parameter {name!r}")
+            except Exception:  # noqa: BLE001 - fall back to the value's type
+                pass
+        declared[name] = Parameter(name=name, default=value, type=spec, line=0)
+    return declared

@@ -1,0 +1,157 @@
+"""Stage parameters: ``params.yaml`` sections plus command-line overrides, checked against a notebook.
+
+``params.yaml`` holds one section per stage (plus shared sections read by mlprod itself). The values
+a stage runs with are its section, overridden by ``-p key=value`` options, and every value must be a
+parameter the notebook declares, of the declared type. All of this is checked before a kernel starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import yamlio
+from .errors import ConfigError, ParamsError
+from .notebook import NotebookInfo
+from .types import check_value, yaml_type_name
+
+PARAMS_FILE = "params.yaml"
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    """The parameter values a stage runs with and where they came from."""
+
+    stage: str
+    values: dict[str, Any]
+    defaults_used: tuple[str, ...]
+    params_file: Path | None
+    overrides: tuple[str, ...] = ()
+
+
+def find_params_file(start: str | Path | None = None) -> Path | None:
+    """``params.yaml`` in ``start`` (default: the working directory) or the nearest parent holding one."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PARAMS_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_params_file(path: str | Path) -> dict[str, Any]:
+    """Read a params file; its top level must be a mapping of section names."""
+    data = yamlio.load_file(Path(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (e.g. 'train:'), got {yaml_type_name(data)}")
+    return data
+
+
+def stage_section(params: Mapping[str, Any], stage: str, path: str | Path) -> dict[str, Any] | None:
+    """The mapping under ``stage``, ``None`` when there is no such section."""
+    if stage not in params:
+        return None
+    section = params[stage]
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ParamsError(f"{path}: section {stage!r} must be a mapping of parameter names to values, "
+                          f"got {yaml_type_name(section)} {section!r}")
+    return dict(section)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` to a dict; values are read as YAML scalars (``3`` is an int)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParamsError(f"-p {item!r}: expected KEY=VALUE, e.g. -p learning_rate=0.05")
+        try:
+            value = yamlio.loads(text, source=f"-p {item}") if text.strip() else ""
+        except ConfigError:
+            value = text
+        result[key] = _RawOverride(text, value)
+    return result
+
+
+@dataclass(frozen=True)
+class _RawOverride:
+    """A command-line value with its original text, so a ``str`` parameter receives what was typed."""
+
+    text: str
+    value: Any
+
+
+def resolve_params(
+    notebook: NotebookInfo,
+    stage: str,
+    params_file: str | Path | None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedParams:
+    """Values for ``stage`` checked against ``notebook``'s parameters cell; raises :class:`ParamsError`."""
+    overrides = dict(overrides or {})
+    declared = notebook.parameters
+    section: dict[str, Any] | None = None
+    params_path = Path(params_file) if params_file else None
+    if params_path is not None:
+        all_params = load_params_file(params_path)
+        section = stage_section(all_params, stage, params_path)
+        if section is None and notebook.parameters_cell is not None:
+            names = ", ".join(sorted(map(str, all_params))) or "none"
+            raise ParamsError(
+                f"{params_path}: no section {stage!r} for notebook {notebook.path} "
+                f"(sections: {names}). Add a '{stage}:' section with the notebook's parameters, "
+                f"or pass --stage NAME to use another section.")
+    elif notebook.parameters_cell is not None and declared:
+        raise ParamsError(f"no {PARAMS_FILE} found in the working directory or its parents for notebook "
+                          f"{notebook.path}; create one with a '{stage}:' section, or pass --params FILE")
+
+    given: list[tuple[str, str, Any]] = [(f"{params_path} [{stage}]", k, v) for k, v in (section or {}).items()]
+    given += [("-p", k, v) for k, v in overrides.items()]
+    if given and notebook.parameters_cell is None:
+        keys = ", ".join(sorted({str(k) for _, k, _ in given}))
+        raise ParamsError(f"{notebook.path}: has no cell tagged 'parameters', but parameters were given ({keys}). "
+                          "Tag the cell that assigns the parameter defaults with 'parameters' "
+                          "(JupyterLab: Property Inspector > Cell Tags).")
+
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for origin, key, raw in given:
+        text = raw.text if isinstance(raw, _RawOverride) else None
+        value = raw.value if isinstance(raw, _RawOverride) else raw
+        label = f"{origin} {key}={text}" if text is not None else f"{origin} {key!r}"
+        if not isinstance(key, str) or not key.isidentifier():
+            problems.append(f"{label}: {key!r} is not a valid Python name")
+            continue
+        param = declared.get(key)
+        if param is None:
+            hint = difflib.get_close_matches(key, declared, n=1)
+            problems.append(f"{label}: not a parameter of the notebook"
+                            + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            continue
+        ok, converted = check_value(value, param.type)
+        if not ok and text is not None and check_value(text, param.type)[0]:
+            ok, converted = True, text  # -p name=007 for a str parameter keeps the typed text
+        if not ok:
+            problems.append(f"{label}: expected {param.type} (declared on line {param.line} of the parameters "
+                            f"cell), got {yaml_type_name(value)} {value!r}")
+            continue
+        values[key] = converted
+    if problems:
+        cell = notebook.cell_label(notebook.parameters_cell or 0)
+        listing = ", ".join(f"{p.name}: {p.type}" for p in declared.values()) or "none"
+        raise ParamsError(
+            f"{notebook.path}: parameters do not match the notebook's parameters cell ({cell}):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + f"\n  declared parameters: {listing}\n"
+            "Fix the values, or declare the parameter in the parameters cell.")
+    defaults_used = tuple(name for name in declared if name not in values)
+    return ResolvedParams(stage=stage, values=values, defaults_used=defaults_used, params_file=params_path,
+                          overrides=tuple(sorted(overrides)))
