@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -22,7 +23,9 @@ class HtmlRenderer:
             import nbformat
 
             # embed_images: markdown attachments and linked images become data URIs
-            exporter = HTMLExporter(template_name="lab", embed_images=True)
+            quiet = logging.getLogger("mlprod.html.nbconvert")
+            quiet.setLevel(logging.ERROR)  # e.g. "Alternative text is missing" for every plot
+            exporter = HTMLExporter(template_name="lab", embed_images=True, log=quiet)
             # the first rendering compiles the templates (~0.3 s): do it now, off the critical path
             exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
             self._exporter = exporter

@@ -54,8 +54,8 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
             continue
         spec = spec_from_value(value)
         if name in annotations:
-            text = annotations[name] if isinstance(annotations[name], str) else getattr(
-                annotations[name], "__name__", repr(annotations[name]))
+            hint = annotations[name]  # list[str].__name__ is "list": only plain classes go by their name
+            text = hint if isinstance(hint, str) else hint.__name__ if isinstance(hint, type) else repr(hint)
             try:
                 spec = spec_from_annotation(ast.parse(str(text), mode="eval").body, where=f"parameter {name!r}")
             except Exception:  # noqa: BLE001 - fall back to the value's type

@@ -42,6 +42,7 @@ class NotebookInfo:
     cell_ids: tuple[str, ...]
     parameters_cell: int | None = None  # 0-based index in the source notebook
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    injected_cell: int | None = None  # a cell tagged 'injected-parameters' left by an earlier papermill run
 
     def cell_label(self, index: int) -> str:
         """Human label for a source cell: its 1-based number and its id."""
@@ -80,7 +81,9 @@ def read_notebook(path: str | Path) -> NotebookInfo:
         labels = ", ".join(f"cell {i + 1}" for i in tagged)
         raise NotebookError(f"{path}: {len(tagged)} cells are tagged 'parameters' ({labels}); "
                             "keep the tag on exactly one cell")
-    info = NotebookInfo(path=path, sha256=hashlib.sha256(raw).hexdigest(), language=language, cell_ids=cell_ids)
+    injected = next((i for i, c in enumerate(cells) if INJECTED_TAG in c.get("metadata", {}).get("tags", [])), None)
+    info = NotebookInfo(path=path, sha256=hashlib.sha256(raw).hexdigest(), language=language, cell_ids=cell_ids,
+                        injected_cell=injected)
     if not tagged:
         return info
     index = tagged[0]
@@ -91,7 +94,7 @@ def read_notebook(path: str | Path) -> NotebookInfo:
     source = "".join(source) if isinstance(source, list) else str(source)
     params = parse_parameters(source, where=f"{path}: {info.cell_label(index)} (parameters)")
     return NotebookInfo(path=path, sha256=info.sha256, language=language, cell_ids=cell_ids,
-                        parameters_cell=index, parameters=params)
+                        parameters_cell=index, parameters=params, injected_cell=injected)
 
 
 def parse_parameters(source: str, *, where: str = "parameters cell") -> dict[str, Parameter]:

@@ -105,6 +105,7 @@ def run_notebook(
         from .html import HtmlRenderer
 
         register()
+        _drop_papermill_parameter_warnings()
         logger.debug("papermill imported at %.3fs", time.monotonic() - t0)
         renderer = HtmlRenderer() if html else None
         progress = Progress(label=f"{stage} ({info.path.name})")
@@ -191,7 +192,8 @@ def _classify(info: NotebookInfo, resolved: ResolvedParams, index: int | None, e
 def _cell_failure(info: NotebookInfo, resolved: ResolvedParams, exec_index: int | None, kind: str,
                   ename: str | None, evalue: str | None) -> CellFailure:
     injected = info.parameters_cell + 1 if resolved.values and info.parameters_cell is not None else None
-    source_index = _source_index(exec_index, injected)
+    replaced = injected is not None and info.injected_cell is not None  # papermill overwrites a stale one in place
+    source_index = _source_index(exec_index, info.injected_cell if replaced else injected, shifted=not replaced)
     cell, cell_id = None, None
     if source_index is not None:
         cell, cell_id = source_index + 1, info.cell_ids[source_index] or None
@@ -203,11 +205,11 @@ def _cell_failure(info: NotebookInfo, resolved: ResolvedParams, exec_index: int 
                        evalue=evalue)
 
 
-def _source_index(exec_index: int | None, injected: int | None) -> int | None:
+def _source_index(exec_index: int | None, injected: int | None, shifted: bool = True) -> int | None:
     """Index in the source notebook of executed cell ``exec_index`` (None for the injected cell)."""
     if exec_index is None or exec_index == injected:
         return None
-    return exec_index - 1 if injected is not None and exec_index > injected else exec_index
+    return exec_index - 1 if shifted and injected is not None and exec_index > injected else exec_index
 
 
 def _execution_error(info: NotebookInfo, record: RunRecord, paths: RunPaths, removed: list[Path],
@@ -249,6 +251,20 @@ def _without_optional_imports():
         for name in hidden:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
+
+
+class _DropParameterWarnings(logging.Filter):
+    """papermill warns about parameters its regex parser cannot see (e.g. annotated ones); mlprod has
+    already checked every parameter against the notebook with a real parser."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Passed unknown parameter")
+
+
+def _drop_papermill_parameter_warnings() -> None:
+    papermill_logger = logging.getLogger("papermill")
+    if not any(isinstance(f, _DropParameterWarnings) for f in papermill_logger.filters):
+        papermill_logger.addFilter(_DropParameterWarnings())
 
 
 def _reset_dir(path: Path) -> None:

@@ -62,16 +62,17 @@ def spec_from_annotation(node: ast.expr, *, where: str) -> TypeSpec:
     name = _name(node.value if isinstance(node, ast.Subscript) else node)
     name = _ALIASES.get(name, name)
     if isinstance(node, ast.Subscript):
-        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        args = [spec_from_annotation(e, where=where) for e in elts if not _is_ellipsis(e)]
-        if name == "Optional" and len(args) == 1:
-            return _union([args[0], TypeSpec("none")])
-        if name == "Union":
-            return _union(args)
-        if name == "list":
-            return TypeSpec("list", (_union(args) if len(args) > 1 else args[0],) if args else (ANY,))
-        if name == "dict" and len(args) == 2:
-            return TypeSpec("dict", tuple(args))
+        if name in ("Optional", "Union", "list", "dict"):  # else the error names the whole annotation
+            elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            args = [spec_from_annotation(e, where=where) for e in elts if not _is_ellipsis(e)]
+            if name == "Optional" and len(args) == 1:
+                return _union([args[0], TypeSpec("none")])
+            if name == "Union":
+                return _union(args)
+            if name == "list":
+                return TypeSpec("list", (_union(args) if len(args) > 1 else args[0],) if args else (ANY,))
+            if name == "dict" and len(args) == 2:
+                return TypeSpec("dict", tuple(args))
     elif name in _SCALARS or name in ("list", "dict"):
         return TypeSpec(name, {"list": (ANY,), "dict": (ANY, ANY)}.get(name, ()))
     elif name == "Any":

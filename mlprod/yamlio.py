@@ -6,6 +6,7 @@ instead of silently keeping the last value.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            continue  # SafeConstructor reports it as "found unhashable key"
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,

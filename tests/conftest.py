@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+KERNEL_MARKER = "kernel_started.marker"  # written by the first code cell of some fixture notebooks
+
+
+@dataclass
+class Project:
+    """A throwaway project folder (the working directory of the test)."""
+
+    root: Path
+
+    def notebook(self, name: str) -> Path:
+        """Copy ``tests/notebooks/<name>.ipynb`` into the project; returns its path relative to the root."""
+        shutil.copy(NOTEBOOKS / f"{name}.ipynb", self.root / f"{name}.ipynb")
+        return Path(f"{name}.ipynb")
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def params(self, text: str) -> Path:
+        return self.write("params.yaml", text)
+
+    def assert_no_kernel_started(self) -> None:
+        assert not (self.root / KERNEL_MARKER).exists(), "a kernel ran the notebook"
+        assert not (self.root / "reports").exists(), "reports/ was created"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    for var in ("MLPROD_STAGE", "MLPROD_PARAMS_FILE", "DVC_STAGE", "DVC_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return Project(tmp_path)

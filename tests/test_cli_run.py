@@ -1,0 +1,72 @@
+"""``mlprod run`` as a user runs it: a subprocess, its exit code and what it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import Project
+
+
+def mlprod(project: Project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlprod", *args], cwd=project.root, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_success_exits_0(project: Project) -> None:
+    project.notebook("params_simple")
+    project.params("custom:\n  alpha: 0.3\n")
+    result = mlprod(project, "run", "params_simple.ipynb", "--stage", "custom", "-p", "epochs=3",
+                    "--param", "features=[z]", "--no-html")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "mlprod run: params_simple.ipynb (custom) succeeded in "
+        f"{json.loads((project.root / 'reports/notebooks/custom/run.json').read_text())['duration_seconds']:.1f}s; "
+        "executed notebook: reports/notebooks/custom/custom.ipynb")
+    data = json.loads((project.root / "reports" / "notebooks" / "custom" / "run.json").read_text())
+    assert data["parameters"] == {"alpha": 0.3, "epochs": 3, "features": ["z"]}
+    assert data["stage"] == "custom"
+    assert "html" not in data
+    assert result.stdout == ""
+
+
+def test_failing_cell_exits_1_with_one_short_message(project: Project) -> None:
+    project.notebook("fails_in_cell")
+    project.params("fails_in_cell:\n  n: 2\n")
+    result = mlprod(project, "run", "fails_in_cell.ipynb")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "mlprod run: fails_in_cell.ipynb failed in cell 4 (id 'fails-in-cell-4'): ValueError: boom: n=2 is not allowed",
+        ("  partially executed notebook: reports/failed/fails_in_cell/fails_in_cell.ipynb "
+         "(HTML: reports/failed/fails_in_cell/fails_in_cell.html)"),
+    ]
+    assert (project.root / "reports" / "failed" / "fails_in_cell" / "fails_in_cell.ipynb").is_file()
+
+
+def test_params_error_exits_2_before_running_anything(project: Project) -> None:
+    project.notebook("params_simple")
+    project.params("params_simple:\n  epocs: 3\n")
+    result = mlprod(project, "run", "params_simple.ipynb", "-p", "alpha=high")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("mlprod run: params_simple.ipynb: parameters do not match the notebook's "
+                                    "parameters cell (cell 3 (id 'params-simple-3')):\n")
+    params_file = (project.root / "params.yaml").resolve()
+    assert f"  - {params_file} [params_simple] 'epocs': not a parameter of the notebook; did you mean 'epochs'?\n" \
+        in result.stderr
+    assert "  - -p alpha=high: expected float (declared on line 3 of the parameters cell), got str 'high'\n" \
+        in result.stderr
+    project.assert_no_kernel_started()
+
+
+def test_bad_input_files_exit_2(project: Project) -> None:
+    project.params("params_simple:\n  a: 1\n  a: 2\n")
+    project.notebook("params_simple")
+    result = mlprod(project, "run", "params_simple.ipynb")
+    assert (result.returncode, "Traceback" in result.stderr) == (2, False)
+    assert "params.yaml line 3: invalid YAML: duplicate key 'a' (first defined on line 2)" in result.stderr
+    result = mlprod(project, "run", "missing.ipynb")
+    assert (result.returncode, result.stderr) == (2, "mlprod run: missing.ipynb: notebook not found\n")
+    project.assert_no_kernel_started()

@@ -1,0 +1,169 @@
+"""End to end: the example pipeline under real `dvc repro`, on a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ("params.yaml", "dvc.yaml", "notebooks", ".dvc/config", ".dvcignore")
+STAGES = ("ingest", "train", "evaluate")
+
+
+def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    env.pop("MLPROD_STAGE", None)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def repro(project: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return sh([str(BIN / "dvc"), "repro"], project, check=check)
+
+
+def ran(output: str) -> set[str]:
+    return {stage for stage in STAGES if f"Running stage '{stage}'" in output}
+
+
+def set_param(project: Path, old: str, new: str) -> None:
+    params = project / "params.yaml"
+    text = params.read_text()
+    assert old in text, f"{old!r} not in params.yaml"
+    params.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A git repository holding a copy of the project, with a smaller demo dataset, already reproduced."""
+    root = tmp_path_factory.mktemp("e2e") / "project"
+    for name in PROJECT_FILES:
+        source = REPO / name
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy2(source, target)
+    set_param(root, "n_rows: 50000", "n_rows: 8000")
+    sh(["git", "init", "-q"], root)
+    sh(["git", "add", "-A"], root)
+    sh(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "copy"], root)
+    first = repro(root)
+    assert ran(first.stdout) == set(STAGES), first.stdout
+    return root
+
+
+def test_first_run_produces_outputs_metrics_and_plots(project):
+    for split in ("train", "holdout", "current"):
+        assert (project / "data" / "prepared" / f"{split}.parquet").stat().st_size > 0
+    assert (project / "models" / "model" / "model.skops").stat().st_size > 0
+    for stage in STAGES:
+        folder = project / "reports" / "notebooks" / stage
+        record = json.loads((folder / "run.json").read_text())
+        assert record["status"] == "succeeded" and record["stage"] == stage
+        assert (folder / f"{stage}.ipynb").is_file()
+        assert (folder / f"{stage}.html").read_text().lstrip().lower().startswith("<!doctype html>")
+
+    metrics = json.loads(sh([str(BIN / "dvc"), "metrics", "show", "--json"], project).stdout)
+    evaluation = metrics[""]["data"]["metrics/evaluation.json"]["data"]
+    assert 0.7 < evaluation["holdout"]["roc_auc"] < 1.0
+    data = metrics[""]["data"]["metrics/data.json"]["data"]
+    assert data["train"]["rows"] + data["holdout"]["rows"] + data["current"]["rows"] == 8000
+
+    plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
+    assert {"ROC", "Precision-recall", "Calibration", "ROC AUC by region"} <= set(plots["data"])
+    slices = (project / "plots" / "slices.csv").read_text().splitlines()
+    assert slices[0].startswith("region,") and len(slices) == 6  # header + five regions
+
+
+def test_second_run_reruns_nothing(project):
+    again = repro(project)
+    assert ran(again.stdout) == set(), again.stdout
+    assert "Data and pipelines are up to date" in again.stdout
+
+
+def test_notebook_run_as_in_jupyterlab_uses_the_pipeline_parameters(project):
+    """Top to bottom from notebooks/, no injection: the same values as `mlprod run` used."""
+    nb = nbformat.read(project / "notebooks" / "evaluate.ipynb", as_version=4)
+    record = json.loads((project / "reports" / "notebooks" / "evaluate" / "run.json").read_text())
+    names = sorted(record["parameters"])
+    nb.cells = nb.cells[:3] + [nbformat.v4.new_code_cell(
+        f"import json, os; print(json.dumps({{'cwd': os.getcwd(), 'values': {{k: globals()[k] for k in {names!r}}}}}))")]
+    env_free = {k: v for k, v in os.environ.items() if k != "MLPROD_STAGE"}
+    client = NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}})
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env_free)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    printed = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert printed["values"] == record["parameters"]
+    assert Path(printed["cwd"]).resolve() == project.resolve()
+
+
+def test_changing_a_train_parameter_reruns_only_train_and_evaluate(project):
+    set_param(project, "learning_rate: 0.1", "learning_rate: 0.05")
+    try:
+        result = repro(project)
+        assert ran(result.stdout) == {"train", "evaluate"}, result.stdout
+        assert "Stage 'ingest' didn't change, skipping" in result.stdout
+        record = json.loads((project / "reports" / "notebooks" / "train" / "run.json").read_text())
+        assert record["parameters"]["learning_rate"] == 0.05
+    finally:
+        set_param(project, "learning_rate: 0.05", "learning_rate: 0.1")
+        repro(project)
+
+
+def test_a_failing_stage_stops_the_pipeline_and_leaves_no_valid_looking_output(project):
+    lock_before = (project / "dvc.lock").read_text()
+    set_param(project, "model: hist_gradient_boosting", "model: random_forest")
+    try:
+        result = repro(project, check=False)
+        assert result.returncode != 0
+        err = result.stderr + result.stdout
+        assert "notebooks/train.ipynb failed in cell 5 (id 'model-code'): ValueError" in err, err
+        assert "unknown model 'random_forest'" in err
+        assert not (project / "models" / "model").exists()
+        assert not (project / "reports" / "notebooks" / "train").exists()
+        failed = json.loads((project / "reports" / "failed" / "train" / "run.json").read_text())
+        assert failed["status"] == "failed" and failed["failure"]["cell_id"] == "model-code"
+        assert "Running stage 'evaluate'" not in result.stdout
+        assert (project / "dvc.lock").read_text() == lock_before
+    finally:
+        set_param(project, "model: random_forest", "model: hist_gradient_boosting")
+    restored = repro(project)  # DVC's run cache restores the last good train outputs
+    assert ran(restored.stdout) == set(), restored.stdout
+    assert (project / "models" / "model" / "model.skops").is_file()
+
+
+def test_an_ill_typed_parameter_fails_before_any_kernel_starts(project):
+    set_param(project, "max_iter: 200", 'max_iter: "many"')
+    try:
+        result = repro(project, check=False)
+        assert result.returncode != 0
+        err = result.stderr
+        assert "params.yaml [train] 'max_iter': expected int" in err, err
+        assert "got str 'many'" in err
+        assert "Traceback" not in err
+        assert not (project / "models" / "model").exists()
+    finally:
+        set_param(project, 'max_iter: "many"', "max_iter: 200")
+    restored = repro(project)
+    assert ran(restored.stdout) == set(), restored.stdout
+    assert (project / "models" / "model" / "model.skops").is_file()
