@@ -17,6 +17,9 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager, papermil
 
 ENGINE_NAME = "mlprod"
 logger = logging.getLogger(__name__)
+# nbclient logs "Kernel died" / "Timeout waiting" itself; mlprod reports those failures in one message
+_CLIENT_LOG = logging.getLogger("mlprod.engine.nbclient")
+_CLIENT_LOG.setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -57,6 +60,8 @@ class _ExecutionManager(NotebookExecutionManager):
     def cell_complete(self, cell, cell_index=None, **kwargs):
         super().cell_complete(cell, cell_index, **kwargs)
         seconds = time.monotonic() - self._cell_t0
+        if cell.get("cell_type") == "code" and cell.get("execution_count") is None:
+            return  # the cell never finished (dead kernel, timeout): the runner reports it
         self.progress.completed += 1
         self.progress.cell_times.append(seconds)
         if seconds >= self.progress.slow_cell_seconds:
@@ -90,7 +95,7 @@ class MlprodEngine(NBClientEngine):
         kwargs.pop("input_path", None)
         client = PapermillNotebookClient(
             nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
-            log=logging.getLogger("papermill"), log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            log=_CLIENT_LOG, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
         try:
             return client.execute()
         finally:

@@ -1,10 +1,13 @@
-"""Self-contained HTML rendering of an executed notebook (nbconvert's JupyterLab template)."""
+"""Self-contained HTML rendering of an executed notebook (nbconvert's JupyterLab template, no CDN scripts)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbconvert"
 
 
 class HtmlRenderer:
@@ -18,14 +21,14 @@ class HtmlRenderer:
 
     def _load(self) -> None:
         try:
-            from nbconvert import HTMLExporter
-
             import nbformat
+            from nbconvert import HTMLExporter
 
             # embed_images: markdown attachments and linked images become data URIs
             quiet = logging.getLogger("mlprod.html.nbconvert")
             quiet.setLevel(logging.ERROR)  # e.g. "Alternative text is missing" for every plot
-            exporter = HTMLExporter(template_name="lab", embed_images=True, log=quiet)
+            exporter = HTMLExporter(template_name="mlprod_lab", extra_template_basedirs=[str(TEMPLATES)],
+                                    embed_images=True, log=quiet)
             # the first rendering compiles the templates (~0.3 s): do it now, off the critical path
             exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
             self._exporter = exporter

@@ -14,20 +14,20 @@ from pathlib import Path
 from typing import Any, MutableMapping
 
 from .errors import ParamsError
-from .notebook import Parameter
+from .notebook import NotebookInfo, Parameter
 from .params import find_params_file, resolve_params
 from .types import spec_from_value
-from .notebook import NotebookInfo
 
 
-def init_stage(namespace: MutableMapping[str, Any], stage: str) -> dict[str, Any]:
+def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     """Apply ``stage``'s params.yaml values to ``namespace`` (a notebook's ``globals()``).
 
-    Returns the applied values. Raises :class:`ParamsError` for a missing section, an unknown key or
+    Prints what it applied and returns nothing (so the cell shows no output value). Raises
+    :class:`ParamsError` for a missing section, an unknown key or
     a value of the wrong type, just as ``mlprod run`` would before starting the kernel.
     """
     if os.environ.get("MLPROD_STAGE"):
-        return {}
+        return None
     params_file = find_params_file()
     if params_file is None:
         raise ParamsError(f"init_stage({stage!r}): no params.yaml in {Path.cwd()} or its parents; "
@@ -40,12 +40,13 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> dict[str, Any
     namespace.update(resolved.values)
     print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
           f"working directory {params_file.parent}")
-    return dict(resolved.values)
+    return None
 
 
 def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
-    from .types import spec_from_annotation
     import ast
+
+    from .types import spec_from_annotation
 
     annotations = namespace.get("__annotations__", {}) or {}
     declared: dict[str, Parameter] = {}

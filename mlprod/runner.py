@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from . import outputs
 from .atomic import replace_dir, write_text
-from .errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError
+from .errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, NotebookError
 from .notebook import NotebookInfo, read_notebook
 from .params import ResolvedParams, find_params_file, parse_overrides, resolve_params
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord
@@ -79,6 +79,10 @@ def run_notebook(
     workdir = Path(cwd) if cwd else (params_path.parent if params_path else Path.cwd())
     parsed = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     resolved = resolve_params(info, stage, params_path, parsed)
+    if info.injected_cell is not None and not resolved.values:
+        raise NotebookError(
+            f"{info.path}: {info.cell_label(info.injected_cell)} is papermill's 'injected-parameters' cell, saved "
+            "from an executed copy; with no parameters to inject it would rerun stale values. Delete that cell.")
     paths = RunPaths(Path(reports_dir) if reports_dir else workdir / REPORTS_DIR, stage)
     logger.debug("parameters checked at %.3fs", time.monotonic() - t0)
     snap = outputs.snapshot(outputs.declared_outputs(workdir, os.environ.get("DVC_STAGE") or stage))
@@ -218,8 +222,12 @@ def _execution_error(info: NotebookInfo, record: RunRecord, paths: RunPaths, rem
     assert failure is not None
     cls = {"timeout": CellTimeoutError, "kernel_died": KernelDiedError, "kernel_start": KernelDiedError}.get(
         failure.kind, CellError)
-    where = f"cell {failure.cell}" + (f" (id {failure.cell_id!r})" if failure.cell_id else "") if failure.cell \
-        else "before its first cell"
+    if failure.cell:
+        where = f"cell {failure.cell}" + (f" (id {failure.cell_id!r})" if failure.cell_id else "")
+    elif failure.message.startswith("in the injected parameters cell"):
+        where = "the injected parameters cell"
+    else:
+        where = "before its first cell"
     detail = f"{failure.ename}: {failure.evalue}" if failure.evalue else str(failure.ename)
     lines = [f"{_display(info.path)} failed in {where}: {_one_line(detail)}",
              f"  partially executed notebook: {record.executed_notebook}"

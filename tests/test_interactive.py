@@ -53,8 +53,9 @@ def test_values_are_applied_and_cwd_moves_to_the_project_root(in_notebooks_folde
           alpha: 9.0
         """)
     namespace = notebook_globals()
-    applied = init_stage(namespace, "train")
-    assert applied == {"alpha": 1.0, "features": ["x", "y"], "limit": 5}
+    assert init_stage(namespace, "train") is None  # nothing for the notebook to display
+    assert {k: namespace[k] for k in ("alpha", "features", "limit")} == {"alpha": 1.0, "features": ["x", "y"],
+                                                                         "limit": 5}
     assert type(namespace["alpha"]) is float
     assert (namespace["epochs"], namespace["weights"], namespace["threshold"]) == (10, {"a": 1.0}, None)
     assert Path.cwd() == project.root.resolve()
@@ -110,7 +111,7 @@ def test_under_mlprod_run_it_does_nothing(in_notebooks_folder: Project, monkeypa
     monkeypatch.setenv("MLPROD_STAGE", "train")
     namespace = notebook_globals()
     before = dict(namespace)
-    assert init_stage(namespace, "train") == {}
+    assert init_stage(namespace, "train") is None
     assert namespace == before
     assert Path.cwd().name == "notebooks"
 

@@ -100,18 +100,11 @@ def test_notebook_run_as_in_jupyterlab_uses_the_pipeline_parameters(project):
     nb = nbformat.read(project / "notebooks" / "evaluate.ipynb", as_version=4)
     record = json.loads((project / "reports" / "notebooks" / "evaluate" / "run.json").read_text())
     names = sorted(record["parameters"])
-    nb.cells = nb.cells[:3] + [nbformat.v4.new_code_cell(
-        f"import json, os; print(json.dumps({{'cwd': os.getcwd(), 'values': {{k: globals()[k] for k in {names!r}}}}}))")]
-    env_free = {k: v for k, v in os.environ.items() if k != "MLPROD_STAGE"}
+    show = f"{{'cwd': os.getcwd(), 'values': {{k: globals()[k] for k in {names!r}}}}}"
+    nb.cells = nb.cells[:3] + [nbformat.v4.new_code_cell(f"import json, os; print(json.dumps({show}))")]
+    jupyterlab_env = {k: v for k, v in os.environ.items() if not k.startswith("MLPROD_")}
     client = NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}})
-    old = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env_free)
-    try:
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    client.execute(env=jupyterlab_env)
     printed = json.loads(nb.cells[-1].outputs[0]["text"])
     assert printed["values"] == record["parameters"]
     assert Path(printed["cwd"]).resolve() == project.resolve()
