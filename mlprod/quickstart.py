@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "repro":
         code = run([str(bindir / "dvc"), "repro", *argv[1:]], env)
         if code == 0:
-            run([str(bindir / "dvc"), "metrics", "show"], env)
+            run([str(bindir / "dvc"), "metrics", "show", "metrics/evaluation.json"], env)
             print("\nexecuted notebooks (HTML): reports/notebooks/<stage>/<stage>.html; "
                   "metrics: metrics/; curves: plots/ (dvc plots show)")
         return code
