@@ -13,6 +13,10 @@ _API = {
     "init_stage": "mlprod.interactive",
     "run_notebook": "mlprod.runner",
     "MlprodError": "mlprod.errors",
+    "save_model": "mlprod.manifest.store",
+    "load_model": "mlprod.manifest.store",
+    "add_evaluation": "mlprod.manifest.store",
+    "read_manifest": "mlprod.manifest.schema",
 }
 
 __all__ = sorted(_API) + ["__version__"]

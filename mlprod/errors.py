@@ -29,6 +29,10 @@ class DataError(MlprodError):
     """A data file is missing, unreadable or does not have the expected columns or types."""
 
 
+class ManifestError(MlprodError):
+    """A model manifest is missing, malformed, or disagrees with the files it describes."""
+
+
 class ExecutionError(MlprodError):
     """A notebook started but did not finish: a cell raised, the kernel died or a cell timed out."""
 
@@ -49,3 +53,27 @@ class KernelDiedError(ExecutionError):
 
 class CellTimeoutError(ExecutionError):
     """A cell ran longer than the configured timeout."""
+
+
+class DataValidationError(MlprodError):
+    """Data failed the validation gate: at least one check failed under the policy (``result`` has all)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class ProfileError(MlprodError):
+    """A dataset profile cannot be built, merged or read (bad input, incompatible parts, invalid file)."""
+
+
+class DriftError(MlprodError):
+    """Drift detection cannot compare its inputs: unknown stat test, invalid settings, incompatible columns."""
+
+
+class RetrainRequired(MlprodError):
+    """Raised by the CLI's --fail-on-retrain when the drift report decides the model should be retrained."""
+
+    exit_code = 1

@@ -18,6 +18,8 @@ from .notebook import NotebookInfo, Parameter
 from .params import find_params_file, resolve_params
 from .types import spec_from_value
 
+_applied: dict[str, Any] = {}  # the last stage init_stage applied in this process: {"stage", "parameters"}
+
 
 def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     """Apply ``stage``'s params.yaml values to ``namespace`` (a notebook's ``globals()``).
@@ -38,6 +40,8 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     resolved = resolve_params(info, stage, params_file, {})
     os.chdir(params_file.parent)
     namespace.update(resolved.values)
+    _applied.clear()
+    _applied.update(stage=stage, parameters=dict(resolved.values))
     print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
           f"working directory {params_file.parent}")
     return None
@@ -63,3 +67,8 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
                 pass
         declared[name] = Parameter(name=name, default=value, type=spec, line=0)
     return declared
+
+
+def applied_stage() -> dict[str, Any] | None:
+    """``{"stage", "parameters"}`` from the last :func:`init_stage` in this interactive session, if any."""
+    return dict(_applied) if _applied else None

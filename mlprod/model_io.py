@@ -41,8 +41,6 @@ def save_model(model: Any, path: str | Path) -> str:
 
 def load_model(path: str | Path, *, expected_sha256: str | None = None) -> Any:
     """Load a skops model file, checking its hash (when given) and its types before building objects."""
-    import skops.io as sio
-
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -53,13 +51,20 @@ def load_model(path: str | Path, *, expected_sha256: str | None = None) -> Any:
         if actual != expected_sha256:
             raise ModelFileError(f"{path}: sha256 is {actual}, expected {expected_sha256}; the file was changed "
                                  "after it was recorded. Refusing to load it; retrain or restore the model.")
+    return loads_model(data, source=path)
+
+
+def loads_model(data: bytes, *, source: str | Path = "<bytes>") -> Any:
+    """Build a model from skops bytes, refusing any object type mlprod does not trust."""
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt file
-        raise ModelFileError(f"{path}: not a readable skops model file ({exc})") from exc
+        raise ModelFileError(f"{source}: not a readable skops model file ({exc})") from exc
     refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
     if refused:
-        raise ModelFileError(f"{path}: contains object types mlprod does not trust: {', '.join(refused)}. "
+        raise ModelFileError(f"{source}: contains object types mlprod does not trust: {', '.join(refused)}. "
                              "Only scikit-learn, NumPy and SciPy types are loaded.")
     return sio.loads(data, trusted=untrusted)
 

@@ -13,12 +13,14 @@ Order of work, chosen so a user mistake costs nothing and the run costs little:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 REPORTS_DIR = Path("reports")
 ENV_STAGE = "MLPROD_STAGE"
 ENV_PARAMS_FILE = "MLPROD_PARAMS_FILE"
+ENV_RUN = "MLPROD_RUN"  # JSON run context for the kernel: what a model manifest records as its lineage
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,12 @@ def run_notebook(
 
     from .kernel import start_kernel
 
-    env = {ENV_STAGE: stage, ENV_PARAMS_FILE: str(params_path.resolve()) if params_path else ""}
+    run_id = uuid.uuid4().hex
+    context = {"run_id": run_id, "stage": stage, "notebook": _display(info.path), "notebook_sha256": info.sha256,
+               "parameters": resolved.values, "started_at": started,
+               "run_record": _display(paths.succeeded / RUN_RECORD_FILE)}
+    env = {ENV_STAGE: stage, ENV_PARAMS_FILE: str(params_path.resolve()) if params_path else "",
+           ENV_RUN: json.dumps(context, sort_keys=True, default=str)}
     try:
         kernel = start_kernel(cwd=workdir.resolve(), env=env)
     except Exception as exc:  # the interpreter or ipykernel is broken: nothing ran
@@ -130,12 +138,12 @@ def run_notebook(
             stopper = threading.Thread(target=kernel.shutdown, name="mlprod-kernel-shutdown")
             stopper.start()  # stopping the kernel overlaps writing the results
         if failure is None:
-            record = _finish(info, resolved, paths, executed, nb, renderer, started, t0, None)
+            record = _finish(info, resolved, paths, executed, nb, renderer, started, t0, None, run_id)
             stopper.join()
             shutil.rmtree(paths.failed, ignore_errors=True)
             return record
         nb = _load(executed) or progress.notebook
-        record = _finish(info, resolved, paths, executed, nb, renderer, started, t0, failure)
+        record = _finish(info, resolved, paths, executed, nb, renderer, started, t0, failure, run_id)
         stopper.join()
     finally:
         shutil.rmtree(paths.running, ignore_errors=True)
@@ -146,7 +154,7 @@ def run_notebook(
 
 
 def _finish(info: NotebookInfo, resolved: ResolvedParams, paths: RunPaths, executed: Path, nb: Any,
-            renderer: Any, started: str, t0: float, failure: CellFailure | None) -> RunRecord:
+            renderer: Any, started: str, t0: float, failure: CellFailure | None, run_id: str) -> RunRecord:
     target = paths.failed if failure else paths.succeeded
     stage = resolved.stage
     if nb is not None and not executed.is_file():
@@ -161,7 +169,7 @@ def _finish(info: NotebookInfo, resolved: ResolvedParams, paths: RunPaths, execu
         except Exception as exc:  # noqa: BLE001 - a failed rendering must not hide the run's outcome
             logger.warning("could not render %s as HTML: %s", executed, exc)
     record = RunRecord(
-        stage=stage, notebook=_display(info.path), notebook_sha256=info.sha256,
+        stage=stage, run_id=run_id, notebook=_display(info.path), notebook_sha256=info.sha256,
         status="failed" if failure else "succeeded", started_at=started, ended_at=_now(),
         duration_seconds=round(time.monotonic() - t0, 3), parameters=resolved.values,
         defaults_used=list(resolved.defaults_used), overrides=list(resolved.overrides),

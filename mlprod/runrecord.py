@@ -16,7 +16,8 @@ from typing import Any
 from . import atomic
 from .errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no run_id
 RUN_RECORD_FILE = "run.json"
 
 
@@ -50,6 +51,7 @@ class RunRecord:
     python: dict[str, str] = field(default_factory=lambda: {
         "executable": sys.executable, "version": platform.python_version(), "platform": platform.platform()})
     failure: CellFailure | None = None
+    run_id: str | None = None  # unique per execution; a model manifest names the run that produced it
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,9 +72,9 @@ def read_run_record(path: str | Path) -> RunRecord:
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: unreadable run record: {exc}") from exc
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ConfigError(f"{path}: run record schema_version {version!r} is not supported "
-                          f"(this mlprod reads version {SCHEMA_VERSION}); upgrade mlprod")
+                          f"(this mlprod reads versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade mlprod")
     allowed = set(RunRecord.__dataclass_fields__)
     unknown = sorted(set(data) - allowed)
     if unknown:

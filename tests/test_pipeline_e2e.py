@@ -132,7 +132,7 @@ def test_a_failing_stage_stops_the_pipeline_and_leaves_no_valid_looking_output(p
         err = result.stderr + result.stdout
         assert "notebooks/train.ipynb failed in cell 5 (id 'model-code'): ValueError" in err, err
         assert "unknown model 'random_forest'" in err
-        assert not (project / "models" / "model").exists()
+        assert not (project / "models" / "trained").exists()
         assert not (project / "reports" / "notebooks" / "train").exists()
         failed = json.loads((project / "reports" / "failed" / "train" / "run.json").read_text())
         assert failed["status"] == "failed" and failed["failure"]["cell_id"] == "model-code"
@@ -142,7 +142,7 @@ def test_a_failing_stage_stops_the_pipeline_and_leaves_no_valid_looking_output(p
         set_param(project, "model: random_forest", "model: hist_gradient_boosting")
     restored = repro(project)  # DVC's run cache restores the last good train outputs
     assert ran(restored.stdout) == set(), restored.stdout
-    assert (project / "models" / "model" / "model.skops").is_file()
+    assert (project / "models" / "trained" / "model.skops").is_file()
 
 
 def test_an_ill_typed_parameter_fails_before_any_kernel_starts(project):
@@ -154,9 +154,9 @@ def test_an_ill_typed_parameter_fails_before_any_kernel_starts(project):
         assert "params.yaml [train] 'max_iter': expected int" in err, err
         assert "got str 'many'" in err
         assert "Traceback" not in err
-        assert not (project / "models" / "model").exists()
+        assert not (project / "models" / "trained").exists()
     finally:
         set_param(project, 'max_iter: "many"', "max_iter: 200")
     restored = repro(project)
     assert ran(restored.stdout) == set(), restored.stdout
-    assert (project / "models" / "model" / "model.skops").is_file()
+    assert (project / "models" / "trained" / "model.skops").is_file()

@@ -73,7 +73,8 @@ def test_parameters_reach_the_notebook_and_are_recorded(project: Project) -> Non
     assert data["html"] == "reports/notebooks/params_simple/params_simple.html"
     assert "failure" not in data
     assert data["python"]["executable"] == sys.executable
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
+    assert len(data["run_id"]) == 32
     html = (project.root / data["html"]).read_text(encoding="utf-8")
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert "Simple parameters" in html

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ..errors import MlprodError
 
-VERBS = ("run",)
+VERBS = ("run", "manifest", "lineage", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,217 @@
+"""The model manifest file format (``model_manifest.yaml``), version 1.
+
+A manifest sits beside a model artifact and says what the model is (name, semantic version, input
+schema, output), how to trust it (artifact path and sha256) and where it came from (git commit, stage
+runs, parameters, data hashes, package versions, previous version). Reading is strict: unknown keys,
+missing required fields and wrong types are errors naming the field. Writing is deterministic (sorted
+keys, empty optional fields dropped) and atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import atomic, yamlio
+from ..errors import ConfigError, ManifestError
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "model_manifest.yaml"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str  # relative to the manifest's folder
+    sha256: str
+    size: int
+    format: str  # "skops"
+    class_name: str  # e.g. "sklearn.pipeline.Pipeline"
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)  # the model's internal features (after encoding)
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    name: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Output:
+    kind: str  # "probability" | "class" | "value"
+    description: str = ""
+    classes: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DataRef:
+    role: str  # "training" | "evaluation" | ...
+    path: str
+    md5: str  # DVC's content hash (md5 of the file's bytes)
+    hash_source: str  # "dvc.lock" (taken from DVC, file not re-read) | "computed"
+    dataset_id: str  # "<path>@md5:<first 12 hex>": names this exact version of the data
+    rows: int | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GitState:
+    dirty: bool
+    commit: str | None = None  # None outside git or before the first commit
+    diff_sha256: str | None = None  # digest of uncommitted changes (tracked diff + untracked files)
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class StageRun:
+    stage: str
+    notebook: str
+    notebook_sha256: str
+    run_id: str | None = None  # None when the notebook ran interactively (JupyterLab)
+    run_record: str | None = None
+    started_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    git: GitState
+    runs: list[StageRun] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    platform: str
+    packages: dict[str, str] = field(default_factory=dict)  # distributions the stage imported
+
+
+@dataclass(frozen=True)
+class Previous:
+    version: str
+    sha256: str  # the previous artifact's sha256
+    manifest_md5: str | None = None  # finds the previous manifest in the DVC cache
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    created_at: str
+    artifact: Artifact
+    inputs: list[InputColumn]
+    output: Output
+    lineage: Lineage
+    environment: Environment
+    data: list[DataRef] = field(default_factory=list)
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # per data set ("training", "holdout")
+    description: str = ""
+    previous: Previous | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def data_by_role(self, role: str) -> list[DataRef]:
+        return [ref for ref in self.data if ref.role == role]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _prune(dataclasses.asdict(self))
+
+
+def dumps(manifest: Manifest) -> str:
+    header = "# mlprod model manifest: written by mlprod, checked before the model is loaded. Do not edit.\n"
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return header + yaml.dump(manifest.to_dict(), Dumper=dumper, sort_keys=True, default_flow_style=False,
+                              allow_unicode=True, width=100)
+
+
+def write_manifest(manifest: Manifest, folder: str | Path) -> Path:
+    return atomic.write_text(Path(folder) / MANIFEST_FILE, dumps(manifest))
+
+
+def loads(text: str, *, source: str = "<manifest>") -> Manifest:
+    try:
+        data = yamlio.loads(text, source=source)
+    except ConfigError as exc:
+        raise ManifestError(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: expected a mapping of manifest fields, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ManifestError(f"{source}: manifest schema_version {version!r} is not supported (this mlprod "
+                            f"reads version {SCHEMA_VERSION}); upgrade mlprod or rewrite the manifest")
+    return _build(Manifest, data, source)
+
+
+def read_manifest(folder: str | Path) -> Manifest:
+    """Read ``folder/model_manifest.yaml`` (``folder`` may also be the manifest file itself)."""
+    path = Path(folder)
+    if path.is_dir() or not path.name.endswith((".yaml", ".yml")):
+        path = path / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{path}: no model manifest. Models are saved with mlprod.save_model(), which "
+                            "writes it; a model without one is not loaded.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
+    return loads(text, source=str(path))
+
+
+def _prune(value: Any) -> Any:
+    """Drop None and empty optional containers so files stay short; required fields are kept by _build."""
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, source: str, path: str = "") -> Any:
+    where = f"{source}: {path}" if path else source
+    if not isinstance(data, dict):
+        raise ManifestError(f"{where}: expected a mapping of {cls.__name__} fields, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(fields))}")
+    values = {}
+    for name, f in fields.items():
+        here = f"{path}.{name}" if path else name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ManifestError(f"{source}: {here}: required field is missing")
+            continue
+        values[name] = _convert(hints[name], data[name], source, here)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], value, source, path)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ManifestError(f"{source}: {path}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(hint)
+        return [_convert(item, v, source, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ManifestError(f"{source}: {path}: expected a mapping, got {type(value).__name__}")
+        _, item = typing.get_args(hint)
+        return {str(k): _convert(item, v, source, f"{path}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint in (int, bool, str) and type(value) is hint:
+        return value
+    raise ManifestError(f"{source}: {path}: expected {hint.__name__}, got {type(value).__name__} {value!r}")

@@ -1,0 +1,129 @@
+"""Verifying a model folder against its manifest, without deserializing the model.
+
+Every check returns a :class:`Check` value; :func:`verify` collects them and :class:`Verification`
+says whether the folder passes. The basic checks prove the artifact is the one the manifest
+describes (hash, size, only trusted object types). Release mode adds what a production release
+needs: a clean, committed tree, complete lineage, and data hashes that agree with ``dvc.lock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datarefs import locked_md5
+from .schema import MANIFEST_FILE, Manifest, ManifestError, read_manifest
+from .store import project_root, verified_artifact_bytes
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    message: str
+    release_only: bool = False
+
+
+@dataclass(frozen=True)
+class Verification:
+    folder: Path
+    manifest: Manifest
+    checks: tuple[Check, ...]
+    release: bool
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+
+def verify(folder: str | Path, *, release: bool = False, root: Path | None = None) -> Verification:
+    """Check ``folder`` against its manifest. A missing or malformed manifest raises :class:`ManifestError`."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    checks = [_artifact(folder, manifest)]
+    if release:
+        root = root or project_root()
+        checks += [_clean_tree(manifest), *_lineage_complete(manifest), *_data_agrees_with_dvc(manifest, root)]
+    return Verification(folder=folder, manifest=manifest, checks=tuple(checks), release=release)
+
+
+def _artifact(folder: Path, manifest: Manifest) -> Check:
+    try:
+        data = verified_artifact_bytes(folder, manifest)
+    except ManifestError as exc:
+        return Check("artifact", False, str(exc))
+    if len(data) != manifest.artifact.size:
+        return Check("artifact", False, f"size {len(data)} != {manifest.artifact.size} in the manifest")
+    if manifest.artifact.format == "skops":
+        import skops.io as sio
+
+        from ..model_io import TRUSTED_PREFIXES
+
+        try:
+            untrusted = sio.get_untrusted_types(data=data)
+        except Exception as exc:  # noqa: BLE001 - a corrupt archive
+            return Check("artifact", False, f"not a readable skops file: {exc}")
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            return Check("artifact", False, f"contains untrusted object types: {', '.join(refused)}")
+    return Check("artifact", True, f"{manifest.artifact.path}: sha256 {manifest.artifact.sha256[:12]}... matches "
+                                   f"({manifest.artifact.size:,} bytes, {manifest.artifact.format})")
+
+
+def _clean_tree(manifest: Manifest) -> Check:
+    git = manifest.lineage.git
+    if git.commit is None:
+        return Check("git", False, "no git commit recorded: the model was built outside git or before the first "
+                                   "commit; commit the project and retrain", True)
+    if git.dirty:
+        return Check("git", False, f"built from a dirty tree at {git.commit[:12]} (uncommitted changes, digest "
+                                   f"{(git.diff_sha256 or '')[:12]}); commit the changes and retrain with dvc repro",
+                     True)
+    return Check("git", True, f"built from clean commit {git.commit[:12]}", True)
+
+
+def _lineage_complete(manifest: Manifest) -> list[Check]:
+    missing = []
+    runs = manifest.lineage.runs
+    if not runs:
+        missing.append("lineage.runs")
+    for run in runs:
+        if not run.run_id:
+            missing.append(f"lineage.runs[{run.stage}].run_id (the notebook ran interactively, not with mlprod run)")
+        if not run.notebook_sha256:
+            missing.append(f"lineage.runs[{run.stage}].notebook_sha256")
+    if not manifest.data_by_role("training"):
+        missing.append("data (training)")
+    if not manifest.parameters:
+        missing.append("parameters")
+    if not manifest.environment.packages:
+        missing.append("environment.packages")
+    if not manifest.metrics:
+        missing.append("metrics")
+    if missing:
+        return [Check("lineage", False, "missing lineage: " + "; ".join(missing) + ". Rebuild with dvc repro.", True)]
+    return [Check("lineage", True, f"{len(runs)} stage run(s), {len(manifest.data)} data reference(s), "
+                                   f"{len(manifest.environment.packages)} packages", True)]
+
+
+def _data_agrees_with_dvc(manifest: Manifest, root: Path) -> list[Check]:
+    checks = []
+    for ref in manifest.data:
+        locked = locked_md5(ref.path, root)
+        if locked is None:
+            checks.append(Check(f"data {ref.path}", False, f"{ref.path}: no current entry in {root / 'dvc.lock'}; "
+                                "release data must be produced or tracked by DVC (dvc repro / dvc add)", True))
+        elif locked != ref.md5:
+            checks.append(Check(f"data {ref.path}", False, f"{ref.path}: md5 {ref.md5[:12]}... in the manifest, "
+                                f"{locked[:12]}... in dvc.lock; the data changed since this model was built", True))
+        else:
+            checks.append(Check(f"data {ref.path}", True, f"{ref.role} data md5 {ref.md5[:12]}... agrees with dvc.lock",
+                                True))
+    return checks
+
+
+__all__ = ["Check", "Verification", "verify", "MANIFEST_FILE"]
