@@ -119,7 +119,7 @@ class Manifest:
         return [ref for ref in self.data if ref.role == role]
 
     def to_dict(self) -> dict[str, Any]:
-        return _prune(dataclasses.asdict(self))
+        return _to_dict(self)
 
 
 def dumps(manifest: Manifest) -> str:
@@ -162,12 +162,21 @@ def read_manifest(folder: str | Path) -> Manifest:
     return loads(text, source=str(path))
 
 
-def _prune(value: Any) -> Any:
-    """Drop None and empty optional containers so files stay short; required fields are kept by _build."""
+def _to_dict(value: Any) -> Any:
+    """Plain data for YAML; optional fields that are None or empty are dropped so files stay short."""
+    if dataclasses.is_dataclass(value):
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if item is None or (item in ({}, [], "") and item == default):
+                continue
+            out[f.name] = _to_dict(item)
+        return out
     if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items() if v is not None and v != {} and v != []}
+        return {k: _to_dict(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_prune(v) for v in value]
+        return [_to_dict(v) for v in value]
     return value
 
 
