@@ -1,14 +1,18 @@
 """Starting the Jupyter kernel a notebook runs in: always this very Python interpreter.
 
 Whatever kernelspecs the user has installed (or the notebook's metadata names), the kernel is
-``sys.executable -m ipykernel_launcher``, so a stage runs with exactly the packages mlprod runs with.
-The kernel is started before papermill is imported so that the two start-ups overlap.
+this very interpreter running ipykernel (what ``python -m ipykernel_launcher`` runs), so a stage runs
+with exactly the packages mlprod runs with. The kernel is started before jupyter_client and papermill
+are imported so that the start-ups overlap.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -40,38 +44,100 @@ class StartedKernel:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
+# ipykernel_launcher, plus: ipykernel's debugger support (debugpy, ~0.1 s to import) is not loaded, as
+# a batch run has no debugger front end; user code can still import debugpy afterwards.
+_LAUNCHER = """import sys
+from pathlib import Path
+if sys.path[0] == "" or Path(sys.path[0]) == Path.cwd():
+    del sys.path[0]
+sys.modules["debugpy"] = None
+import ipykernel.ipkernel
+del sys.modules["debugpy"]
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
 def start_kernel(cwd: Path, env: Mapping[str, str] | None = None) -> StartedKernel:
-    """Launch an IPython kernel on this interpreter with ``cwd`` as its working directory."""
+    """Launch an IPython kernel on this interpreter with ``cwd`` as its working directory.
+
+    The process is started with the standard library before ``jupyter_client`` is imported (~0.1 s),
+    so the kernel boots while the manager is being set up; the manager then adopts the process.
+    """
+    runtime_dir = Path(tempfile.mkdtemp(prefix="mlprod-kernel-"))
+    connection_file = runtime_dir / "kernel.json"
+    try:
+        process = _launch(connection_file, cwd, env)
+    except Exception:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        raise
+    try:
+        km = _adopt(process, connection_file, cwd)
+    except Exception:
+        process.kill()
+        process.wait()
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        raise
+    return StartedKernel(manager=km, runtime_dir=runtime_dir)
+
+
+def _launch(connection_file: Path, cwd: Path, env: Mapping[str, str] | None) -> subprocess.Popen:
+    """Write a connection file (IPC transport: Unix sockets in a private folder) and start the kernel."""
+    ipc = os.name != "nt"  # Unix sockets: no TCP ports to race for, no unencrypted-TCP warning
+    info = {"transport": "ipc" if ipc else "tcp", "ip": str(connection_file.parent / "k") if ipc else "127.0.0.1",
+            "key": secrets.token_hex(32), "signature_scheme": "hmac-sha256", "kernel_name": KERNEL_NAME}
+    ports = range(1, 6) if ipc else _free_tcp_ports(5)
+    info.update(zip(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), ports))
+    fd = os.open(connection_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(info, handle)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env["JPY_PARENT_PID"] = str(os.getpid())
+    # a batch run keeps no IPython history (nbclient does the same when it starts kernels itself)
+    argv = [sys.executable, "-c", _LAUNCHER, "-f", str(connection_file), "--HistoryManager.hist_file=:memory:"]
+    return subprocess.Popen(argv, cwd=str(cwd), env=full_env, stdin=subprocess.DEVNULL,
+                            start_new_session=os.name != "nt")
+
+
+def _adopt(process: subprocess.Popen, connection_file: Path, cwd: Path):
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
     class _ThisPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str, *args, **kwargs) -> KernelSpec:  # noqa: ARG002
-            return KernelSpec(
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                display_name=f"Python {sys.version.split()[0]} ({sys.executable})",
-                language="python",
-                resource_dir="",
-                metadata={"debugger": False},
-            )
+            return KernelSpec(argv=[sys.executable, "-c", _LAUNCHER, "-f", "{connection_file}"],
+                              display_name=f"Python {sys.version.split()[0]} ({sys.executable})",
+                              language="python", resource_dir="", metadata={"debugger": False})
 
-    runtime_dir = Path(tempfile.mkdtemp(prefix="mlprod-kernel-"))
-    ipc = os.name != "nt"  # Unix sockets: no TCP ports to race for, no unencrypted-TCP warning
-    km = AsyncKernelManager(
-        kernel_name=KERNEL_NAME,
-        kernel_spec_manager=_ThisPython(),
-        transport="ipc" if ipc else "tcp",
-        ip=str(runtime_dir / "k") if ipc else "127.0.0.1",
-        connection_file=str(runtime_dir / "kernel.json"),
-    )
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    # a batch run keeps no IPython history (nbclient does the same when it starts kernels itself)
-    extra = ["--HistoryManager.hist_file=:memory:"]
+    class _AdoptingKernelManager(AsyncKernelManager):
+        """Manages the kernel process started by :func:`_launch` instead of launching one."""
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ARG002
+            provisioner = self.provisioner
+            provisioner.process = process
+            provisioner.pid = process.pid
+            provisioner.pgid = os.getpgid(process.pid) if hasattr(os, "getpgid") else None
+            provisioner.cwd = str(cwd)
+            self._reconcile_connection_info(provisioner.connection_info)
+
+    km = _AdoptingKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPython(),
+                                connection_file=str(connection_file))
+    km.load_connection_file()
+    km._connection_file_written = True  # the kernel reads this file; never rewrite it
+    run_sync(km.start_kernel)(cwd=str(cwd))
+    return km
+
+
+def _free_tcp_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
     try:
-        run_sync(km.start_kernel)(extra_arguments=extra, cwd=str(cwd), env=full_env)
-    except Exception:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-        raise
-    return StartedKernel(manager=km, runtime_dir=runtime_dir)
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
