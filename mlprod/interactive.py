@@ -34,9 +34,10 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     if params_file is None:
         raise ParamsError(f"init_stage({stage!r}): no params.yaml in {Path.cwd()} or its parents; "
                           "open the notebook from inside the project")
-    declared = _declared(namespace)
-    info = NotebookInfo(path=Path(f"<notebook run as stage {stage!r}>"), sha256="", language="python",
-                        cell_ids=(), parameters_cell=0, parameters=declared)
+    declared = _declared_in_cell(namespace) or _declared(namespace)
+    notebook = os.environ.get("JPY_SESSION_NAME") or f"<notebook run as stage {stage!r}>"
+    info = NotebookInfo(path=Path(notebook), sha256="", language="python", cell_ids=(), parameters_cell=0,
+                        parameters=declared)
     resolved = resolve_params(info, stage, params_file, {})
     os.chdir(params_file.parent)
     namespace.update(resolved.values)
@@ -45,6 +46,24 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
           f"working directory {params_file.parent}")
     return None
+
+
+def _declared_in_cell(namespace: MutableMapping[str, Any]) -> dict[str, Parameter] | None:
+    """The parameters the running cell declares, parsed from its source as ``mlprod run`` parses it.
+
+    IPython keeps the source of the cell being executed as the last entry of ``In``; None when that is
+    not available (plain Python) or the source does not call init_stage (then the globals are used).
+    """
+    history = namespace.get("In")
+    if not isinstance(history, list) or not history or "init_stage" not in str(history[-1]):
+        return None
+    from .errors import NotebookError
+    from .notebook import parse_parameters
+
+    try:
+        return parse_parameters(str(history[-1]), where="parameters cell")
+    except NotebookError:
+        return None
 
 
 def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:

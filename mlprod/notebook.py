@@ -46,6 +46,8 @@ class NotebookInfo:
 
     def cell_label(self, index: int) -> str:
         """Human label for a source cell: its 1-based number and its id."""
+        if not self.cell_ids:  # a cell run on its own (JupyterLab): its position is unknown
+            return "the parameters cell"
         cell_id = self.cell_ids[index] if index < len(self.cell_ids) else ""
         return f"cell {index + 1}" + (f" (id {cell_id!r})" if cell_id else "")
 

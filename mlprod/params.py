@@ -140,8 +140,8 @@ def resolve_params(
         if not ok and text is not None and check_value(text, param.type)[0]:
             ok, converted = True, text  # -p name=007 for a str parameter keeps the typed text
         if not ok:
-            problems.append(f"{label}: expected {param.type} (declared on line {param.line} of the parameters "
-                            f"cell), got {yaml_type_name(value)} {value!r}")
+            where = f" (declared on line {param.line} of the parameters cell)" if param.line else ""
+            problems.append(f"{label}: expected {param.type}{where}, got {yaml_type_name(value)} {value!r}")
             continue
         values[key] = converted
     if problems:

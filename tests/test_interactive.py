@@ -125,3 +125,20 @@ def test_notebook_calling_init_stage_runs_under_mlprod_run(project: Project) -> 
     printed = "".join(o.get("text", "") for o in executed.cells[-1].outputs if o.output_type == "stream")
     assert json.loads(printed) == {"rate": 2.0, "label": "from-yaml", "cwd": os.fspath(project.root.resolve()),
                                    "stage": "calls_init_stage"}
+
+
+def test_the_running_cell_source_decides_what_is_a_parameter(in_notebooks_folder: Project) -> None:
+    """In JupyterLab, globals left by other cells are not parameters; errors name the cell's line."""
+    project = in_notebooks_folder
+    cell = 'epochs = 10\nrate: float = 0.1\nimport mlprod; mlprod.init_stage(globals(), "train")\n'
+    namespace = {"In": ["", "frame = [1, 2]", cell], "frame": [1, 2], "epochs": 10, "rate": 0.1}
+    project.params("train:\n  frame: [3]\n  rate: fast\n")
+    with pytest.raises(ParamsError) as err:
+        init_stage(namespace, "train")
+    message = str(err.value)
+    assert "params.yaml [train] 'frame': not a parameter of the notebook" in message
+    assert "expected float (declared on line 2 of the parameters cell), got str 'fast'" in message
+    assert "(the parameters cell)" in message and "cell 1" not in message and "line 0" not in message
+    project.params("train:\n  epochs: 3\n")
+    init_stage(namespace, "train")
+    assert (namespace["epochs"], namespace["rate"], namespace["frame"]) == (3, 0.1, [1, 2])
