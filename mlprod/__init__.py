@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _API = {
@@ -22,10 +24,4 @@ _API = {
 __all__ = sorted(_API) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlprod' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _API)

@@ -77,3 +77,25 @@ class RetrainRequired(MlprodError):
     """Raised by the CLI's --fail-on-retrain when the drift report decides the model should be retrained."""
 
     exit_code = 1
+
+
+class CardError(MlprodError):
+    """A model card cannot be built: invalid ``card:`` section or settings, an unreadable input file."""
+
+
+class RegistryError(MlprodError):
+    """The model registry (MLflow) refused an operation: unknown model or version, conflicting registration."""
+
+
+class RegistryUnreachable(RegistryError):
+    """The model registry's tracking/registry URI cannot be reached or opened."""
+
+
+class PromotionRejected(MlprodError):
+    """A challenger failed its promotion gates (raised only when asked to fail on rejection; ``decision`` has all)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, decision=None):
+        super().__init__(message)
+        self.decision = decision

@@ -237,7 +237,7 @@ def _execution_error(info: NotebookInfo, record: RunRecord, paths: RunPaths, rem
     else:
         where = "before its first cell"
     detail = f"{failure.ename}: {failure.evalue}" if failure.evalue else str(failure.ename)
-    lines = [f"{_display(info.path)} failed in {where}: {_one_line(detail)}",
+    lines = [f"{_display(info.path)} failed in {where}: {_short_message(detail)}",
              f"  partially executed notebook: {record.executed_notebook}"
              + (f" (HTML: {record.html})" if record.html else "")]
     if removed:
@@ -303,9 +303,17 @@ def _load(path: Path) -> Any:
     return nbformat.read(str(path), as_version=4)
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _short_message(text: str, max_lines: int = 30, width: int = 300) -> str:
+    """The exception message, kept short: its lines (at most ``max_lines``), each cut at ``width``.
+
+    A one-line message stays one line; a message that lists several problems (a data gate naming each
+    failing check) keeps its lines, indented under the first.
+    """
+    lines = [" ".join(line.split()) for line in str(text).strip().splitlines()]
+    lines = [line if len(line) <= width else line[: width - 3] + "..." for line in lines if line]
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [f"... {len(lines) - max_lines + 1} more line(s) in the notebook"]
+    return "\n    ".join(lines)
 
 
 def _display(path: Path | str) -> str:

@@ -181,8 +181,7 @@ def test_save_and_load_with_the_manifest(data, tmp_path):
     assert ref.md5 == hashlib.md5(Path("train.parquet").read_bytes()).hexdigest()
     assert manifest.metrics == {"training": {"acc": 0.75}}
     assert manifest.lineage.git.commit is None  # not a git repository
-    assert manifest.environment.packages["scikit-learn"]
-    assert "pytest" in manifest.environment.packages and "requests" not in manifest.environment.packages
+    assert manifest.environment.packages["scikit-learn"] and "pytest" in manifest.environment.packages
     model = mlprod.load_model("model")
     assert model.predict_proba(X).shape == (60, 2)
 
@@ -249,6 +248,21 @@ def test_lineage_of_a_run_under_mlprod_run(data, monkeypatch):
     assert (run.stage, run.run_id, run.notebook_sha256, run.run_record) == (
         "train", "r1", "f" * 64, "reports/notebooks/train/run.json")
     assert manifest.parameters == {"train": {"C": 1.0}}
+
+
+def test_only_distributions_of_imported_modules_are_recorded():
+    import sys
+
+    from mlprod.manifest.environment import imported_distributions
+
+    modules = {"sklearn": sys.modules["sklearn"], "yaml": sys.modules["yaml"], "json": sys.modules["json"],
+               "sklearn.linear_model": sys.modules["sklearn.linear_model"]}
+    found = imported_distributions(modules)
+    assert set(found) == {"scikit-learn", "PyYAML"}  # names as the distributions spell them; stdlib left out
+    import sklearn
+    import yaml
+
+    assert found["scikit-learn"] == sklearn.__version__ and found["PyYAML"] == yaml.__version__
 
 
 # --- git state -----------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,10 +13,9 @@ import pytest
 from mlprod.manifest.reproduce import Reproduction, compare, render_text
 from mlprod.manifest.schema import read_manifest
 
-from test_pipeline_e2e import BIN, PROJECT_FILES, REPO, repro, set_param, sh
+from pipeline import BIN, GIT, copy_project, repro, set_param, sh
 
 pytestmark = pytest.mark.e2e
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 
 def mlprod(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -26,19 +24,7 @@ def mlprod(project: Path, *args: str, check: bool = True) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("origin") / "project"
-    for name in PROJECT_FILES:
-        source, target = REPO / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        elif source.exists():
-            shutil.copy2(source, target)
-    set_param(root, "n_rows: 50000", "n_rows: 6000")
-    sh(["git", "init", "-q"], root)
-    sh(["git", "add", "-A"], root)
-    sh([*GIT, "commit", "-qm", "project"], root)
-    return root
+    return copy_project(tmp_path_factory.mktemp("origin") / "project", n_rows=6000)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +33,7 @@ def clones(origin, tmp_path_factory) -> tuple[Path, Path]:
     for name in ("first", "second"):
         clone = tmp_path_factory.mktemp(name) / "project"
         sh(["git", "clone", "-q", str(origin), str(clone)], origin.parent)
-        repro(clone)
+        repro(clone, "evaluate")
         built.append(clone)
     return built[0], built[1]
 
@@ -102,7 +88,7 @@ def test_retraining_bumps_the_version_and_links_the_previous_one_from_the_dvc_ca
     project = clones[0]
     before = read_manifest(project / "models/model")
     set_param(project, "learning_rate: 0.1", "learning_rate: 0.05")
-    repro(project)
+    repro(project, "evaluate")
     after = read_manifest(project / "models/model")
     assert after.version == "1.1.0"
     assert after.previous.version == "1.0.0" and after.previous.sha256 == before.artifact.sha256

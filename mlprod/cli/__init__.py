@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ..errors import MlprodError
 
-VERBS = ("run", "manifest", "lineage", "reproduce")
+VERBS = ("run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lazy import lazy_exports
+
 _API = {
     "make_leads": "mlprod.data.demo",
     "read_table": "mlprod.data.io",
@@ -19,14 +21,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlprod.data' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_exports(__name__, _API)

@@ -1,0 +1,63 @@
+"""``mlprod validate DATA --schema FILE [--reference PROFILE]``: the data quality gate on files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate", help="check data files against a schema file (schema, business rules, statistics)",
+        description="Check each DATA file (CSV/Parquet; NAME=PATH to name it) against the schema file's column "
+                    "checks and business rules, and against a reference profile's statistics when --reference is "
+                    "given. Exit codes: 0 passed (possibly with warnings), 1 a check failed under the policy, "
+                    "2 bad input (unreadable data, invalid schema file).")
+    p.add_argument("data", nargs="+", metavar="DATA", help="data file, or NAME=PATH")
+    p.add_argument("--schema", required=True, metavar="FILE", help="the schema file (e.g. schema.yaml)")
+    p.add_argument("--reference", metavar="PROFILE",
+                   help="reference for the statistical checks: a profile .json, or a CSV/Parquet file to profile")
+    p.add_argument("--statistical", nargs="+", metavar="NAME",
+                   help="datasets that get the statistical checks (default: all)")
+    p.add_argument("--summary", metavar="FILE", help="write the JSON summary (usable as DVC metrics)")
+    p.add_argument("--details", metavar="FILE", help="write every check's result as JSON")
+    p.add_argument("--report", metavar="FILE", help="write the HTML report")
+    p.add_argument("--examples", type=int, default=5, metavar="N", help="example rows kept per check (default 5)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..validation import load_schema, validate, write_details, write_report, write_summary
+
+    datasets = {}
+    for item in args.data:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = Path(item).stem, item
+        if name in datasets:
+            raise ConfigError(f"two datasets are named {name!r}; name them with NAME=PATH")
+        datasets[name] = path
+    schema = load_schema(args.schema)
+    result = validate(datasets, schema, reference=args.reference, statistical=args.statistical,
+                      max_examples=max(args.examples, 0))
+    if args.summary:
+        write_summary(result, args.summary)
+    if args.details:
+        write_details(result, args.details, schema_source=args.schema)
+    if args.report:
+        write_report(result, args.report, schema=args.schema)
+    for dataset in result.datasets:
+        mine = result.outcomes_for(dataset.name)
+        failed = sum(o.action == "fail" for o in mine)
+        warned = sum(o.action == "warn" for o in mine)
+        print(f"mlprod validate: {dataset.name}: {dataset.n_rows:,} rows, {len(mine)} checks, {failed} failed, "
+              f"{warned} warning(s)", file=sys.stderr)
+    for outcome in result.warnings:
+        print(f"  warning {outcome.describe()}", file=sys.stderr)
+    written = [f for f in (args.summary, args.details, args.report) if f]
+    result.raise_for_status(hint=f"written: {', '.join(written)}" if written else "")
+    print(f"mlprod validate: {result.status}" + (f"; written: {', '.join(written)}" if written else ""),
+          file=sys.stderr)
+    return 0

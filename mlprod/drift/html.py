@@ -1,0 +1,168 @@
+"""The drift report as a small, self-contained HTML page (aggregated plots only, no raw rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..reporting import svg
+from .results import DriftReport
+
+TEMPLATE = """{% extends "base.html" %}
+{% block content %}
+<div class="callout {{ 'bad' if r.retrain.required else 'good' }}">
+  <h2>{{ "Retraining recommended" if r.retrain.required else "No retraining needed" }}</h2>
+  {% if r.retrain.reasons %}<ul>{% for reason in r.retrain.reasons %}
+    <li><b>{{ reason.trigger | replace("_", " ") }}</b>: {{ reason.message }}</li>{% endfor %}</ul>
+  {% else %}<div>No finding crossed a retraining threshold.</div>{% endif %}
+  {% if r.retrain.observations %}<div class="muted small">Also found (not a retraining trigger under the policy):
+    {% for o in r.retrain.observations %}{{ o.message }}{{ "; " if not loop.last }}{% endfor %}</div>{% endif %}
+</div>
+
+<div class="cards">
+  <div class="card"><div class="label">Drifted features</div>
+    <div class="value">{{ r.features.drifted | length }} / {{ r.features.columns | length }}</div>
+    <div class="muted small">{{ r.features.share_drifted | pct }}; retrain at {{ settings.max_drifted_share | pct }}</div></div>
+  <div class="card"><div class="label">Prediction drift</div>
+    {% if r.prediction %}<div class="value">{{ "yes" if r.prediction.drifted else "no" }}</div>
+    <div class="muted small">{{ evidence(r.prediction) }}</div>
+    {% else %}<div class="value">n/a</div>{% endif %}</div>
+  <div class="card"><div class="label">Concept drift</div>
+    {% if r.concept %}<div class="value">{{ "yes" if r.concept.detected else "no" }}</div>
+    <div class="muted small">{{ r.concept.drifted_features | join(", ") or "no feature relation changed" }}</div>
+    {% else %}<div class="value">n/a</div><div class="muted small">needs labels and a baseline</div>{% endif %}</div>
+  <div class="card"><div class="label">ROC AUC (current / baseline)</div>
+    <div class="value">{{ perf_current.get("roc_auc") | fmt }}</div>
+    <div class="muted small">baseline {{ perf_baseline.get("roc_auc") | fmt }}; KPI {{ perf_current.get("kpi") | fmt }}
+    vs {{ perf_baseline.get("kpi") | fmt }}</div></div>
+  <div class="card"><div class="label">Importance rank correlation</div>
+    <div class="value">{{ r.importance.correlation | fmt if r.importance else "n/a" }}</div>
+    <div class="muted small">flag below {{ settings.min_importance_correlation }}</div></div>
+</div>
+<p class="muted small">Reference: {{ r.reference.source }} ({{ r.reference.rows | fmt }} rows). Current: {{ r.current.source }}
+({{ r.current.rows | fmt }} rows){% if r.current.get("baseline") %}. Baseline for scores and labels: {{ r.current.baseline.source }}
+({{ r.current.baseline.rows | fmt }} rows){% endif %}.</p>
+
+<h2>Feature drift</h2>
+<table>
+<tr><th>Column</th><th>Kind</th><th>Test</th><th class="num">Statistic</th><th class="num">p-value</th>
+<th class="num">Threshold</th><th class="num">Missing ref / cur</th><th>Drift</th></tr>
+{% for c in columns %}<tr><td>{{ c.column }}</td><td>{{ c.kind }}</td>
+<td>{{ c.test }}{% if c.chosen_by == "default" %} <span class="muted small">(default)</span>{% endif %}</td>
+<td class="num">{{ c.statistic | fmt }}</td><td class="num">{{ c.p_value | fmt }}</td>
+<td class="num">{{ "p < " if c.score == "p_value" else "≥ " }}{{ c.threshold | fmt }}</td>
+<td class="num">{{ c.missing_share_reference | pct }} / {{ c.missing_share_current | pct }}</td>
+<td><span class="badge {{ 'bad' if c.drifted else 'good' }}">{{ "drift" if c.drifted else "stable" }}</span>
+{% if c.note %}<div class="muted small">{{ c.note }}</div>{% endif %}</td></tr>
+{% endfor %}</table>
+{% if feature_plots %}<h3>Reference vs current for drifted columns</h3>
+<div class="grid2">{% for name, plot in feature_plots %}<figure><figcaption>{{ name }}</figcaption>{{ plot }}</figure>{% endfor %}</div>
+{% endif %}
+
+{% if prediction_plot %}<h2>Prediction drift</h2>
+<p>Scores of the model, {{ r.prediction.title }}: {{ evidence(r.prediction) }} <span class="badge {{ 'bad' if r.prediction.drifted else 'good' }}">
+{{ "drift" if r.prediction.drifted else "stable" }}</span></p>
+<figure>{{ prediction_plot }}</figure>{% endif %}
+
+{% if r.concept %}<h2>Concept drift</h2>
+<p>Mean residual (label − score) per feature bin, baseline vs current: without concept drift it stays put, whatever
+the feature distribution does. ADWIN on the per-row error: {{ r.concept.detections | length }} change(s) detected
+{%- if r.concept.error_increase_detected %}, including an <b>increase</b> of the error{% endif %}.</p>
+<table><tr><th>Feature</th><th class="num">chi-square p-value</th><th class="num">Largest change</th><th>Relation</th></tr>
+{% for name, rel in r.concept.relations.items() %}<tr><td>{{ name }}</td><td class="num">{{ rel.get("p_value") | fmt }}</td>
+<td class="num">{{ rel.get("max_change") | fmt }}</td><td><span class="badge {{ 'bad' if rel.drifted else 'good' }}">
+{{ "changed" if rel.drifted else "stable" }}</span>{% if rel.get('note') %} <span class="muted small">{{ rel.get('note') }}</span>{% endif %}</td></tr>
+{% endfor %}</table>
+<div class="grid2">{% for name, plot in relation_plots %}<figure><figcaption>{{ name }}: mean residual per bin</figcaption>{{ plot }}</figure>{% endfor %}</div>
+{% if window_plot %}<h3>Performance by window</h3><figure>{{ window_plot }}</figure>
+<p class="muted small">{{ r.concept.windows_below }} of {{ r.concept.windows | length }} windows are more than
+{{ settings.max_auc_drop }} below the baseline ROC AUC.</p>{% endif %}
+{% endif %}
+
+{% if r.performance %}<h2>Performance</h2>
+<table><tr><th>Metric</th>{% for name in r.performance %}<th class="num">{{ name }}</th>{% endfor %}</tr>
+{% for metric in metrics %}<tr><td>{{ metric }}</td>{% for name, perf in r.performance.items() %}
+<td class="num">{{ perf.metrics.get(metric) | fmt }}</td>{% endfor %}</tr>{% endfor %}
+<tr><td>rows</td>{% for name, perf in r.performance.items() %}<td class="num">{{ perf.rows | fmt }}</td>{% endfor %}</tr>
+</table>
+<p class="muted small">kpi: positive rate among the {{ settings.kpi_top_share | pct }} highest-scored rows;
+accuracy, precision and recall at score ≥ {{ settings.decision_threshold }}.</p>{% endif %}
+
+{% if r.importance %}<h2>Feature importance</h2>
+<p>{{ r.importance.method }}. Spearman rank correlation {{ r.importance.correlation | fmt }}
+(flag below {{ r.importance.threshold }}){% if r.importance.note %}; {{ r.importance.note }}{% endif %}.</p>
+<table><tr><th>Feature</th><th class="num">Reference</th><th class="num">Current</th></tr>
+{% for name, value in r.importance.reference.items() %}<tr><td>{{ name }}</td><td class="num">{{ value | fmt }}</td>
+<td class="num">{{ r.importance.current[name] | fmt }}</td></tr>{% endfor %}</table>{% endif %}
+
+{% if r.notes %}<h2>Notes</h2><ul>{% for note in r.notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
+<details><summary>Settings used</summary><pre>{{ settings_text }}</pre></details>
+{% endblock %}
+"""
+
+METRICS = ("roc_auc", "kpi", "log_loss", "brier", "positive_rate", "mean_score", "accuracy", "precision", "recall")
+
+
+def render_html(report: DriftReport, title: str = "Drift report") -> str:
+    from ..atomic import dumps_json
+    from ..reporting.page import render
+
+    ordered = sorted(report.features.columns, key=lambda c: (not c.drifted, c.column))
+    plots = report.plots.get("features", {})
+    feature_plots = [(c.column, _plot(plots.get(c.column), c.column)) for c in ordered if c.drifted]
+    prediction = report.plots.get("prediction")
+    relations = report.plots.get("relations", {})
+    concept_drifted = report.concept.drifted_features if report.concept else ()
+    relation_plots = [(name, _relation_plot(relations[name], name)) for name in concept_drifted if name in relations]
+    perf = {name: p.metrics for name, p in report.performance.items()}
+    context: dict[str, Any] = {
+        "title": title,
+        "subtitle": f"{report.current.get('source')} compared with {report.reference.get('source')}",
+        "r": report, "settings": report.settings, "columns": ordered,
+        "feature_plots": [(n, p) for n, p in feature_plots if p is not None],
+        "prediction_plot": _plot(prediction, "score") if prediction else None,
+        "relation_plots": relation_plots, "window_plot": _window_plot(report),
+        "perf_current": perf.get("current", {}), "perf_baseline": perf.get("baseline", {}),
+        "metrics": METRICS, "settings_text": dumps_json(report.settings), "evidence": _evidence,
+    }
+    return render({"drift.html": TEMPLATE}, "drift.html", **context)
+
+
+def _evidence(result) -> str:
+    from ..reporting.page import format_number as _fmt
+
+    if result.score == "p_value":
+        return f"statistic {_fmt(result.statistic)}, p-value {_fmt(result.p_value)} (drift below {result.threshold})"
+    return f"{_fmt(result.statistic)} (drift at {result.threshold} or more)"
+
+
+def _plot(data: dict | None, name: str):
+    if not data:
+        return None
+    series = {"reference": data["reference"], "current": data["current"]}
+    if data["kind"] == "categorical":
+        return svg.grouped_bars(data["labels"], series, title=f"{name}: share per category")
+    if not data["edges"]:
+        return None
+    return svg.histogram(data["edges"], series, title=f"{name}: share per bin")
+
+
+def _relation_plot(relation: dict, name: str):
+    bins = relation.get("bins") or []
+    labels = [b["bin"] for b in bins]
+    series = {"baseline": [b["baseline"] for b in bins], "current": [b["current"] for b in bins]}
+    return svg.lines(labels, series, title=f"{name}: mean residual per bin", guides={"zero": 0.0}, width=440)
+
+
+def _window_plot(report: DriftReport):
+    windows = report.plots.get("windows") or []
+    if not windows:
+        return None
+    labels = [w["label"] for w in windows]
+    guides = {}
+    baseline = report.plots.get("baseline_auc")
+    if baseline is not None:
+        guides["baseline"] = baseline
+        if report.settings.get("max_auc_drop") is not None:
+            guides["alert"] = baseline - report.settings["max_auc_drop"]
+    return svg.lines(labels, {"ROC AUC": [w.get("roc_auc") for w in windows]}, title="ROC AUC per window",
+                     guides=guides)

@@ -1,0 +1,125 @@
+"""Writing a drift report: drift.json (DVC metrics), CSVs for ``dvc plots``, HTML, Prometheus text.
+
+Every file is written atomically and deterministically (same report, same bytes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from .. import atomic
+from .results import DriftReport
+
+DEFAULT_NAMES = {"metrics_file": "drift.json", "features_csv": "drift_features.csv",
+                 "windows_csv": "drift_windows.csv", "html_file": "drift.html", "prometheus_file": "drift.prom"}
+
+
+def write_outputs(report: DriftReport, output_dir: str | Path | None = None, *, metrics_file=None, features_csv=None,
+                  windows_csv=None, html_file=None, prometheus_file=None) -> dict[str, Path]:
+    """Write the outputs; each path defaults to ``output_dir/<default name>`` (skipped without either).
+    Returns what was written, by kind."""
+    given = {"metrics_file": metrics_file, "features_csv": features_csv, "windows_csv": windows_csv,
+             "html_file": html_file, "prometheus_file": prometheus_file}
+    paths = {key: Path(value) if value is not None else (Path(output_dir) / DEFAULT_NAMES[key] if output_dir else None)
+             for key, value in given.items()}
+    writers = {"metrics_file": lambda: atomic.dumps_json(report.to_dict()),
+               "features_csv": lambda: features_table(report),
+               "windows_csv": lambda: windows_table(report),
+               "html_file": lambda: _html(report),
+               "prometheus_file": lambda: prometheus_text(report)}
+    written = {}
+    for key, path in paths.items():
+        if path is not None:
+            written[key] = atomic.write_text(path, writers[key]())
+    return written
+
+
+def _html(report: DriftReport) -> str:
+    from .html import render_html
+
+    return render_html(report)
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def features_table(report: DriftReport) -> str:
+    """One row per feature (and the prediction): the statistic, the test and threshold used, drift 0/1."""
+    rows = []
+    columns = list(report.features.columns) + ([report.prediction] if report.prediction else [])
+    for c in columns:
+        rows.append([_value(v) for v in (c.column, c.kind, c.test, c.statistic, c.p_value, c.threshold, c.drifted)])
+    return _csv(["feature", "kind", "test", "statistic", "p_value", "threshold", "drifted"], rows)
+
+
+def windows_table(report: DriftReport) -> str:
+    windows = report.concept.windows if report.concept else ()
+    rows = [[i + 1, w.label, _value(w.roc_auc), _value(w.brier), _value(w.positive_rate), _value(w.mean_score), w.rows]
+            for i, w in enumerate(windows)]
+    return _csv(["window", "period", "roc_auc", "brier", "positive_rate", "mean_score", "rows"], rows)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def prometheus_text(report: DriftReport) -> str:
+    """Prometheus text exposition format (for node_exporter's textfile collector)."""
+    families: list[tuple[str, str, list[tuple[dict[str, str], float]]]] = []
+
+    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], Any]]) -> None:
+        kept = [(labels, float(v)) for labels, v in samples if v is not None]
+        if kept:
+            families.append((name, help_text, kept))
+
+    family("mlprod_drift_retrain_required", "1 when the drift report recommends retraining, else 0.",
+           [({}, report.retrain.required)])
+    family("mlprod_drift_retrain_reasons", "Number of retraining reasons.", [({}, len(report.retrain.reasons))])
+    family("mlprod_drift_features_drifted_share", "Share of feature columns that drifted.",
+           [({}, report.features.share_drifted)])
+    cols = report.features.columns
+    family("mlprod_drift_feature_statistic", "Drift statistic per feature column (test in the label).",
+           [({"feature": c.column, "test": c.test}, c.statistic) for c in cols])
+    family("mlprod_drift_feature_threshold", "Threshold of the test used per feature column.",
+           [({"feature": c.column, "test": c.test}, c.threshold) for c in cols])
+    family("mlprod_drift_feature_drifted", "1 when the feature column drifted, else 0.",
+           [({"feature": c.column}, c.drifted) for c in cols])
+    if report.prediction:
+        p = report.prediction
+        family("mlprod_drift_prediction_statistic", "Drift statistic of the model's scores.",
+               [({"test": p.test}, p.statistic)])
+        family("mlprod_drift_prediction_drifted", "1 when the model's scores drifted, else 0.", [({}, p.drifted)])
+    if report.concept:
+        family("mlprod_drift_concept_detected", "1 when concept drift was detected, else 0.",
+               [({}, report.concept.detected)])
+    samples = [({"data": name, "metric": metric}, value) for name, perf in report.performance.items()
+               for metric, value in sorted(perf.metrics.items())]
+    family("mlprod_drift_performance", "Model performance on the baseline and current data.", samples)
+    if report.importance:
+        family("mlprod_drift_importance_spearman", "Rank correlation of feature importances, reference vs current.",
+               [({}, report.importance.correlation)])
+    lines = []
+    for name, help_text, kept in families:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        for labels, value in kept:
+            text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{text}}} {value:.6g}" if text else f"{name} {value:.6g}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,140 @@
+"""Small inline SVG charts: no scripts, no network, every text escaped, a few kilobytes each.
+
+Each function returns a ``markupsafe.Markup`` string ready to drop into a Jinja template.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2")
+_FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11"'
+
+
+def _markup(svg: str):
+    from markupsafe import Markup
+
+    return Markup(svg)
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _tick(value: float) -> str:
+    """Axis numbers: plain digits (with thousands separators) between 0.001 and a million."""
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if not 1e-3 <= size < 1e6:
+        return f"{value:.2e}"
+    decimals = max(0, 2 - math.floor(math.log10(size)))
+    return f"{value:,.{decimals}f}"
+
+
+def _frame(width: int, height: int, title: str, body: list[str]) -> str:
+    label = escape(title)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{label}" {_FONT}><title>{label}</title>'
+            + "".join(body) + "</svg>")
+
+
+def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
+    out = []
+    for i, name in enumerate(names):
+        ox = x + i * 110
+        out.append(f'<rect x="{_num(ox)}" y="{_num(y - 9)}" width="10" height="10" fill="{COLORS[i % 4]}" '
+                   f'fill-opacity="0.75"/><text x="{_num(ox + 14)}" y="{_num(y)}">{escape(name)}</text>')
+    return out
+
+
+def histogram(edges: Sequence[float], series: dict[str, Sequence[float]], *, title: str = "",
+              width: int = 420, height: int = 200):
+    """Overlaid histograms (shares per bin) of several series on common ``edges``."""
+    left, right, top, bottom = 44, 10, 22, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(edges) - 1
+    peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
+    body = _legend(list(series), left, 12)
+    body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>')
+    for i, (name, values) in enumerate(series.items()):
+        color = COLORS[i % 4]
+        for j, share in enumerate(values[:n]):
+            h = plot_h * share / peak
+            x = left + plot_w * j / n
+            body.append(f'<rect x="{_num(x)}" y="{_num(top + plot_h - h)}" width="{_num(plot_w / n)}" '
+                        f'height="{_num(h)}" fill="{color}" fill-opacity="0.45" stroke="{color}" stroke-width="0.6">'
+                        f'<title>{escape(name)}: {share:.1%} in [{_tick(edges[j])}, {_tick(edges[j + 1])})</title></rect>')
+    for j, anchor in ((0, "start"), (n // 2, "middle"), (n, "end")):
+        x = left + plot_w * j / n
+        body.append(f'<text x="{_num(x)}" y="{height - 10}" text-anchor="{anchor}">{escape(_tick(edges[j]))}</text>')
+    body.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:.0%}</text>')
+    body.append(f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0%</text>')
+    return _markup(_frame(width, height, title, body))
+
+
+def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str = "",
+                 width: int = 420, percent: bool = True):
+    """Horizontal grouped bars, one group per label (e.g. category shares)."""
+    left, right, top, row = 120, 56, 22, 10 * max(len(series), 1) + 8
+    height = top + row * len(labels) + 8
+    plot_w = width - left - right
+    peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
+    body = _legend(list(series), left, 12)
+    for i, label in enumerate(labels):
+        y0 = top + i * row
+        text = label if len(label) <= 18 else label[:17] + "…"
+        body.append(f'<text x="{left - 6}" y="{_num(y0 + row / 2 + 2)}" text-anchor="end">{escape(text)}'
+                    f'<title>{escape(label)}</title></text>')
+        for k, (name, values) in enumerate(series.items()):
+            value = values[i]
+            w = plot_w * max(value, 0) / peak
+            shown = f"{value:.1%}" if percent else _tick(value)
+            body.append(f'<rect x="{left}" y="{_num(y0 + k * 10)}" width="{_num(w)}" height="9" '
+                        f'fill="{COLORS[k % 4]}" fill-opacity="0.75"><title>{escape(name)}: {shown}</title></rect>'
+                        f'<text x="{_num(left + w + 3)}" y="{_num(y0 + k * 10 + 8)}" fill="#555">{shown}</text>')
+    return _markup(_frame(width, height, title, body))
+
+
+def lines(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str = "",
+          guides: dict[str, float] | None = None, width: int = 640, height: int = 220):
+    """Line chart over ordered points; ``guides`` are labelled horizontal reference lines."""
+    left, right, top, bottom = 44, 110, 22, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for s in series.values() for v in s if v is not None] + list((guides or {}).values())
+    if not values:
+        return _markup(_frame(width, height, title, ['<text x="10" y="40">no data</text>']))
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or 0.05
+    low, high = low - pad, high + pad
+    n = max(len(x_labels), 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+        return x, top + plot_h * (high - v) / (high - low)
+
+    body = _legend(list(series), left, 12)
+    body.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ddd"/>')
+    for name, level in (guides or {}).items():
+        _, y = xy(0, level)
+        body.append(f'<line x1="{left}" y1="{_num(y)}" x2="{left + plot_w}" y2="{_num(y)}" stroke="#888" '
+                    f'stroke-dasharray="4 3"/><text x="{left + plot_w + 4}" y="{_num(y + 4)}" fill="#555">'
+                    f'{escape(name)} {_tick(level)}</text>')
+    for k, (name, points) in enumerate(series.items()):
+        path = " ".join(f"{_num(x)},{_num(y)}" for x, y in (xy(i, v) for i, v in enumerate(points) if v is not None))
+        body.append(f'<polyline points="{path}" fill="none" stroke="{COLORS[k % 4]}" stroke-width="1.6"/>')
+        for i, v in enumerate(points):
+            if v is not None:
+                x, y = xy(i, v)
+                body.append(f'<circle cx="{_num(x)}" cy="{_num(y)}" r="2.2" fill="{COLORS[k % 4]}">'
+                            f'<title>{escape(x_labels[i])}: {escape(name)} {_tick(v)}</title></circle>')
+    for i in sorted({0, n - 1}):
+        x, _ = xy(i, low)
+        anchor = "start" if i == 0 else "end"
+        body.append(f'<text x="{_num(x)}" y="{height - 10}" text-anchor="{anchor}">{escape(x_labels[i])}</text>')
+    for v in (low + pad, high - pad):
+        _, y = xy(0, v)
+        body.append(f'<text x="{left - 4}" y="{_num(y + 4)}" text-anchor="end">{_tick(v)}</text>')
+    return _markup(_frame(width, height, title, body))

@@ -1,0 +1,155 @@
+"""``validate``: run the schema, business-rule and statistical layers on one or more datasets."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from mlprod.errors import ConfigError, DataError
+
+from .policy import apply_policy
+from .results import MAX_EXAMPLES, DatasetResult, ValidationResult
+from .rules import check_rules
+from .schema_layer import check_schema
+from .spec import PolicySpec, Schema, default_statistics, load_schema
+from .statistical import check_statistics
+
+logger = logging.getLogger(__name__)
+
+
+def validate(
+    data: Any,
+    schema: Schema | str | Path,
+    *,
+    reference: Any = None,
+    statistical: Iterable[str] | None = None,
+    policy: PolicySpec | None = None,
+    name: str | None = None,
+    reference_label: str | None = None,
+    max_examples: int = MAX_EXAMPLES,
+) -> ValidationResult:
+    """Validate ``data`` against ``schema`` and return every check's result with the policy's decision.
+
+    data: a DataFrame, a CSV/Parquet path, or a mapping of dataset names to either.
+    schema: a :class:`Schema` or the path of a schema file.
+    reference: the reference for the statistical checks: a :class:`mlprod.profile.Profile`, a profile
+    JSON file, a CSV/Parquet file or a DataFrame (profiled on the fly); ``None`` skips that layer.
+    statistical: the dataset names that get the statistical checks (default: all of them).
+    policy: overrides the schema file's ``policy`` section.
+    reference_label: how reports name the reference (default: its file name, or "profile").
+
+    Bad input raises (:class:`~mlprod.errors.DataError`, :class:`~mlprod.errors.ConfigError`); failed
+    checks do not: call ``result.raise_for_status()`` to turn a failed gate into an exception.
+    """
+    if not isinstance(schema, Schema):
+        schema = load_schema(schema)
+    datasets = _datasets(data, name)
+    profile, label = _reference(reference, schema)
+    reference_label = reference_label or label
+    wanted = set(datasets) if statistical is None else set(statistical)
+    unknown = sorted(wanted - set(datasets))
+    if unknown:
+        raise ConfigError(f"statistical={sorted(wanted)} names dataset(s) {unknown} that are not validated; "
+                          f"datasets: {list(datasets)}")
+    statistics = schema.statistics if schema.statistics is not None else default_statistics()
+    results = []
+    for dataset, (frame, source) in datasets.items():
+        if source is not None:
+            frame = read_data(source, schema)
+        logger.debug("validating %s (%d rows)", dataset, len(frame))
+        found, unusable = check_schema(frame, schema, max_examples=max_examples)
+        found += check_rules(frame, schema, unusable=unusable, max_examples=max_examples)
+        compared = profile is not None and dataset in wanted
+        if compared:
+            found += check_statistics(frame, schema, profile, statistics, unusable=unusable)
+        results.append(DatasetResult(name=dataset, n_rows=len(frame), n_columns=len(frame.columns),
+                                     results=tuple(found), source=source,
+                                     reference=reference_label if compared else None))
+    result = apply_policy(results, policy or schema.policy)
+    if profile is None:
+        return result
+    used = {s.name: {"warning": s.warning, "error": s.error} for s in statistics}
+    return dataclasses.replace(result, statistics=used)
+
+
+def read_data(path: str | Path, schema: Schema | None = None):
+    """Read a CSV/Parquet file for validation. CSV has no types, so text columns the schema declares as
+    numbers, booleans or dates are parsed when every value parses (otherwise the dtype check reports the
+    values that do not), and whole-number float columns declared int become nullable ints."""
+    from mlprod.data.io import read_table
+
+    frame = read_table(path)
+    if schema is not None and Path(path).suffix.lower() == ".csv":
+        frame = _parse_text_columns(frame, schema)
+    return frame
+
+
+def _parse_text_columns(frame, schema: Schema):
+    import pandas as pd
+
+    for column in schema.columns:
+        if column.name not in frame.columns or column.type == "str":
+            continue
+        series = frame[column.name]
+        parsed = series
+        if pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
+            if column.type in ("int", "float"):
+                parsed = pd.to_numeric(series, errors="coerce")
+            elif column.type == "datetime":
+                parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+            else:
+                words = {"true": True, "false": False, "1": True, "0": False}
+                parsed = series.astype("str").str.strip().str.lower().map(words).astype("boolean")
+            if (parsed.isna() & series.notna()).any():
+                continue  # some values do not parse: keep the text, the dtype check reports those values
+        if column.type == "int" and pd.api.types.is_float_dtype(parsed.dtype):
+            whole = parsed.dropna()
+            if (whole == whole.round()).all() and whole.abs().max(skipna=True) < 2**53:
+                parsed = parsed.astype("Int64")  # read_csv turns an int column with gaps into floats
+        frame[column.name] = parsed
+    return frame
+
+
+def _datasets(data: Any, name: str | None) -> dict[str, tuple[Any, str | None]]:
+    import pandas as pd
+
+    if isinstance(data, Mapping):
+        if not data:
+            raise ConfigError("validate: no datasets given; pass a DataFrame, a file path or a {name: data} mapping")
+        items = list(data.items())
+    else:
+        label = name or (Path(data).stem if isinstance(data, (str, Path)) else "data")
+        items = [(label, data)]
+    out: dict[str, tuple[Any, str | None]] = {}
+    for label, item in items:
+        if isinstance(item, pd.DataFrame):
+            out[str(label)] = (item, None)
+        elif isinstance(item, (str, Path)):
+            out[str(label)] = (item, str(item))
+        else:
+            raise DataError(f"validate: dataset {label!r} is a {type(item).__name__}; expected a pandas DataFrame "
+                            "or the path of a CSV/Parquet file")
+    return out
+
+
+def _reference(reference: Any, schema: Schema):
+    """(profile, label) for ``reference``: a Profile, a profile JSON file, a data file or a DataFrame."""
+    if reference is None:
+        return None, None
+    import pandas as pd
+
+    from mlprod.profile import Profile, build_profile, read_profile
+
+    if isinstance(reference, Profile):
+        return reference, "profile"
+    if isinstance(reference, pd.DataFrame):
+        return build_profile(reference), "data frame"
+    if isinstance(reference, (str, Path)):
+        path = Path(reference)
+        if path.suffix.lower() == ".json":
+            return read_profile(path), str(path)
+        return build_profile(read_data(path, schema)), str(path)
+    raise DataError(f"validate: reference is a {type(reference).__name__}; expected a Profile, a profile .json "
+                    "file, a CSV/Parquet file or a DataFrame")

@@ -1,0 +1,332 @@
+"""The schema layer: required columns, dtypes, nullability, ranges, categories, uniqueness, on pandera.
+
+The declared columns become a ``pandera.DataFrameSchema`` that is validated lazily, so every problem
+is collected in one pass; pandera's failure cases (the failing values with their row index) become the
+counts and example rows of :class:`~mlprod.validation.results.CheckResult` values, one per declared
+check, passed or not. Each value check keeps at most a few failure cases (``n_failure_cases``), and
+the failing row count is read from the check's boolean output instead, which keeps a check that fails
+on every row of a large table fast.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from mlprod.errors import DataError
+
+from .results import MAX_EXAMPLES, CheckResult, format_count
+from .spec import ColumnSpec, Schema
+
+_CANONICAL = {"int": "int64", "float": "float64", "bool": "bool", "str": "str", "datetime": "datetime64[ns]"}
+
+
+def check_schema(frame, schema: Schema, *, max_examples: int = MAX_EXAMPLES) -> tuple[list[CheckResult], set[str]]:
+    """Run the schema layer; returns the results and the columns that are unusable (missing or wrong dtype)."""
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
+
+    _check_names(frame)
+    present = {str(c) for c in frame.columns}
+    plan = _Plan(frame, schema, max_examples)
+    pa_columns = {c.name: plan.column(c, pa) for c in schema.columns}
+    unique = list(schema.table.unique) if all(c in present for c in schema.table.unique) else None
+    pandera_schema = pa.DataFrameSchema(pa_columns, strict=schema.table.extra_columns != "allow",
+                                        unique=unique or None)
+    errors = []
+    try:
+        pandera_schema.validate(frame, lazy=True, inplace=True)
+    except SchemaErrors as exc:
+        errors = list(exc.schema_errors)
+    for error in errors:
+        plan.record(error)
+    results = [_rows_check(len(frame), schema)] + plan.results()
+    unusable = {c.name for c in schema.columns if c.name not in present} | plan.wrong_dtype
+    return results, unusable
+
+
+def dtype_matches(kind: str, series) -> bool:
+    """Whether ``series`` holds the declared column type (any int width for int, ints or floats for float ...)."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):  # a categorical column holds what its categories hold
+        series = pd.Series(series.cat.categories)
+    dtype = series.dtype
+    api = pd.api.types
+    if api.is_object_dtype(dtype):  # Python objects (bools with None stay object): what the values are
+        return api.infer_dtype(series, skipna=True) in _OBJECT_KINDS[kind] + ("empty",)
+    if kind == "bool":
+        return api.is_bool_dtype(dtype)
+    if kind == "int":
+        return api.is_integer_dtype(dtype) and not api.is_bool_dtype(dtype)
+    if kind == "float":
+        return api.is_numeric_dtype(dtype) and not api.is_bool_dtype(dtype)
+    if kind == "datetime":
+        return api.is_datetime64_any_dtype(dtype)
+    if kind == "str":
+        return api.is_string_dtype(dtype)
+    return False
+
+
+_OBJECT_KINDS = {"bool": ("boolean",), "int": ("integer",), "float": ("floating", "integer", "mixed-integer-float"),
+                 "datetime": ("datetime", "datetime64"), "str": ("string",)}
+
+
+class _Plan:
+    """The checks declared for each column, and how pandera's errors map back onto them."""
+
+    def __init__(self, frame, schema: Schema, max_examples: int) -> None:
+        self.frame = frame
+        self.schema = schema
+        self.max_examples = max_examples
+        self.n_rows = len(frame)
+        self.present = {str(c) for c in frame.columns}
+        self.wrong_dtype: set[str] = set()
+        self.value_checks: dict[str, list[tuple[str, str]]] = {}  # column -> [(kind, description)] by index
+        self.found: dict[str, CheckResult] = {}
+        self.order: list[tuple[str, str, str | None, str]] = []  # (check id, kind, column, description)
+
+    def column(self, spec: ColumnSpec, pa) -> Any:
+        name = spec.name
+        self._declare(f"schema.required:{name}", "required", name,
+                      "required column is present" if spec.required else "optional column")
+        if name not in self.present:
+            return pa.Column(None, required=spec.required, nullable=True)
+        series = self.frame[name]
+        matches = dtype_matches(spec.type, series)
+        self._declare(f"schema.dtype:{name}", "dtype", name, f"values are {spec.type} (dtype {series.dtype})")
+        self._declare(f"schema.nullable:{name}", "nullable", name,
+                      "missing values allowed" if spec.nullable else "no missing values")
+        if spec.unique:
+            self._declare(f"schema.unique:{name}", "unique", name, "no duplicated values")
+        if not matches:
+            self.wrong_dtype.add(name)
+            for kind, _ in self._value_check_specs(spec, series):
+                self._skip(f"schema.{kind}:{name}", kind, name,
+                           f"not checked: column {name!r} does not hold {spec.type} values (see schema.dtype:{name})")
+            return pa.Column(_CANONICAL[spec.type], nullable=spec.nullable, unique=spec.unique, required=spec.required)
+        checks, listed = [], []
+        for kind, check in self._value_check_specs(spec, series):
+            checks.append(check(pa))
+            listed.append((kind, self._describe(kind, spec)))
+            self._declare(f"schema.{kind}:{name}", kind, name, listed[-1][1])
+        self.value_checks[name] = listed
+        return pa.Column(None, checks=checks, nullable=spec.nullable, unique=spec.unique, required=spec.required)
+
+    def _value_check_specs(self, spec: ColumnSpec, series) -> list[tuple[str, Any]]:
+        k = self.max_examples
+        specs: list[tuple[str, Any]] = []
+        low, high = _bounds(spec, series)
+        if low is not None or high is not None:
+            def in_range(pa, low=low, high=high):
+                if low is not None and high is not None:
+                    return pa.Check.in_range(low, high, n_failure_cases=k)
+                if low is not None:
+                    return pa.Check.ge(low, n_failure_cases=k)
+                return pa.Check.le(high, n_failure_cases=k)
+            specs.append(("range", in_range))
+        if spec.categories is not None:
+            specs.append(("categories", lambda pa: pa.Check.isin(list(spec.categories), n_failure_cases=k)))
+        if spec.type == "float" and not spec.allow_inf:
+            specs.append(("finite", lambda pa: pa.Check(_finite, name="finite", n_failure_cases=k)))
+        return specs
+
+    @staticmethod
+    def _describe(kind: str, spec: ColumnSpec) -> str:
+        if kind == "range":
+            if spec.min is not None and spec.max is not None:
+                return f"values between {spec.min} and {spec.max}"
+            return f"values >= {spec.min}" if spec.min is not None else f"values <= {spec.max}"
+        if kind == "categories":
+            shown = ", ".join(map(repr, spec.categories[:8])) + (", ..." if len(spec.categories) > 8 else "")
+            return f"values in the {len(spec.categories)} allowed categories ({shown})"
+        return "no infinite values"
+
+    def _declare(self, check: str, kind: str, column: str | None, description: str) -> None:
+        self.order.append((check, kind, column, description))
+
+    def _skip(self, check: str, kind: str, column: str, message: str) -> None:
+        self._declare(check, kind, column, message)
+        self.found[check] = CheckResult(check=check, layer="schema", kind=kind, passed=None, message=message,
+                                        column=column)
+
+    def record(self, error) -> None:
+        """Turn one pandera SchemaError into a failed CheckResult."""
+        reason = getattr(error.reason_code, "name", str(error.reason_code))
+        column = error.column_name
+        if reason == "COLUMN_NOT_IN_DATAFRAME":
+            name = str(error.failure_cases)
+            self._fail(f"schema.required:{name}", "required", name, 1, 1, (),
+                       f"column {name!r} is missing; the data has {_listing(self.frame.columns)}")
+        elif reason == "COLUMN_NOT_IN_SCHEMA":
+            names = sorted(self._values(error.failure_cases))
+            self._extra(names)
+        elif reason == "WRONG_DATATYPE":
+            self._dtype(column, error.failure_cases)
+        elif reason == "SERIES_CONTAINS_NULLS":
+            count = len(error.failure_cases)
+            self._fail(f"schema.nullable:{column}", "nullable", column, count, self.n_rows,
+                       self._examples(column, error.failure_cases),
+                       f"{format_count(count, self.n_rows)} are missing (null/NaN); the column does not allow "
+                       "missing values")
+        elif reason == "SERIES_CONTAINS_DUPLICATES":
+            count = len(error.failure_cases)
+            self._fail(f"schema.unique:{column}", "unique", column, count, self.n_rows,
+                       self._examples(column, error.failure_cases),
+                       f"{format_count(count, self.n_rows)} hold a value that another row also has; values must "
+                       "be unique")
+        elif reason == "DUPLICATES":
+            self._unique_key(error)
+        elif reason in ("DATAFRAME_CHECK", "CHECK_ERROR"):
+            self._value_check(error, column, reason)
+        else:  # a pandera reason this version does not know: report it rather than drop it
+            self.found[f"schema.{reason.lower()}"] = CheckResult(
+                check=f"schema.{reason.lower()}", layer="schema", kind=reason.lower(), passed=False, column=column,
+                message=str(error)[:300])
+            self._declare(f"schema.{reason.lower()}", reason.lower(), column, "pandera check")
+
+    def _value_check(self, error, column: str, reason: str) -> None:
+        index = error.check_index if error.check_index is not None else 0
+        listed = self.value_checks.get(column) or []
+        kind = listed[index][0] if index < len(listed) else "check"
+        check = f"schema.{kind}:{column}"
+        if reason == "CHECK_ERROR":
+            detail = str(error.failure_cases).strip().splitlines()[0][:200]
+            self._fail(check, kind, column, self.n_rows, self.n_rows, (),
+                       f"could not be evaluated on column {column!r} (dtype {self.frame[column].dtype}): {detail}")
+            return
+        output = error.check_output
+        count = int((~output.astype(bool)).sum()) if output is not None else len(error.failure_cases)
+        checked = len(output) if output is not None else self.n_rows
+        spec = self.schema.column(column)
+        what = {"range": f"are outside the allowed range ({self._describe('range', spec)})",
+                "categories": f"are not among the allowed categories {list(spec.categories or ())[:8]}",
+                "finite": "are infinite (inf/-inf)"}.get(kind, f"failed {error.check}")
+        examples = self._examples(column, error.failure_cases)
+        if kind == "categories":
+            unknown = sorted({str(row[column]) for row in examples})
+            what += f"; unknown values include {unknown}"
+        self._fail(check, kind, column, count, checked, examples, f"{format_count(count, checked)} {what}")
+
+    def _dtype(self, column: str, failure_cases) -> None:
+        spec = self.schema.column(column)
+        dtype = self.frame[column].dtype
+        if hasattr(failure_cases, "columns") and len(failure_cases):
+            count = len(failure_cases)
+            examples = self._examples(column, failure_cases)
+            kinds = Counter(type(row[column]).__name__ for row in examples)
+            message = (f"expected {spec.type} values, found dtype {dtype}: {format_count(count, self.n_rows)} "
+                       f"cannot be read as {spec.type} (e.g. {', '.join(kinds)} values); fix the values or the "
+                       "declared type")
+        else:
+            count, examples = self.n_rows, ()
+            message = (f"expected {spec.type} values, found dtype {dtype}; convert the column or change its "
+                       "declared type")
+        self._fail(f"schema.dtype:{column}", "dtype", column, count, self.n_rows, examples, message)
+
+    def _extra(self, names: list[str]) -> None:
+        previous = self.found.get("schema.extra_columns")
+        if previous is not None:  # pandera may report each undeclared column separately
+            names = sorted(set(previous.observed["columns"]) | set(names))
+        severity = "warning" if self.schema.table.extra_columns == "warning" else "error"
+        self.found["schema.extra_columns"] = CheckResult(
+            check="schema.extra_columns", layer="schema", kind="extra_columns", passed=False, severity=severity,
+            n_failed=len(names), n_checked=len(self.frame.columns), observed={"columns": names},
+            message=f"{len(names)} column(s) not declared in the schema: {names[:10]}; declare them or drop them "
+                    "(or set table.extra_columns: allow)")
+
+    def _unique_key(self, error) -> None:
+        key = list(self.schema.table.unique)
+        rows = sorted({int(i) for i in error.failure_cases["index"].tolist()}) if hasattr(
+            error.failure_cases, "columns") else []
+        examples = tuple({"row": r, **{c: self.frame[c].iloc[self.frame.index.get_loc(r)] for c in key}}
+                         for r in rows[: self.max_examples]) if rows and self.frame.index.is_unique else ()
+        self._fail("schema.unique_key", "unique_key", None, len(rows), self.n_rows, examples,
+                   f"{format_count(len(rows), self.n_rows)} repeat a combination of {key} that must be unique")
+
+    def _fail(self, check: str, kind: str, column: str | None, count: int, checked: int, examples,
+              message: str) -> None:
+        self.found[check] = CheckResult(check=check, layer="schema", kind=kind, passed=False, column=column,
+                                        n_failed=count, n_checked=checked, examples=tuple(examples), message=message)
+
+    def _examples(self, column: str, failure_cases) -> tuple[dict, ...]:
+        if not hasattr(failure_cases, "columns") or "index" not in failure_cases.columns:
+            return ()
+        head = failure_cases.head(self.max_examples)
+        return tuple({"row": _plain(i), column: _plain(v)} for i, v in zip(head["index"], head["failure_case"]))
+
+    @staticmethod
+    def _values(failure_cases) -> list[str]:
+        if hasattr(failure_cases, "columns"):
+            return [str(v) for v in failure_cases["failure_case"].tolist()]
+        return [str(failure_cases)]
+
+    def results(self) -> list[CheckResult]:
+        out: list[CheckResult] = []
+        seen: set[str] = set()
+        table = [("schema.unique_key", "unique_key", None, f"unique combination of {list(self.schema.table.unique)}")
+                 ] if self.schema.table.unique else []
+        if self.schema.table.extra_columns != "allow":
+            table.append(("schema.extra_columns", "extra_columns", None, "no undeclared columns"))
+        for check, kind, column, description in self.order + table:
+            if check in seen:
+                continue
+            seen.add(check)
+            out.append(self.found.get(check) or CheckResult(
+                check=check, layer="schema", kind=kind, passed=True, column=column, message=description,
+                n_checked=self.n_rows if column else 0))
+        return out
+
+
+def _rows_check(n_rows: int, schema: Schema) -> CheckResult:
+    low, high = schema.table.min_rows, schema.table.max_rows
+    ok = n_rows >= low and (high is None or n_rows <= high)
+    bound = f"at least {low}" + (f" and at most {high}" if high is not None else "")
+    message = f"{n_rows:,} rows ({bound} expected)"
+    if not ok and n_rows == 0:
+        message = f"the data has no rows ({bound} expected); check the step that produced it"
+    return CheckResult(check="schema.rows", layer="schema", kind="rows", passed=ok, message=message,
+                       n_failed=0 if ok else 1, n_checked=1, observed={"rows": n_rows, "min_rows": low,
+                                                                       "max_rows": high})
+
+
+def _finite(series):
+    return ~np.isinf(series)
+
+
+def _bounds(spec: ColumnSpec, series) -> tuple[Any, Any]:
+    if spec.type != "datetime":
+        return spec.min, spec.max
+    import pandas as pd
+
+    tz = getattr(series.dtype, "tz", None)
+
+    def stamp(value):
+        if value is None:
+            return None
+        ts = pd.Timestamp(value)
+        if tz is not None:
+            return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+        return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+    return stamp(spec.min), stamp(spec.max)
+
+
+def _check_names(frame) -> None:
+    twice = sorted({str(n) for n, k in Counter(map(str, frame.columns)).items() if k > 1})
+    if twice:
+        raise DataError(f"the data has duplicated column names {twice}; each column name must be unique. "
+                        "Rename the duplicates before validating.")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+
+
+def _listing(columns) -> str:
+    names = [str(c) for c in columns]
+    return f"columns {names[:12]}" + (f" and {len(names) - 12} more" if len(names) > 12 else "")

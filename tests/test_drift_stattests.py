@@ -1,0 +1,184 @@
+"""Stat tests: known answers (scipy, by hand), false-positive rates, defaults, edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from mlprod.drift import DriftSettings, available_tests, compare_column, get_test
+from mlprod.errors import DriftError
+from mlprod.profile import build_profile
+
+SETTINGS = DriftSettings()
+
+
+def profiles(reference, current, sample_size=0):
+    """Profiles of two columns named x; sample_size=0 forces the histogram path (no raw values)."""
+    ref = build_profile(pd.DataFrame({"x": reference}), sample_size=sample_size)
+    cur = build_profile(pd.DataFrame({"x": current}), sample_size=sample_size)
+    return ref, cur
+
+
+def run(test, reference, current, sample_size=0):
+    result, _ = compare_column(*profiles(reference, current, sample_size), "x", SETTINGS, test=test)
+    return result
+
+
+def categories(counts_ref: dict, counts_cur: dict):
+    expand = lambda counts: [k for k, n in counts.items() for _ in range(n)]
+    return expand(counts_ref), expand(counts_cur)
+
+
+def test_registry_lists_tests_and_rejects_unknown_names():
+    assert available_tests() == ["chi_square", "jensen_shannon", "ks", "psi", "wasserstein", "z_test"]
+    with pytest.raises(DriftError, match=r"No stat test named 'kss'; available: chi_square, .*Did you mean 'ks'\?"):
+        get_test("kss")
+
+
+def test_ks_on_raw_values_equals_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 300), rng.normal(0.2, 1, 200)
+    result = run("ks", a, b, sample_size=1000)  # samples hold every row: the exact path
+    expected = stats.ks_2samp(a, b)
+    assert result.statistic == pytest.approx(expected.statistic, abs=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert result.details["data"] == "raw values"
+
+
+def test_ks_on_histograms_equals_scipy_asymptotic_when_buckets_are_exact():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 60, 5000).astype(float), rng.integers(2, 62, 4000).astype(float)
+    result = run("ks", a, b)
+    expected = stats.ks_2samp(a, b, method="asymp")
+    assert result.statistic == pytest.approx(expected.statistic, abs=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-6)
+    assert "histogram" in result.details["data"]
+
+
+def test_ks_on_continuous_histograms_is_within_a_bucket_of_scipy():
+    rng = np.random.default_rng(2)
+    a, b = rng.lognormal(10, 0.5, 20000), rng.lognormal(10.02, 0.5, 20000)
+    result = run("ks", a, b)
+    assert result.statistic == pytest.approx(stats.ks_2samp(a, b).statistic, abs=0.003)
+
+
+def test_wasserstein_equals_scipy_divided_by_reference_std():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 40, 3000).astype(float), rng.integers(5, 45, 2000).astype(float)
+    result = run("wasserstein", a, b)
+    expected = stats.wasserstein_distance(a, b) / np.std(a, ddof=1)
+    assert result.statistic == pytest.approx(expected, rel=1e-9)
+    assert result.details["normalized_by"] == "reference std"
+    continuous = run("wasserstein", rng.normal(0, 2, 20000), rng.normal(0.5, 2, 20000))
+    assert continuous.statistic == pytest.approx(0.25, abs=0.03) and continuous.drifted
+
+
+def test_psi_by_hand_including_an_empty_bin():
+    ref, cur = categories({"a": 50, "b": 30, "c": 20}, {"a": 40, "b": 30, "c": 30})
+    by_hand = (0.4 - 0.5) * math.log(0.4 / 0.5) + (0.3 - 0.2) * math.log(0.3 / 0.2)
+    assert run("psi", ref, cur).statistic == pytest.approx(by_hand, rel=1e-12)
+    ref, cur = categories({"a": 50, "b": 50}, {"a": 50, "b": 40, "new": 10})
+    eps = 1e-4  # documented: shares below 1e-4 are raised to 1e-4
+    by_hand = (0.4 - 0.5) * math.log(0.4 / 0.5) + (0.1 - eps) * math.log(0.1 / eps)
+    result = run("psi", ref, cur)
+    assert result.statistic == pytest.approx(by_hand, rel=1e-12) and result.drifted
+
+
+def test_psi_uses_reference_quantile_bins_and_stays_near_zero_without_drift():
+    rng = np.random.default_rng(4)
+    a, b = rng.exponential(3, 30000), rng.exponential(3, 30000)
+    result = run("psi", a, b)
+    assert result.statistic < 0.005 and not result.drifted
+    assert 10 <= result.details["bins"] <= 12  # deciles, plus bins below/above the reference range if used
+    shifted = run("psi", a, b * 2)
+    assert shifted.statistic > 0.2 and shifted.drifted
+    inside = run("psi", a, np.clip(b, a.min(), a.max()))
+    assert inside.details["bins"] == 10
+
+
+def test_jensen_shannon_equals_scipy():
+    ref, cur = categories({"a": 60, "b": 25, "c": 15}, {"a": 30, "b": 30, "c": 20, "d": 20})
+    p, q = np.array([60, 25, 15, 0]) / 100, np.array([30, 30, 20, 20]) / 100
+    assert run("jensen_shannon", ref, cur).statistic == pytest.approx(jensenshannon(p, q, base=2), rel=1e-12)
+
+
+def test_chi_square_equals_scipy_contingency_without_correction():
+    ref, cur = categories({"a": 60, "b": 25, "c": 15}, {"a": 30, "b": 30, "c": 20, "d": 5})
+    expected = stats.chi2_contingency(np.array([[60, 25, 15, 0], [30, 30, 20, 5]]), correction=False)
+    result = run("chi_square", ref, cur)
+    assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_two_proportion_z_test_by_hand():
+    ref, cur = categories({"no": 80, "yes": 20}, {"no": 140, "yes": 60})
+    pooled = 80 / 300
+    z = (0.3 - 0.2) / math.sqrt(pooled * (1 - pooled) * (1 / 100 + 1 / 200))
+    result = run("z_test", ref, cur)
+    assert result.statistic == pytest.approx(z, rel=1e-12)
+    assert result.p_value == pytest.approx(2 * stats.norm.sf(z), rel=1e-9)
+    assert result.details["value"] == "yes"
+    with pytest.raises(DriftError, match="needs a column with at most two values, got 3"):
+        run("z_test", *categories({"a": 1, "b": 1}, {"c": 1}))
+
+
+@pytest.mark.parametrize("n, sample_size", [(200, 1000), (3000, 0)])
+def test_ks_false_positive_rate_is_near_alpha_on_same_distribution_samples(n, sample_size):
+    rng = np.random.default_rng(5)
+    repeats = 300
+    rejected = sum(run("ks", rng.normal(0, 1, n), rng.normal(0, 1, n), sample_size).drifted for _ in range(repeats))
+    assert 0.02 <= rejected / repeats <= 0.09, rejected / repeats
+
+
+def test_defaults_depend_on_kind_and_size_and_are_recorded():
+    rng = np.random.default_rng(6)
+    small = build_profile(pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(list("abc"), 500),
+                                        "flag": rng.choice(["y", "n"], 500)}))
+    large = build_profile(pd.DataFrame({"x": rng.normal(size=5000), "c": rng.choice(list("abc"), 5000),
+                                        "flag": rng.choice(["y", "n"], 5000)}))
+    expected = {(small, "x"): "ks", (small, "c"): "chi_square", (small, "flag"): "z_test",
+                (large, "x"): "wasserstein", (large, "c"): "jensen_shannon", (large, "flag"): "jensen_shannon"}
+    for (profile, column), test in expected.items():
+        result, _ = compare_column(profile, profile, column, SETTINGS)
+        assert (result.test, result.chosen_by) == (test, "default")
+        assert result.threshold == get_test(test).default_threshold and not result.drifted
+    custom = DriftSettings(column_tests={"x": "psi"}, thresholds={"psi": 0.3})
+    result, _ = compare_column(large, large, "x", custom)
+    assert (result.test, result.threshold, result.chosen_by) == ("psi", 0.3, "setting")
+
+
+@pytest.mark.parametrize("test", ["ks", "wasserstein", "psi", "jensen_shannon", "chi_square"])
+def test_edge_cases_give_defined_results(test):
+    same_constant = run(test, [3.0] * 50, [3.0] * 40)
+    assert not same_constant.drifted
+    other_constant = run(test, [3.0] * 50, [4.0] * 40)
+    assert other_constant.drifted
+    empty = run(test, [1.0, 2.0, 3.0], [np.nan, np.nan])
+    assert empty.drifted and empty.statistic is None and "no non-missing values in the current" in empty.note
+    both_empty = run(test, [np.nan], [np.nan])
+    assert not both_empty.drifted and "nothing to compare" in both_empty.note
+    tiny = run(test, [1.0, 2.0], [2.5])
+    assert tiny.statistic is not None and "small sample" in tiny.note
+
+
+def test_categories_only_in_current_and_kind_mismatch():
+    ref, cur = categories({"a": 500, "b": 500}, {"a": 400, "b": 400, "c": 200})
+    for test in ("jensen_shannon", "chi_square", "psi"):
+        assert run(test, ref, cur).drifted
+    with pytest.raises(DriftError, match="column 'x' is categorical; the ks test applies to \\['numeric'\\]"):
+        run("ks", ref, cur)
+    mixed = (build_profile(pd.DataFrame({"x": [1.0, 2.0]})), build_profile(pd.DataFrame({"x": ["a", "b"]})))
+    with pytest.raises(DriftError, match="numeric in the reference but categorical in the current"):
+        compare_column(*mixed, "x", SETTINGS)
+
+
+def test_known_shift_is_detected_by_every_test():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 1, 5000), rng.normal(0.5, 1, 5000)
+    for test in ("ks", "wasserstein", "psi", "jensen_shannon", "chi_square"):
+        assert run(test, a, b).drifted, test

@@ -1,0 +1,81 @@
+"""End to end: the drift_report stage under real `dvc repro`, on a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline import BIN, copy_project, sh
+
+pytestmark = pytest.mark.e2e
+
+SHIFTED = {"channel", "income", "days_since_last_activity"}  # what mlprod.data.demo changes from 2024-07-01
+STABLE = {"age", "region", "activity_trend", "n_interactions"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("drift") / "project")
+    done = sh([str(BIN / "dvc"), "repro", "drift_report"], root)
+    assert "Running stage 'drift_report'" in done.stdout, done.stdout
+    return root
+
+
+def test_the_demo_shift_is_flagged_and_stable_features_are_not(project):
+    report = json.loads((project / "metrics" / "drift.json").read_text())
+    columns = report["feature_drift"]["columns"]
+    assert set(columns) == SHIFTED | STABLE  # lead_id excluded; target, score and date are not features
+    assert {name for name, c in columns.items() if c["drifted"]} == SHIFTED
+    for name, column in columns.items():  # the test and threshold actually used are in the output
+        assert column["test"] in {"wasserstein", "jensen_shannon", "ks", "chi_square"} and "threshold" in column
+        assert column["chosen_by"] == "default"
+    assert report["concept_drift"]["drifted_features"] == ["activity_trend"]  # its effect flips in the demo
+    assert report["retrain"] is True
+    triggers = {reason["trigger"] for reason in report["retrain_decision"]["reasons"]}
+    assert {"feature_drift", "concept_drift"} <= triggers
+
+
+def test_outputs_are_usable_by_dvc_and_prometheus(project):
+    metrics = json.loads(sh([str(BIN / "dvc"), "metrics", "show", "--json"], project).stdout)
+    drift = metrics[""]["data"]["metrics/drift.json"]["data"]
+    assert drift["feature_drift"]["share_drifted"] == pytest.approx(3 / 7, abs=1e-6)
+    plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
+    assert {"Drift by feature (current vs reference)", "ROC AUC by window (current data)"} <= set(plots["data"])
+    prom = (project / "reports" / "drift" / "drift.prom").read_text()
+    assert "mlprod_drift_retrain_required 1\n" in prom
+    assert re.search(r'^mlprod_drift_feature_drifted\{feature="income"\} 1$', prom, re.MULTILINE)
+    for line in prom.splitlines():  # every sample line is `name{labels} value`
+        assert line.startswith("#") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+', line), line
+
+
+def test_html_report_is_self_contained_small_and_holds_no_raw_rows(project):
+    html = (project / "reports" / "drift" / "drift.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert len(html.encode()) < 200_000
+    assert "Retraining recommended" in html and "<svg" in html
+    import pandas as pd
+
+    current = pd.read_parquet(project / "data" / "prepared" / "current.parquet")
+    incomes = [str(v) for v in current.income.head(300) if len(str(v)) >= 7]  # e.g. 61234.57
+    assert incomes and not any(v in html for v in incomes)  # plots hold aggregated shares, never raw rows
+
+
+def test_second_run_reruns_nothing(project):
+    again = sh([str(BIN / "dvc"), "repro", "drift_report"], project)
+    assert "Running stage" not in again.stdout, again.stdout
+
+
+def test_cli_on_the_saved_profile_exits_nonzero_when_retraining_is_due(project):
+    cmd = [str(BIN / "mlprod"), "drift", "models/model/reference_profile.json", "data/prepared/current.parquet",
+           "--model", "models/model", "--baseline", "data/prepared/holdout.parquet", "--params-file", "params.yaml",
+           "-o", "cli_out", "--fail-on-retrain", "--no-progress"]
+    done = sh(cmd, project, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "retrain: yes" in done.stdout and "Traceback" not in done.stderr
+    assert "retraining is due" in done.stderr
+    same = json.loads((project / "cli_out" / "drift.json").read_text())
+    assert same == json.loads((project / "metrics" / "drift.json").read_text())

@@ -1,0 +1,90 @@
+"""One end-to-end check against a real ``mlflow server`` process (loopback, SQLite backend, proxied artifacts)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_registry_toys import MODEL
+
+pytest_plugins = ("test_registry_toys",)  # the toys, empty_store and seeded_store fixtures
+
+from mlprod.registry.champion import CHAMPION, EvaluationInputs, evaluate, promote, rollback
+from mlprod.registry.gates import GatePolicy, MetricGate
+from mlprod.registry.history import model_history
+from mlprod.registry.register import register_model
+from mlprod.registry.store import LEASE_SUFFIX, Registry
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real MLflow tracking server on a free loopback port, stopped after the module's tests."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed in the finally block
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and its worker, started in their own session
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def test_register_promote_reject_rollback_and_history_on_a_real_server(server, toys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(toys.root)  # input examples come from the manifests' data paths
+    registry = Registry.open()
+    assert registry.location.lock_file is None  # a server: promotions hold a registry lease
+    inputs = EvaluationInputs(policy=GatePolicy(metrics=(MetricGate("roc_auc", True, min_change=0.0),)),
+                              holdout_path=str(toys.holdout), target="converted")
+    versions = {kind: register_model(toys.model_dir(kind), registry=registry) for kind in ("weak", "good", "medium")}
+    assert [v.version for v in versions.values()] == ["1", "2", "3"]
+    assert register_model(toys.model_dir("good"), registry=registry).created is False
+
+    outcomes = [promote(evaluate(MODEL, v, inputs, registry=registry), registry=registry).outcome
+                for v in ("1", "2", "3")]
+    assert outcomes == ["promoted", "promoted", "rejected"]  # medium is worse than good
+    assert registry.client.get_model_version_by_alias(MODEL, CHAMPION).version == "2"
+
+    assert rollback(MODEL, reason="server test", registry=registry).to_version == "1"
+    data = model_history(registry, MODEL)
+    assert data["aliases"] == {"champion": "1"}
+    assert [(m["action"], m.get("from_version"), m["to_version"], m["state"]) for m in data["moves"]] == [
+        ("promote", None, "1", "done"), ("promote", "1", "2", "done"), ("rollback", "2", "1", "done")]
+    assert [v["gates"] for v in data["versions"]] == ["passed", "passed", "failed"]
+    names = [m.name for m in registry.client.search_registered_models()]
+    assert names == [MODEL] and not any(n.endswith(LEASE_SUFFIX) for n in names)  # leases released
