@@ -37,8 +37,10 @@ def main(argv: list[str]) -> int:
         code = run([str(bindir / "dvc"), "repro", *argv[1:]], env)
         if code == 0:
             run([str(bindir / "dvc"), "metrics", "show", "metrics/evaluation.json"], env)
-            print("\nexecuted notebooks (HTML): reports/notebooks/<stage>/<stage>.html; "
-                  "metrics: metrics/; curves: plots/ (dvc plots show)")
+            print("\nmodel card: reports/model_card/model_card.html (and .md); data quality: "
+                  "reports/validation/report.html; drift: reports/drift/drift.html\n"
+                  "executed notebooks (HTML): reports/notebooks/<stage>/<stage>.html; metrics: metrics/; "
+                  "curves: plots/ (dvc plots show); registry: mlprod registry history lead-scoring")
         return code
     code = run([str(bindir / "python"), "-m", "pytest", *argv[1:]], env)
     if code == 5:
