@@ -71,20 +71,20 @@ def test_register_promote_reject_rollback_and_history_on_a_real_server(server, t
     assert registry.location.lock_file is None  # a server: promotions hold a registry lease
     inputs = EvaluationInputs(policy=GatePolicy(metrics=(MetricGate("roc_auc", True, min_change=0.0),)),
                               holdout_path=str(toys.holdout), target="converted")
-    versions = {kind: register_model(toys.model_dir(kind), registry=registry) for kind in ("weak", "good", "medium")}
+    versions = {kind: register_model(toys.model_dir(kind), registry=registry) for kind in ("weak", "medium", "good")}
     assert [v.version for v in versions.values()] == ["1", "2", "3"]
     assert register_model(toys.model_dir("good"), registry=registry).created is False
 
     outcomes = [promote(evaluate(MODEL, v, inputs, registry=registry), registry=registry).outcome
-                for v in ("1", "2", "3")]
+                for v in ("1", "3", "2")]
     assert outcomes == ["promoted", "promoted", "rejected"]  # medium is worse than good
-    assert registry.client.get_model_version_by_alias(MODEL, CHAMPION).version == "2"
+    assert registry.client.get_model_version_by_alias(MODEL, CHAMPION).version == "3"
 
     assert rollback(MODEL, reason="server test", registry=registry).to_version == "1"
     data = model_history(registry, MODEL)
     assert data["aliases"] == {"champion": "1"}
     assert [(m["action"], m.get("from_version"), m["to_version"], m["state"]) for m in data["moves"]] == [
-        ("promote", None, "1", "done"), ("promote", "1", "2", "done"), ("rollback", "2", "1", "done")]
-    assert [v["gates"] for v in data["versions"]] == ["passed", "passed", "failed"]
+        ("promote", None, "1", "done"), ("promote", "1", "3", "done"), ("rollback", "3", "1", "done")]
+    assert [v["gates"] for v in data["versions"]] == ["passed", "failed", "passed"]
     names = [m.name for m in registry.client.search_registered_models()]
     assert names == [MODEL] and not any(n.endswith(LEASE_SUFFIX) for n in names)  # leases released
