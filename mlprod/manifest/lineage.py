@@ -70,7 +70,7 @@ def render_text(lineage: Lineage) -> str:
         + (f", DIRTY (uncommitted changes {git.diff_sha256[:12] if git.diff_sha256 else ''})" if git.dirty
            else ", clean"))
     lines = [f"model {m.name} {m.version}  {lineage.folder}/{m.artifact.path}  sha256 {m.artifact.sha256[:16]}",
-             f"├─ versions: " + " <- ".join(v for v, _ in lineage.versions),
+             "├─ versions: " + " <- ".join(v for v, _ in lineage.versions),
              f"├─ code: {state}",
              "├─ stage runs"]
     for i, nb in enumerate(lineage.notebooks):

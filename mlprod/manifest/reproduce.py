@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import MlprodError
 from .datarefs import _relative
-from .schema import Manifest, ManifestError, read_manifest
+from .schema import Manifest, read_manifest
 from .store import project_root
 
 logger = logging.getLogger(__name__)
@@ -149,5 +149,3 @@ def _dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
         raise ReproduceError(f"dvc {' '.join(args)} failed in the rebuild worktree:\n{tail}")
     return done
 
-
-__all__ = ["Reproduction", "Difference", "ReproduceError", "reproduce", "compare", "render_text", "ManifestError"]

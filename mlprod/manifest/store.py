@@ -58,11 +58,11 @@ def save_model(model: Any, model_dir: str | Path, *, name: str, X: Any = None,
     rows = len(X) if X is not None and len(paths) == 1 else None
     refs = [data_ref(p, "training", root=root, rows=rows if not str(p).endswith((".parquet", ".pq")) else None)
             for p in paths]
-    run = current_run()
+    run, values = current_run(), run_parameters()
     manifest = Manifest(
         name=_check_name(name), version=version or "0.0.0", created_at=_now(), description=description,
         artifact=artifact, inputs=input_schema(model, X), output=output_description(model, output),
-        data=refs, parameters={run.stage: run_parameters()} if run_parameters() is not None else {},
+        data=refs, parameters={run.stage: values} if values is not None else {},
         metrics=_clean_metrics(metrics or {}), lineage=Lineage(git=git_state(root), runs=[run]),
         environment=current_environment())
     prior = _previous_manifest(previous, model_dir, root)
@@ -129,10 +129,10 @@ def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: di
     root = project_root()
     paths = [evaluation_data] if isinstance(evaluation_data, (str, Path)) else list(evaluation_data)
     refs = [r for r in manifest.data if r.role != "evaluation"] + [data_ref(p, "evaluation", root=root) for p in paths]
-    run = current_run()
+    run, values = current_run(), run_parameters()
     parameters = dict(manifest.parameters)
-    if run_parameters() is not None:
-        parameters[run.stage] = run_parameters()
+    if values is not None:
+        parameters[run.stage] = values
     runs = [r for r in manifest.lineage.runs if r.stage != run.stage] + [run]
     evaluated = _replace(manifest, metrics={**manifest.metrics, **_clean_metrics(metrics)}, data=refs,
                          parameters=parameters, lineage=Lineage(git=manifest.lineage.git, runs=runs))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .datarefs import locked_md5
-from .schema import MANIFEST_FILE, Manifest, ManifestError, read_manifest
+from .schema import Manifest, ManifestError, read_manifest
 from .store import project_root, verified_artifact_bytes
 
 
@@ -125,5 +125,3 @@ def _data_agrees_with_dvc(manifest: Manifest, root: Path) -> list[Check]:
                                 True))
     return checks
 
-
-__all__ = ["Check", "Verification", "verify", "MANIFEST_FILE"]
