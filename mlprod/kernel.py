@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -122,12 +123,73 @@ def _adopt(process: subprocess.Popen, connection_file: Path, cwd: Path):
             provisioner.cwd = str(cwd)
             self._reconcile_connection_info(provisioner.connection_info)
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:  # noqa: ARG002
+            # after a kill, jupyter_client checks every 0.1 s whether the process has gone; a killed
+            # process is gone within milliseconds, and a stage's result waits on this
+            await super()._async_wait(pollinterval=0.005)
+
     km = _AdoptingKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_ThisPython(),
-                                connection_file=str(connection_file))
+                                connection_file=str(connection_file), client_factory=_ready_client_class())
     km.load_connection_file()
     km._connection_file_written = True  # the kernel reads this file; never rewrite it
     run_sync(km.start_kernel)(cwd=str(cwd))
     return km
+
+
+# how often a client socket retries connecting to a kernel that is still booting (ZeroMQ's default: 100 ms)
+_RECONNECT_MS = 10
+
+
+def _ready_client_class():
+    """The kernel client nbclient uses: jupyter_client's, with a readiness check that does not idle.
+
+    jupyter_client's ``wait_for_ready`` ends by draining IOPub until it has been silent for 0.2 s: a
+    fixed 0.2 s before the first cell of every stage. nbclient matches every IOPub and shell message to
+    the request it answers, so messages left over from the handshake are ignored anyway; only the check
+    that IOPub is connected matters (a cell's output published before the subscription is live would be
+    lost), and that is kept. Sockets also retry their connection every 10 ms instead of every 100 ms
+    while the kernel is still starting.
+    """
+    import zmq
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class _ReadyClient(AsyncKernelClient):
+        def _context_default(self):
+            context = super()._context_default()
+            context.setsockopt(zmq.RECONNECT_IVL, _RECONNECT_MS)
+            return context
+
+        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                reply = await _get(self.shell_channel, min(1.0, max(deadline - time.monotonic(), 0.01)))
+                # any IOPub message after the reply (its status, or ipykernel's welcome) proves the
+                # subscription is live; otherwise ask again, as jupyter_client does
+                if reply is not None and reply["msg_type"] == "kernel_info_reply" \
+                        and await _get(self.iopub_channel, 0.2) is not None:
+                    self._handle_kernel_info_reply(reply)
+                    break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+            while await _get(self.iopub_channel, 0) is not None:
+                pass  # drop what has already arrived, without waiting for more
+
+        wait_for_ready = _async_wait_for_ready
+
+    return _ReadyClient
+
+
+async def _get(channel, timeout: float):
+    """The next message on ``channel`` within ``timeout`` seconds, or None."""
+    from queue import Empty
+
+    try:
+        return await channel.get_msg(timeout=timeout)
+    except Empty:
+        return None
 
 
 def _free_tcp_ports(count: int) -> list[int]:

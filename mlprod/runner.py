@@ -168,6 +168,7 @@ def _finish(info: NotebookInfo, resolved: ResolvedParams, paths: RunPaths, execu
             html_path = str(target / f"{stage}.html")
         except Exception as exc:  # noqa: BLE001 - a failed rendering must not hide the run's outcome
             logger.warning("could not render %s as HTML: %s", executed, exc)
+        logger.debug("HTML rendered at %.3fs", time.monotonic() - t0)
     record = RunRecord(
         stage=stage, run_id=run_id, notebook=_display(info.path), notebook_sha256=info.sha256,
         status="failed" if failure else "succeeded", started_at=started, ended_at=_now(),
@@ -178,6 +179,7 @@ def _finish(info: NotebookInfo, resolved: ResolvedParams, paths: RunPaths, execu
         html=_display(Path(html_path)) if html_path else None, failure=failure)
     record.write(paths.running / RUN_RECORD_FILE)
     replace_dir(paths.running, target)
+    logger.debug("results moved to %s at %.3fs", _display(target), time.monotonic() - t0)
     return record
 
 

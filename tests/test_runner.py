@@ -239,3 +239,24 @@ def test_reruns_do_not_leave_running_folders(project: Project) -> None:
         "notebooks", "notebooks/no_parameters_cell", "notebooks/no_parameters_cell/no_parameters_cell.ipynb",
         "notebooks/no_parameters_cell/run.json"]
     assert run_json(reports / "notebooks" / "no_parameters_cell")["parameters"] == {}
+
+
+def test_first_outputs_are_kept_and_the_kernel_is_gone_when_the_run_returns(project: Project) -> None:
+    # the kernel handshake does not wait for IOPub to go quiet; it must still see every output
+    project.params("prints_at_once: {}\n")
+    nb_path = project.notebook("prints_at_once")
+    pids = set()
+    for _ in range(3):
+        run_notebook(nb_path, html=False)
+        executed = nbformat.read(project.root / "reports" / "notebooks" / "prints_at_once" / "prints_at_once.ipynb",
+                                 as_version=4)
+        first = cell_by_id(executed, "prints-at-once-2")
+        text = stream_text(first)
+        assert text.startswith("kernel pid ")
+        assert [o.data["text/plain"] for o in first.outputs if o.output_type == "display_data"] == ["shown at once"]
+        assert stream_text(cell_by_id(executed, "prints-at-once-3")) == "second cell\n"
+        pid = int(text.split()[2])
+        with pytest.raises(ProcessLookupError):  # stopped and reaped, not left running or a zombie
+            os.kill(pid, 0)
+        pids.add(pid)
+    assert len(pids) == 3
