@@ -2,8 +2,9 @@
 
 The notebook and the script have the same imports and do the same work (fit a small scikit-learn
 model and write a file). Each variant runs REPEATS times, interleaved; the figure is the median wall
-time. Overhead = median(variant) - median(plain script). Plain `papermill` (its CLI, same notebook)
-is measured as a reference.
+time. Overhead = median(variant) - median(plain script); "paired" is the median of the per-round
+differences (each round runs every variant back to back), which is steadier on a machine whose speed
+drifts. Plain `papermill` (its CLI, same notebook) is measured as a reference.
 
     python benchmarks/stage_overhead.py [--repeats 7]
 """
@@ -74,10 +75,12 @@ def main() -> None:
                 times[name].append(timed(cmd, folder))
     base = statistics.median(times["plain python script (baseline)"])
     print(f"stage overhead, median of {args.repeats} runs ({sys.platform}, Python {sys.version.split()[0]})")
-    print(f"{'variant':34} {'median s':>9} {'overhead s':>11} {'ratio':>7}")
+    baseline = times["plain python script (baseline)"]
+    print(f"{'variant':34} {'median s':>9} {'overhead s':>11} {'paired s':>9} {'ratio':>7}")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:34} {median:9.3f} {median - base:11.3f} {median / base:7.2f}")
+        paired = statistics.median(v - b for v, b in zip(values, baseline))
+        print(f"{name:34} {median:9.3f} {median - base:11.3f} {paired:9.3f} {median / base:7.2f}")
 
 
 if __name__ == "__main__":

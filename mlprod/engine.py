@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -33,6 +34,7 @@ class Progress:
     notebook: object | None = None  # the live nbformat.NotebookNode
     slow_cell_seconds: float = 1.0
     cell_times: list[float] = field(default_factory=list)
+    on_first_cell: Callable[[], None] | None = None  # called once, as the first cell is sent to the kernel
 
 
 class _ExecutionManager(NotebookExecutionManager):
@@ -53,6 +55,8 @@ class _ExecutionManager(NotebookExecutionManager):
             self._last_write = now
 
     def cell_start(self, cell, cell_index=None, **kwargs):
+        if self.progress.started is None and self.progress.on_first_cell is not None:
+            self.progress.on_first_cell()
         self.progress.started = cell_index
         self._cell_t0 = time.monotonic()
         super().cell_start(cell, cell_index, **kwargs)

@@ -11,13 +11,23 @@ TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbconvert"
 
 
 class HtmlRenderer:
-    """Imports nbconvert in a background thread so the import overlaps notebook execution."""
+    """Imports nbconvert in a background thread so the import overlaps notebook execution.
+
+    The thread starts on :meth:`start` (the runner calls it as the first cell is sent, when this
+    process has nothing else to do) or at the latest on :meth:`render`.
+    """
 
     def __init__(self) -> None:
         self._exporter: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._load, name="mlprod-nbconvert-import", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Begin importing and warming up nbconvert in the background (idempotent)."""
+        with self._lock:
+            if not self._thread.is_alive() and self._thread.ident is None:
+                self._thread.start()
 
     def _load(self) -> None:
         try:
@@ -36,6 +46,7 @@ class HtmlRenderer:
             self._error = exc
 
     def render(self, nb: Any) -> str:
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error

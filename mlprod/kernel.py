@@ -45,17 +45,18 @@ class StartedKernel:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
-# ipykernel_launcher, plus: ipykernel's debugger support (debugpy, ~0.1 s to import) is not loaded, as
-# a batch run has no debugger front end; user code can still import debugpy afterwards.
+# ipykernel_launcher, plus: ipykernel's debugger support (debugpy, ~0.1 s to import) is not loaded while
+# the kernel starts, as a batch run has no debugger front end; user code can still import debugpy.
 _LAUNCHER = """import sys
 from pathlib import Path
 if sys.path[0] == "" or Path(sys.path[0]) == Path.cwd():
     del sys.path[0]
 sys.modules["debugpy"] = None
-import ipykernel.ipkernel
+from ipykernel.kernelapp import IPKernelApp
+app = IPKernelApp.instance()
+app.initialize()
 del sys.modules["debugpy"]
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
+app.start()
 """
 
 

@@ -12,7 +12,6 @@ Order of work, chosen so a user mistake costs nothing and the run costs little:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from .errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError
 from .notebook import NotebookInfo, read_notebook
 from .params import ResolvedParams, find_params_file, parse_overrides, resolve_params
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord
+from .startup import papermill_imports
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,12 @@ def run_notebook(
     timeout: float | None = None,
     start_timeout: float = 60,
     html: bool = True,
+    lean_imports: bool = False,
 ) -> RunRecord:
-    """Run ``notebook`` as ``stage`` and return its run record; raises :class:`ExecutionError` on failure."""
+    """Run ``notebook`` as ``stage`` and return its run record; raises :class:`ExecutionError` on failure.
+
+    ``lean_imports`` trims papermill's imports for a short-lived process (see :mod:`mlprod.startup`).
+    """
     started = _now()
     t0 = time.monotonic()
     info = read_notebook(notebook)
@@ -109,7 +113,7 @@ def run_notebook(
 
     logger.debug("kernel launched at %.3fs", time.monotonic() - t0)
     try:
-        with _without_optional_imports():
+        with papermill_imports(lean=lean_imports):
             import papermill
             from papermill.exceptions import PapermillExecutionError
 
@@ -120,7 +124,8 @@ def run_notebook(
         _drop_papermill_parameter_warnings()
         logger.debug("papermill imported at %.3fs", time.monotonic() - t0)
         renderer = HtmlRenderer() if html else None
-        progress = Progress(label=f"{stage} ({info.path.name})")
+        # nbconvert loads while the cells run, not while this process is still getting the kernel ready
+        progress = Progress(label=f"{stage} ({info.path.name})", on_first_cell=renderer.start if renderer else None)
         failure: CellFailure | None = None
         try:
             nb = papermill.execute_notebook(
@@ -247,28 +252,6 @@ def _execution_error(info: NotebookInfo, record: RunRecord, paths: RunPaths, rem
     if kept:
         lines.append("  kept persistent outputs it modified (check them): " + ", ".join(_display(p) for p in kept))
     return cls("\n".join(lines), record=record)
-
-
-@contextlib.contextmanager
-def _without_optional_imports():
-    """Import papermill without the optional modules a local run never uses.
-
-    * jsonschema (via nbformat) probes ``rfc3987_syntax`` for its "iri" format check; that package
-      builds a parser grammar at import (over 1 s). nbformat's schema never uses that format, so the
-      probe is skipped for this process.
-    * papermill probes pyarrow, gcsfs and PyGithub for its HDFS, GCS and GitHub notebook handlers;
-      ``mlprod run`` reads and writes local files only. These are hidden during the import only.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    hidden = [name for name in ("pyarrow.fs", "gcsfs", "github") if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]
 
 
 class _DropParameterWarnings(logging.Filter):

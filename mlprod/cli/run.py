@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     record = run_notebook(args.notebook, stage=args.stage, params_file=args.params_file, overrides=args.params,
                           reports_dir=args.reports_dir, timeout=args.timeout, start_timeout=args.start_timeout,
-                          html=not args.no_html)
+                          html=not args.no_html, lean_imports=True)
     print(f"mlprod run: {record.notebook} ({record.stage}) succeeded in {record.duration_seconds:.1f}s; "
           f"executed notebook: {record.executed_notebook}", file=sys.stderr)
     return 0
