@@ -70,3 +70,19 @@ def test_bad_input_files_exit_2(project: Project) -> None:
     result = mlprod(project, "run", "missing.ipynb")
     assert (result.returncode, result.stderr) == (2, "mlprod run: missing.ipynb: notebook not found\n")
     project.assert_no_kernel_started()
+
+
+def test_help_lists_every_verb_and_a_verb_parses_with_only_its_own_parser(project: Project) -> None:
+    from mlprod.cli import VERBS
+
+    top = mlprod(project, "--help")
+    assert top.returncode == 0
+    for verb in VERBS:
+        assert f"\n    {verb} " in top.stdout, verb
+    unknown = mlprod(project, "-v", "runn")
+    assert unknown.returncode == 2
+    assert "invalid choice: 'runn' (choose from 'run', 'manifest'" in unknown.stderr
+    for verb in VERBS:
+        shown = mlprod(project, "-v", verb, "--help")
+        assert shown.returncode == 0, (verb, shown.stderr)
+        assert shown.stdout.startswith(f"usage: mlprod {verb} "), verb

@@ -13,7 +13,8 @@ from ..errors import MlprodError
 VERBS = ("run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verbs: Sequence[str] = VERBS) -> argparse.ArgumentParser:
+    """The command-line parser with the sub-commands ``verbs`` (all of them by default)."""
     from .. import __version__
 
     parser = argparse.ArgumentParser(prog="mlprod", description="Notebooks to production ML.")
@@ -22,9 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     import importlib
 
-    for verb in VERBS:
+    for verb in verbs:
         importlib.import_module(f"{__name__}.{verb}").add_parser(sub)
     return parser
+
+
+def _requested_verb(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv``, if it is a known one (then only its parser is built)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in VERBS else None
+    return None
 
 
 def entry() -> None:
@@ -41,7 +50,10 @@ def entry() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = _requested_verb(argv)
+    # building every verb's parser imports every verb's module: only the one asked for is needed
+    parser = build_parser((verb,) if verb else VERBS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="mlprod: %(message)s", stream=sys.stderr)
