@@ -4,7 +4,8 @@ The notebook and the script have the same imports and do the same work (fit a sm
 model and write a file). Each variant runs REPEATS times, interleaved; the figure is the median wall
 time. Overhead = median(variant) - median(plain script); "paired" is the median of the per-round
 differences (each round runs every variant back to back), which is steadier on a machine whose speed
-drifts. Plain `papermill` (its CLI, same notebook) is measured as a reference.
+drifts. Plain `papermill` (its CLI, same notebook) is measured as a reference. Last, the cost of
+each further cell: `mlprod run` on 101 trivial cells against 1.
 
     python benchmarks/stage_overhead.py [--repeats 7]
 """
@@ -41,7 +42,11 @@ def build(folder: Path) -> None:
                 nbformat.v4.new_code_cell(WORK)]
     nbformat.write(nb, folder / "stage.ipynb")
     (folder / "stage.py").write_text(f"{IMPORTS}\n{PARAMS}\n{WORK}\n")
-    (folder / "params.yaml").write_text("stage:\n  n_rows: 1000\n  seed: 0\n")
+    (folder / "params.yaml").write_text("stage:\n  n_rows: 1000\n  seed: 0\ncells_1: {}\ncells_101: {}\n")
+    for count in (1, 101):  # for the cost of each further cell: trivial cells, no imports
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(f"x{i} = {i}") for i in range(count)]
+        nbformat.write(nb, folder / f"cells_{count}.ipynb")
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -70,9 +75,12 @@ def main() -> None:
         for cmd in variants.values():  # warm the OS file cache and .pyc files
             timed(cmd, folder)
         times: dict[str, list[float]] = {name: [] for name in variants}
+        cells: dict[int, list[float]] = {1: [], 101: []}
         for _ in range(args.repeats):
             for name, cmd in variants.items():
                 times[name].append(timed(cmd, folder))
+            for count, values in cells.items():
+                values.append(timed([str(BIN / "mlprod"), "run", f"cells_{count}.ipynb", "--no-html"], folder))
     base = statistics.median(times["plain python script (baseline)"])
     print(f"stage overhead, median of {args.repeats} runs ({sys.platform}, Python {sys.version.split()[0]})")
     baseline = times["plain python script (baseline)"]
@@ -81,6 +89,9 @@ def main() -> None:
         median = statistics.median(values)
         paired = statistics.median(v - b for v, b in zip(values, baseline))
         print(f"{name:34} {median:9.3f} {median - base:11.3f} {paired:9.3f} {median / base:7.2f}")
+    one, many = statistics.median(cells[1]), statistics.median(cells[101])
+    print(f"each further code cell: {(many - one) / 100 * 1000:.1f} ms "
+          f"(mlprod run --no-html: 1 trivial cell {one:.3f} s, 101 cells {many:.3f} s)")
 
 
 if __name__ == "__main__":
