@@ -9,6 +9,7 @@ dead kernel or a timeout can be reported against the right cell.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -28,8 +29,10 @@ class Progress:
     """Mutable view of a run in progress, shared with the runner."""
 
     label: str = ""
-    total: int = 0
+    total: int = 0  # cells in the source notebook
     started: int | None = None  # index of the last cell that started (executed notebook)
+    # executed-notebook index -> source-notebook index (None for papermill's injected cell)
+    source_index: Callable[[int], int | None] = lambda index: index
     completed: int = 0
     notebook: object | None = None  # the live nbformat.NotebookNode
     slow_cell_seconds: float = 1.0
@@ -46,7 +49,7 @@ class _ExecutionManager(NotebookExecutionManager):
         self._cell_t0 = 0.0
         self._final = False
         progress.notebook = nb
-        progress.total = len(nb.cells)
+        self._failed = False
 
     def save(self, **kwargs):
         now = time.monotonic()
@@ -61,16 +64,25 @@ class _ExecutionManager(NotebookExecutionManager):
         self._cell_t0 = time.monotonic()
         super().cell_start(cell, cell_index, **kwargs)
 
+    def cell_exception(self, cell, cell_index=None, **kwargs):
+        self._failed = True
+        super().cell_exception(cell, cell_index, **kwargs)
+
     def cell_complete(self, cell, cell_index=None, **kwargs):
         super().cell_complete(cell, cell_index, **kwargs)
         seconds = time.monotonic() - self._cell_t0
+        # papermill calls this in a `finally`: an error in the cell, a dead kernel, a timeout or an
+        # interruption is on its way to the runner, which reports it; this cell did not finish
+        if self._failed or sys.exc_info()[0] is not None:
+            return
         if cell.get("cell_type") == "code" and cell.get("execution_count") is None:
-            return  # the cell never finished (dead kernel, timeout): the runner reports it
+            return
         self.progress.completed += 1
         self.progress.cell_times.append(seconds)
-        if seconds >= self.progress.slow_cell_seconds:
-            logger.info("%s: cell %d/%d finished in %.1fs", self.progress.label, (cell_index or 0) + 1,
-                        self.progress.total, seconds)
+        source = self.progress.source_index(cell_index or 0)
+        if source is not None and seconds >= self.progress.slow_cell_seconds:
+            logger.info("%s: cell %d/%d finished in %.1fs", self.progress.label, source + 1, self.progress.total,
+                        seconds)
 
     def notebook_complete(self, **kwargs):
         self._final = True

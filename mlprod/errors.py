@@ -99,3 +99,18 @@ class PromotionRejected(MlprodError):
     def __init__(self, message: str, *, decision=None):
         super().__init__(message)
         self.decision = decision
+
+
+class StopRequested(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, e.g. a CI timeout or ``kill``).
+
+    The CLI raises it in the main thread, so a run stops as after Ctrl-C: the kernel is stopped, the
+    partial notebook and a failed run record are kept, and the stage's new outputs are removed.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+

@@ -12,10 +12,13 @@ Order of work, chosen so a user mistake costs nothing and the run costs little:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -23,11 +26,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import outputs
 from .atomic import replace_dir, write_text
-from .errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, NotebookError
+from .errors import (CellError, CellTimeoutError, ExecutionError, KernelDiedError, NotebookError, ParamsError,
+                     StopRequested)
 from .notebook import NotebookInfo, read_notebook
 from .params import ResolvedParams, find_params_file, parse_overrides, resolve_params
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord
@@ -80,6 +84,8 @@ def run_notebook(
     """
     started = _now()
     t0 = time.monotonic()
+    timeout = _whole_seconds("timeout", timeout)
+    start_timeout = _whole_seconds("start timeout", start_timeout)
     info = read_notebook(notebook)
     stage = stage or info.path.stem
     params_path = Path(params_file) if params_file else find_params_file(cwd)
@@ -125,7 +131,9 @@ def run_notebook(
         logger.debug("papermill imported at %.3fs", time.monotonic() - t0)
         renderer = HtmlRenderer() if html else None
         # nbconvert loads while the cells run, not while this process is still getting the kernel ready
-        progress = Progress(label=f"{stage} ({info.path.name})", on_first_cell=renderer.start if renderer else None)
+        progress = Progress(label=f"{stage} ({info.path.name})", total=len(info.cell_ids),
+                            source_index=_source_indexer(info, resolved),
+                            on_first_cell=renderer.start if renderer else None)
         failure: CellFailure | None = None
         try:
             nb = papermill.execute_notebook(
@@ -199,6 +207,8 @@ def _classify(info: NotebookInfo, resolved: ResolvedParams, index: int | None, e
     if isinstance(exc, DeadKernelError) or (isinstance(exc, RuntimeError) and "Kernel died" in str(exc)):
         return _cell_failure(info, resolved, index, "kernel_died", "DeadKernelError",
                              "the kernel process died (killed, out of memory, or os._exit() in the notebook)")
+    if isinstance(exc, StopRequested):
+        return _cell_failure(info, resolved, index, "interrupted", "StopRequested", f"the run was {exc}")
     if isinstance(exc, KeyboardInterrupt):
         return _cell_failure(info, resolved, index, "interrupted", "KeyboardInterrupt", "interrupted by the user")
     if isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc):
@@ -210,9 +220,7 @@ def _classify(info: NotebookInfo, resolved: ResolvedParams, index: int | None, e
 
 def _cell_failure(info: NotebookInfo, resolved: ResolvedParams, exec_index: int | None, kind: str,
                   ename: str | None, evalue: str | None) -> CellFailure:
-    injected = info.parameters_cell + 1 if resolved.values and info.parameters_cell is not None else None
-    replaced = injected is not None and info.injected_cell is not None  # papermill overwrites a stale one in place
-    source_index = _source_index(exec_index, info.injected_cell if replaced else injected, shifted=not replaced)
+    source_index = _source_indexer(info, resolved)(exec_index)
     cell, cell_id = None, None
     if source_index is not None:
         cell, cell_id = source_index + 1, info.cell_ids[source_index] or None
@@ -222,6 +230,14 @@ def _cell_failure(info: NotebookInfo, resolved: ResolvedParams, exec_index: int 
     message = f"{ename}: {evalue}" if evalue else str(ename)
     return CellFailure(kind=kind, message=f"{where}: {message}", cell=cell, cell_id=cell_id, ename=ename,
                        evalue=evalue)
+
+
+def _source_indexer(info: NotebookInfo, resolved: ResolvedParams) -> Callable[[int | None], int | None]:
+    """Maps a cell's index in the executed notebook to its index in the source notebook."""
+    injected = info.parameters_cell + 1 if resolved.values and info.parameters_cell is not None else None
+    replaced = injected is not None and info.injected_cell is not None  # papermill overwrites a stale one in place
+    return functools.partial(_source_index, injected=info.injected_cell if replaced else injected,
+                             shifted=not replaced)
 
 
 def _source_index(exec_index: int | None, injected: int | None, shifted: bool = True) -> int | None:
@@ -251,7 +267,10 @@ def _execution_error(info: NotebookInfo, record: RunRecord, paths: RunPaths, rem
         lines.append("  removed outputs written by the failed run: " + ", ".join(_display(p) for p in removed))
     if kept:
         lines.append("  kept persistent outputs it modified (check them): " + ", ".join(_display(p) for p in kept))
-    return cls("\n".join(lines), record=record)
+    error = cls("\n".join(lines), record=record)
+    if failure.kind == "interrupted":  # the shell's convention: 128 + the signal's number
+        error.exit_code = 128 + (signal.SIGTERM if failure.ename == "StopRequested" else signal.SIGINT)
+    return error
 
 
 class _DropParameterWarnings(logging.Filter):
@@ -266,6 +285,15 @@ def _drop_papermill_parameter_warnings() -> None:
     papermill_logger = logging.getLogger("papermill")
     if not any(isinstance(f, _DropParameterWarnings) for f in papermill_logger.filters):
         papermill_logger.addFilter(_DropParameterWarnings())
+
+
+def _whole_seconds(name: str, value: float | None) -> int | None:
+    """A time limit as nbclient takes it: whole seconds (a fraction rounds up); None for no limit."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ParamsError(f"the {name} must be a positive number of seconds, got {value!r}")
+    return math.ceil(value)
 
 
 def _reset_dir(path: Path) -> None:

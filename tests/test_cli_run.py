@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from conftest import Project
 
@@ -86,3 +91,39 @@ def test_help_lists_every_verb_and_a_verb_parses_with_only_its_own_parser(projec
         shown = mlprod(project, "-v", verb, "--help")
         assert shown.returncode == 0, (verb, shown.stderr)
         assert shown.stdout.startswith(f"usage: mlprod {verb} "), verb
+
+
+def test_sigterm_stops_the_run_like_ctrl_c(project: Project) -> None:
+    # a CI timeout or `kill`: the kernel goes, the partial notebook is kept, the new output is removed
+    project.notebook("writes_then_waits")
+    project.params("writes_then_waits: {}\n")
+    project.write("dvc.yaml", """
+        stages:
+          writes_then_waits:
+            cmd: mlprod run writes_then_waits.ipynb
+            outs:
+              - models
+        """)
+    proc = subprocess.Popen([sys.executable, "-m", "mlprod", "run", "writes_then_waits.ipynb", "--no-html"],
+                            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid_file = project.root / "kernel.pid"
+    deadline = time.monotonic() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (project.root / "models" / "model.txt").is_file()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines()[-3:] == [
+        "mlprod run: writes_then_waits.ipynb failed in cell 3 (id 'writes-then-waits-3'): "
+        "StopRequested: the run was stopped by SIGTERM",
+        "  partially executed notebook: reports/failed/writes_then_waits/writes_then_waits.ipynb",
+        "  removed outputs written by the failed run: models"]
+    failed = json.loads((project.root / "reports/failed/writes_then_waits/run.json").read_text())
+    assert (failed["status"], failed["failure"]["kind"], failed["failure"]["cell"]) == ("failed", "interrupted", 3)
+    assert not (project.root / "models").exists()
+    assert not (project.root / "reports" / "running").exists()
+    kernel = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)

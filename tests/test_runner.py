@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 from conftest import Project
 
-from mlprod.errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError
+from mlprod.errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, ParamsError
 from mlprod.runner import run_notebook
 from mlprod.runrecord import read_run_record
 
@@ -260,3 +261,35 @@ def test_first_outputs_are_kept_and_the_kernel_is_gone_when_the_run_returns(proj
             os.kill(pid, 0)
         pids.add(pid)
     assert len(pids) == 3
+
+
+def test_slow_cells_are_reported_by_their_number_in_the_source_notebook(
+        project: Project, caplog: pytest.LogCaptureFixture) -> None:
+    nb_path = project.notebook("sleeps")  # 4 cells; papermill's injected cell makes 5 in the executed copy
+    project.params("sleeps:\n  seconds: 1.2\n")
+    with caplog.at_level(logging.INFO, logger="mlprod.engine"):
+        run_notebook(nb_path, html=False)
+    finished = [r.getMessage() for r in caplog.records if "finished in" in r.getMessage()]
+    assert len(finished) == 1
+    assert finished[0].startswith("sleeps (sleeps.ipynb): cell 3/4 finished in 1.")
+
+
+def test_an_interrupted_cell_is_not_reported_as_finished(project: Project, caplog: pytest.LogCaptureFixture) -> None:
+    nb_path = project.notebook("sleeps")
+    project.params("sleeps:\n  seconds: 60\n")
+    with caplog.at_level(logging.INFO, logger="mlprod.engine"), pytest.raises(CellTimeoutError):
+        run_notebook(nb_path, timeout=1.5, html=False)  # whole seconds for nbclient: 2 s
+    assert not [r for r in caplog.records if "finished in" in r.getMessage()]
+    failure = run_json(project.root / "reports" / "failed" / "sleeps")["failure"]
+    assert failure["evalue"] == "the cell ran longer than the timeout of 2 s"
+
+
+@pytest.mark.parametrize("limit", [0, -1, float("nan"), float("inf")])
+def test_time_limits_must_be_positive_numbers(project: Project, limit: float) -> None:
+    nb_path = project.notebook("sleeps")
+    project.params("sleeps:\n  seconds: 60\n")
+    with pytest.raises(ParamsError, match=r"the timeout must be a positive number of seconds, got"):
+        run_notebook(nb_path, timeout=limit, html=False)
+    with pytest.raises(ParamsError, match=r"the start timeout must be a positive number of seconds"):
+        run_notebook(nb_path, start_timeout=limit, html=False)
+    assert not (project.root / "reports").exists()  # nothing ran

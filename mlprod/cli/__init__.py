@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Iterator, Sequence
 
-from ..errors import MlprodError
+from ..errors import MlprodError, StopRequested
 
 VERBS = ("run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift")
 
@@ -60,10 +63,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("papermill", "traitlets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return int(args.func(args) or 0)
+        with _stop_on_sigterm():
+            return int(args.func(args) or 0)
     except MlprodError as exc:
         print(f"mlprod {args.verb}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"mlprod {args.verb}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"mlprod {args.verb}: {exc or 'interrupted'}", file=sys.stderr)
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`StopRequested` (a KeyboardInterrupt) while a command runs, so it
+    cleans up as after Ctrl-C instead of dying mid-write. Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise StopRequested(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params-file", help="params file (default: params.yaml here or in a parent folder)")
     p.add_argument("--reports-dir", help="where executed notebooks go (default: reports/ in the project)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="fail a cell that runs longer than this (default: no limit)")
+                   help="fail a cell that runs longer than this, in whole seconds (a fraction rounds up; default: no limit)")
     p.add_argument("--start-timeout", type=float, default=60, metavar="SECONDS",
                    help="fail if the kernel is not ready within this time (default: 60)")
     p.add_argument("--no-html", action="store_true", help="do not render the executed notebook as HTML")
