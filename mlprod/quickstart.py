@@ -27,6 +27,9 @@ def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):
         print(f"mlprod needs Python 3.11 or newer; this is {sys.version.split()[0]}", file=sys.stderr)
         return 2
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in ("repro", "test"):
         print(__doc__, file=sys.stderr)
         return 2

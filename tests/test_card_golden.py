@@ -146,6 +146,12 @@ def test_a_rejected_challenger_has_nothing_to_roll_back(card_project):
     record.write_text(json.dumps(data))
     card = build_card(settings=FAST)
     assert card.rollback.steps == () and "the champion stays 1.0.0" in card.rollback.notes[0]
+    assert (card.rollback.previous, card.rollback.predecessor) == (None, "1.0.0")
+    text = render_markdown(card)
+    assert "| **Rollback to** | nothing (not promoted; the champion stays 1.0.0) |" in text
+    assert "This model: 1.1.0; previous version: 1.0.0." in text
+    assert "first version" not in text
+    assert "previous version: <strong>1.0.0</strong>" in render_html(card)
 
 
 def test_a_tampered_model_is_refused(card_project):

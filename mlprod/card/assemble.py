@@ -309,7 +309,9 @@ def _rollback(manifest: Manifest, decision: dict | None, previous: Manifest | No
     outcome = (decision or {}).get("outcome")
     if decision is not None and outcome == "rejected":
         champion = champion_version(decision) or "none"
-        return Rollback(current=manifest.version, previous=None, steps=(), notes=(
+        return Rollback(current=manifest.version, previous=None, steps=(),
+                        predecessor=manifest.previous.version if manifest.previous else None,
+                        summary=f"nothing (not promoted; the champion stays {champion})", notes=(
             f"{manifest.name} {manifest.version} was not promoted (the gates rejected it): the champion stays "
             f"{champion}, so there is nothing to roll back.",))
     if decision is not None and outcome in PROMOTED:

@@ -77,8 +77,10 @@ def rollback_plan(current: Manifest, previous_version: str | None, *, registered
                   model_dir: str = "models/model") -> Rollback:
     """The exact commands that put the previous version back in service."""
     name = current.name
+    predecessor = current.previous.version if current.previous else None
     if previous_version is None:
-        return Rollback(current=current.version, previous=None, steps=(), notes=(
+        return Rollback(current=current.version, previous=None, steps=(), predecessor=predecessor,
+                        summary="nothing (first version)", notes=(
             f"{name} {current.version} is the first version: there is nothing to roll back to. To take it out of "
             "service, stop the consumers that score with it.",))
     reason = f"roll back {name} {current.version}: <why>"
@@ -96,7 +98,8 @@ def rollback_plan(current: Manifest, previous_version: str | None, *, registered
         steps.append((f"without the registry: rebuild {previous_version}'s files from its commit (DVC's run cache "
                       f"restores them without retraining when they were built before){sha}",
                       f"git checkout {previous_commit[:12]} && dvc repro && mlprod manifest verify {model_dir}"))
-    return Rollback(current=current.version, previous=previous_version, steps=tuple(steps), notes=tuple(notes))
+    return Rollback(current=current.version, previous=previous_version, steps=tuple(steps), notes=tuple(notes),
+                    predecessor=predecessor, summary=previous_version)
 
 
 def _describe(ref: Any) -> str:

@@ -244,7 +244,7 @@ TEMPLATE = r"""{% extends "base.html" %}
 
 <h2 id="rollback">Rollback procedure</h2>
 {% set r = card.rollback %}
-<p>This model: {{ r.current }}; previous version: <strong>{{ r.previous or "none" }}</strong>.</p>
+<p>This model: {{ r.current }}; previous version: <strong>{{ r.predecessor or "none (first version)" }}</strong>.</p>
 {% if r.steps %}<ol>{% for what, command in r.steps %}<li>{{ what }}:<pre>{{ command }}</pre></li>{% endfor %}</ol>
 {% endif %}
 {% for n in r.notes %}<p>{{ n }}</p>{% endfor %}

@@ -109,7 +109,7 @@ def _header(card: ModelCard) -> list[str]:
         rows.append(("Champion", f"{cell(c.champion) if c.champion else 'none before this model'}{delta}{decision}"))
     if card.monitoring is not None and card.monitoring.latest:
         rows.append(("Last drift report", cell(card.monitoring.latest)))
-    rows.append(("Rollback to", cell(card.rollback.previous) if card.rollback.previous else "nothing (first version)"))
+    rows.append(("Rollback to", cell(card.rollback.previous) if card.rollback.previous else esc(card.rollback.summary)))
     return out + table(["", ""], [(f"**{k}**", v) for k, v in rows])
 
 
@@ -304,7 +304,7 @@ def _caveats(card: ModelCard) -> list[str]:
 def _rollback(card: ModelCard) -> list[str]:
     r = card.rollback
     out = ["## Rollback procedure", "",
-           f"This model: {esc(r.current)}; previous version: {esc(r.previous or 'none')}.", ""]
+           f"This model: {esc(r.current)}; previous version: {esc(r.predecessor or 'none (first version)')}.", ""]
     for i, (what, command) in enumerate(r.steps, 1):
         out += [f"{i}. {esc(what)}:", "", "   ```bash", f"   {command}", "   ```", ""]
     out += [f"- {esc(n)}" for n in r.notes]

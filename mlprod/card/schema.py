@@ -139,9 +139,11 @@ class Comparison:
 @dataclass(frozen=True)
 class Rollback:
     current: str
-    previous: str | None
+    previous: str | None  # the version a rollback puts back in service; None: nothing to roll back to
     steps: tuple[tuple[str, str], ...]  # (what it does, exact command)
     notes: tuple[str, ...] = ()
+    predecessor: str | None = None  # the version before this one (its manifest's `previous`)
+    summary: str = ""  # where a rollback goes, in a few words (the card's summary table)
 
 
 @dataclass(frozen=True)
