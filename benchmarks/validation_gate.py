@@ -4,7 +4,8 @@
 Prints the median wall time of ``validate(df, schema)`` (schema layer on pandera + rules, policy applied;
 data already in memory) and its parts, a hand-written pandas baseline doing the same schema checks
 (what pandera costs on top), the same gate on data where 1% of the rows break five checks and one column
-fails on every row, and the gate on a Parquet file (reading included).
+fails on every row, on data where the id repeats and three columns are missing on every row (a broken
+upstream step), and the gate on a Parquet file (reading included).
 
     python benchmarks/validation_gate.py [--rows 1000000] [--repeats 5]
 """
@@ -124,13 +125,20 @@ def main() -> None:
     bad["x03"] = bad["x03"] + 5000  # every row out of range
     failing = validate(bad, schema)
     assert failing.status == "failed"
+    broken = df.copy()  # a broken upstream step: the id repeats and three columns are missing on every row
+    broken["x00"] = 7
+    for name in ("x01", "x02", "x04"):
+        broken[name] = np.nan
+    broken_result = validate(broken, schema)
+    assert broken_result.status == "failed"
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "data.parquet"
         df.to_parquet(path)
         t = timed({"gate": lambda: validate(df, schema), "schema": lambda: check_schema(df, schema),
                    "rules": lambda: check_rules(df, schema), "baseline": lambda: hand_written_schema_checks(df, schema),
-                   "bad": lambda: validate(bad, schema), "read": lambda: pd.read_parquet(path),
+                   "bad": lambda: validate(bad, schema), "broken": lambda: validate(broken, schema),
+                   "read": lambda: pd.read_parquet(path),
                    "file": lambda: validate(path, schema)}, args.repeats)
     gate, schema_layer, rules, baseline = t["gate"], t["schema"], t["rules"], t["baseline"]
     gate_bad, read, from_file = t["bad"], t["read"], t["file"]
@@ -144,6 +152,8 @@ def main() -> None:
           f"{schema_layer / baseline:.2f}x)")
     print(f"  validate, 1% bad rows in 5 columns +      {gate_bad:6.3f} s   ({len(failing.failures)} failing checks)")
     print("    one column failing on every row")
+    print(f"  validate, id repeated and 3 columns       {t['broken']:6.3f} s   ({len(broken_result.failures)} failing checks)")
+    print("    missing on every row")
     print(f"  validate(path) incl. reading the Parquet  {from_file:6.3f} s   (pd.read_parquet alone: {read:.3f} s)")
 
 

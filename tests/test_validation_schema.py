@@ -104,6 +104,28 @@ def test_duplicates_in_a_unique_column_and_a_unique_key():
     assert key.n_failed == 2 and key.examples[0] == {"row": 1, "region": "south", "vip": False}
 
 
+def test_a_column_failing_on_every_row_keeps_exact_counts_and_a_few_examples():
+    rows = 5_000
+    frame = pd.DataFrame({
+        "lead_id": np.full(rows, 7),  # one id on every row
+        "created_at": pd.Timestamp("2024-01-01"),
+        "income": np.nan,  # missing everywhere
+        "region": ["north"] * rows,
+        "age": 30,
+        "vip": False,
+    })
+    keyed = make_schema(table={"unique": ["region", "age"]})
+    found = failed(frame, keyed)
+    assert set(found) == {"schema.unique:lead_id", "schema.nullable:income", "schema.unique_key"}
+    for check in found.values():
+        assert (check.n_failed, check.n_checked) == (rows, rows)
+        assert len(check.examples) == 5 and [e["row"] for e in check.examples] == [0, 1, 2, 3, 4]
+    assert found["schema.unique:lead_id"].examples[0] == {"row": 0, "lead_id": 7}
+    assert np.isnan(found["schema.nullable:income"].examples[0]["income"])
+    assert found["schema.unique_key"].examples[0] == {"row": 0, "region": "north", "age": 30}
+    assert "5,000 of 5,000 rows (100.0%) are missing" in found["schema.nullable:income"].message
+
+
 def test_missing_and_extra_columns():
     frame = good().drop(columns=["age"]).assign(comment="x")
     outcome = results(frame)
