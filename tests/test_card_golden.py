@@ -190,3 +190,25 @@ def test_cli_writes_the_card_and_reports_bad_input_without_a_traceback(card_proj
     assert "unknown key(s) 'min_slice_row' (did you mean 'min_slice_rows'?)" in err and "Traceback" not in err
     assert main(["card", "no/such/model"]) == 2
     assert "no model manifest" in capsys.readouterr().err
+
+
+def test_cli_measures_with_the_pipeline_settings_and_set_overrides_them(card_project, capsys):
+    from mlprod.cli import main
+
+    params = card_project / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8")
+                      + "\nmodel_card:\n  settings: {min_slice_rows: 333, probe_rows: 100, batch_rows: 500}\n",
+                      encoding="utf-8")
+    assert main(["card", "-o", "out", "-f", "json", "--drift", "none"]) == 0
+    settings = json.loads((card_project / "out" / "model_card.json").read_text())["settings"]
+    assert (settings["min_slice_rows"], settings["probe_rows"]) == (333, 100)
+    assert main(["card", "-o", "out", "-f", "json", "--drift", "none", "--set", "min_slice_rows=200"]) == 0
+    assert json.loads((card_project / "out" / "model_card.json").read_text())["settings"]["min_slice_rows"] == 200
+    assert main(["card", "-o", "out", "-f", "json", "--params-file", "none", "--set", "probe_rows=100",
+                 "--set", "batch_rows=500"]) == 0
+    assert json.loads((card_project / "out" / "model_card.json").read_text())["settings"]["min_slice_rows"] == 100
+    capsys.readouterr()
+    params.write_text("model_card:\n  settings: [min_slice_rows]\n", encoding="utf-8")
+    assert main(["card", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "params.yaml: model_card.settings must be a mapping" in err and "Traceback" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 _INPUTS = (  # (option, CardInputs field, help)
     ("--metrics", "metrics_file", "evaluation metrics JSON (default: metrics/evaluation.json)"),
@@ -34,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for option, field, text in _INPUTS:
         p.add_argument(option, dest=field, metavar="PATH", help=text)
     p.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                   help="analysis setting, e.g. -s min_slice_rows=200 -s slice_metric=brier (value read as YAML)")
+                   help="analysis setting, e.g. -s min_slice_rows=200 -s slice_metric=brier (value read as YAML); "
+                        "overrides model_card.settings of params.yaml")
     p.add_argument("--print", dest="show", action="store_true", help="also print the Markdown card")
     p.set_defaults(func=run)
 
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, field)
         if value is not None:
             inputs[field] = None if value.lower() == "none" else value
-    card = build_card(args.dir, settings=_settings(args.settings), **inputs)
+    settings = {**_params_settings(inputs.get("params_file", "auto")), **_settings(args.settings)}
+    card = build_card(args.dir, settings=settings, **inputs)
     paths = write_card(card, args.output_dir, formats)
     if args.show and "markdown" in paths:
         sys.stdout.write(paths["markdown"].read_text(encoding="utf-8"))
@@ -71,6 +74,25 @@ def summary(card) -> str:
     if card.missing:
         parts.append(f"{len(card.missing)} input(s) missing: {', '.join(m.input for m in card.missing)}")
     return "; ".join(parts)
+
+
+def _params_settings(params_file: str | None) -> dict:
+    """``model_card.settings`` of params.yaml: the pipeline stage's settings, so a card made by hand
+    measures the model the same way (``--set`` overrides them)."""
+    from ..errors import CardError
+    from ..params import find_params_file, load_params_file
+
+    path = find_params_file() if params_file == "auto" else params_file
+    if path is None or not Path(path).is_file():
+        return {}
+    section = load_params_file(path).get("model_card")
+    settings = section.get("settings") if isinstance(section, dict) else None
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise CardError(f"{path}: model_card.settings must be a mapping of setting names to values, e.g. "
+                        f"{{min_slice_rows: 100}}; got {settings!r}")
+    return settings
 
 
 def _settings(items: list[str]) -> dict:
