@@ -5,8 +5,6 @@ The public API is imported lazily, so ``import mlprod`` is instant and has no si
 
 from __future__ import annotations
 
-from typing import Any
-
 from .lazy import lazy_exports
 
 __version__ = "0.1.0"

@@ -19,8 +19,6 @@ docs/model_card.md.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

@@ -5,8 +5,6 @@ Names are imported lazily, so ``import mlprod.data`` does not import pandas.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

@@ -16,8 +16,6 @@ Tests, formulas, binning, thresholds and defaults: docs/drift.md.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

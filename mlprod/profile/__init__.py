@@ -29,8 +29,6 @@ histograms, min/max, frequencies and the sample; mean and variance agree up to f
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

@@ -22,8 +22,6 @@ Names are imported lazily: ``import mlprod.registry`` does not import MLflow.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

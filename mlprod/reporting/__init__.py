@@ -8,8 +8,6 @@ CSS, no scripts, autoescaped: every user-provided string is escaped); filters ``
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {

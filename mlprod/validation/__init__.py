@@ -14,8 +14,6 @@ Names are imported lazily, so ``import mlprod.validation`` does not import panda
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..lazy import lazy_exports
 
 _API = {
