@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +19,7 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
 ENGINE_NAME = "mlprod"
+STILL_RUNNING_EVERY = 60.0  # seconds: a long cell is reported as still running this often
 logger = logging.getLogger(__name__)
 # nbclient logs "Kernel died" / "Timeout waiting" itself; mlprod reports those failures in one message
 _CLIENT_LOG = logging.getLogger("mlprod.engine.nbclient")
@@ -50,6 +52,7 @@ class _ExecutionManager(NotebookExecutionManager):
         self._final = False
         progress.notebook = nb
         self._failed = False
+        self.running: tuple[int, float] | None = None  # (executed index, start) of the cell now running
 
     def save(self, **kwargs):
         now = time.monotonic()
@@ -62,6 +65,7 @@ class _ExecutionManager(NotebookExecutionManager):
             self.progress.on_first_cell()
         self.progress.started = cell_index
         self._cell_t0 = time.monotonic()
+        self.running = (cell_index or 0, self._cell_t0)
         super().cell_start(cell, cell_index, **kwargs)
 
     def cell_exception(self, cell, cell_index=None, **kwargs):
@@ -69,6 +73,7 @@ class _ExecutionManager(NotebookExecutionManager):
         super().cell_exception(cell, cell_index, **kwargs)
 
     def cell_complete(self, cell, cell_index=None, **kwargs):
+        self.running = None
         super().cell_complete(cell, cell_index, **kwargs)
         seconds = time.monotonic() - self._cell_t0
         # papermill calls this in a `finally`: an error in the cell, a dead kernel, a timeout or an
@@ -89,6 +94,46 @@ class _ExecutionManager(NotebookExecutionManager):
         super().notebook_complete(**kwargs)
 
 
+class _Heartbeat(threading.Thread):
+    """Reports a cell that has been running for a while (every ``every`` seconds), so a long stage under
+    ``dvc repro`` shows where it is instead of going quiet."""
+
+    def __init__(self, manager: _ExecutionManager, every: float) -> None:
+        super().__init__(name="mlprod-still-running", daemon=True)
+        self.manager = manager
+        self.every = every
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def run(self) -> None:
+        cell, notes = None, 0
+        while not self._stop_event.wait(min(1.0, self.every / 4)):
+            running = self.manager.running
+            if running is None:
+                continue
+            index, started = running
+            if (index, started) != cell:
+                cell, notes = (index, started), 0
+            elapsed = time.monotonic() - started
+            if elapsed < self.every * (notes + 1):
+                continue
+            notes = int(elapsed // self.every)
+            progress = self.manager.progress
+            source = progress.source_index(index)
+            where = f"cell {source + 1}/{progress.total}" if source is not None else "the injected parameters cell"
+            logger.info("%s: %s still running after %s", progress.label, where, _duration(elapsed))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
 class MlprodEngine(NBClientEngine):
     """nbclient execution driven by :class:`_ExecutionManager`."""
 
@@ -99,9 +144,12 @@ class MlprodEngine(NBClientEngine):
                                    autosave_cell_every=autosave_cell_every, progress=progress,
                                    save_every=save_every)
         nb_man.notebook_start()
+        heartbeat = _Heartbeat(nb_man, STILL_RUNNING_EVERY)
+        heartbeat.start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
         finally:
+            heartbeat.stop()
             nb_man.notebook_complete()
         return nb_man.nb
 

@@ -76,11 +76,14 @@ def run_notebook(
     timeout: float | None = None,
     start_timeout: float = 60,
     html: bool = True,
+    log_output: bool = False,
     lean_imports: bool = False,
 ) -> RunRecord:
     """Run ``notebook`` as ``stage`` and return its run record; raises :class:`ExecutionError` on failure.
 
-    ``lean_imports`` trims papermill's imports for a short-lived process (see :mod:`mlprod.startup`).
+    ``log_output`` copies what the notebook prints (stdout, stderr) to this process's stdout and stderr
+    while it runs. ``lean_imports`` trims papermill's imports for a short-lived process (see
+    :mod:`mlprod.startup`).
     """
     started = _now()
     t0 = time.monotonic()
@@ -139,7 +142,8 @@ def run_notebook(
             nb = papermill.execute_notebook(
                 str(info.path), str(executed), parameters=resolved.values, engine_name=ENGINE_NAME,
                 kernel_name="mlprod-python", language="python", progress_bar=False, start_timeout=start_timeout,
-                execution_timeout=timeout, km=kernel.manager, progress=progress)
+                execution_timeout=timeout, km=kernel.manager, progress=progress,
+                stdout_file=sys.stdout if log_output else None, stderr_file=sys.stderr if log_output else None)
         except PapermillExecutionError as exc:
             failure = _cell_failure(info, resolved, exc.cell_index, "cell_error", exc.ename, exc.evalue)
         except BaseException as exc:  # noqa: BLE001 - every way a run can end must be reported

@@ -127,3 +127,14 @@ def test_sigterm_stops_the_run_like_ctrl_c(project: Project) -> None:
     kernel = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(kernel, 0)
+
+
+def test_log_output_prints_what_the_notebook_prints_while_it_runs(project: Project) -> None:
+    project.notebook("prints_at_once")
+    project.params("prints_at_once: {}\n")
+    quiet = mlprod(project, "run", "prints_at_once.ipynb", "--no-html")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    loud = mlprod(project, "run", "prints_at_once.ipynb", "--no-html", "--log-output")
+    assert loud.returncode == 0, loud.stderr
+    lines = loud.stdout.splitlines()
+    assert lines[0].startswith("kernel pid ") and lines[1:] == ["second cell"]

@@ -293,3 +293,20 @@ def test_time_limits_must_be_positive_numbers(project: Project, limit: float) ->
     with pytest.raises(ParamsError, match=r"the start timeout must be a positive number of seconds"):
         run_notebook(nb_path, start_timeout=limit, html=False)
     assert not (project.root / "reports").exists()  # nothing ran
+
+
+def test_a_long_cell_is_reported_while_it_runs(project: Project, caplog: pytest.LogCaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlprod.engine
+
+    monkeypatch.setattr(mlprod.engine, "STILL_RUNNING_EVERY", 1.0)
+    nb_path = project.notebook("sleeps")
+    project.params("sleeps:\n  seconds: 2.6\n")
+    with caplog.at_level(logging.INFO, logger="mlprod.engine"):
+        run_notebook(nb_path, html=False)
+    notes = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    # about one a second while the 2.6 s cell runs (the exact count depends on the machine's load)
+    assert 1 <= len(notes) <= 3 and len(set(notes)) == len(notes)
+    assert all(n.startswith("sleeps (sleeps.ipynb): cell 3/4 still running after ") for n in notes)
+    finished = [r.getMessage() for r in caplog.records if "finished in" in r.getMessage()]
+    assert finished[0].startswith("sleeps (sleeps.ipynb): cell 3/4 finished in ")

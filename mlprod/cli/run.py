@@ -22,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start-timeout", type=float, default=60, metavar="SECONDS",
                    help="fail if the kernel is not ready within this time (default: 60)")
     p.add_argument("--no-html", action="store_true", help="do not render the executed notebook as HTML")
+    p.add_argument("--log-output", action="store_true",
+                   help="print what the notebook prints (its stdout and stderr) while it runs")
     p.set_defaults(func=run)
 
 
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     record = run_notebook(args.notebook, stage=args.stage, params_file=args.params_file, overrides=args.params,
                           reports_dir=args.reports_dir, timeout=args.timeout, start_timeout=args.start_timeout,
-                          html=not args.no_html, lean_imports=True)
+                          html=not args.no_html, log_output=args.log_output,
+                          lean_imports=True)
     print(f"mlprod run: {record.notebook} ({record.stage}) succeeded in {record.duration_seconds:.1f}s; "
           f"executed notebook: {record.executed_notebook}", file=sys.stderr)
     return 0
