@@ -48,7 +48,6 @@ class _ExecutionManager(NotebookExecutionManager):
         self.progress = progress
         self.save_every = save_every
         self._last_write = time.monotonic()
-        self._cell_t0 = 0.0
         self._final = False
         progress.notebook = nb
         self._failed = False
@@ -64,8 +63,7 @@ class _ExecutionManager(NotebookExecutionManager):
         if self.progress.started is None and self.progress.on_first_cell is not None:
             self.progress.on_first_cell()
         self.progress.started = cell_index
-        self._cell_t0 = time.monotonic()
-        self.running = (cell_index or 0, self._cell_t0)
+        self.running = (cell_index or 0, time.monotonic())
         super().cell_start(cell, cell_index, **kwargs)
 
     def cell_exception(self, cell, cell_index=None, **kwargs):
@@ -73,9 +71,10 @@ class _ExecutionManager(NotebookExecutionManager):
         super().cell_exception(cell, cell_index, **kwargs)
 
     def cell_complete(self, cell, cell_index=None, **kwargs):
+        started = self.running[1] if self.running else time.monotonic()
         self.running = None
         super().cell_complete(cell, cell_index, **kwargs)
-        seconds = time.monotonic() - self._cell_t0
+        seconds = time.monotonic() - started
         # papermill calls this in a `finally`: an error in the cell, a dead kernel, a timeout or an
         # interruption is on its way to the runner, which reports it; this cell did not finish
         if self._failed or sys.exc_info()[0] is not None:

@@ -26,7 +26,7 @@ class HtmlRenderer:
     def start(self) -> None:
         """Begin importing and warming up nbconvert in the background (idempotent)."""
         with self._lock:
-            if not self._thread.is_alive() and self._thread.ident is None:
+            if self._thread.ident is None:  # not started yet
                 self._thread.start()
 
     def _load(self) -> None:
