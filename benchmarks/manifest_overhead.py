@@ -3,7 +3,7 @@
 Builds a temporary copy of the project, runs `dvc repro train` (so dvc.lock knows the data hashes),
 then, in one process with the trained model loaded, times
 
-* baseline: ``mlprod.model_io.save_model`` - the skops artifact alone, as the train stage did before;
+* baseline: ``mlprod.modelfile.skops_io.save_model`` - the skops artifact alone, as the train stage did before;
 * manifest: ``mlprod.save_model`` - artifact + manifest with full lineage (git, DVC hashes, packages);
 
 and prints medians, the difference, and where the data hash came from (``dvc.lock`` means the data
@@ -58,7 +58,7 @@ def prepare(project: Path, rows: int) -> None:
 def measure(repeats: int) -> None:
     import mlprod
     from mlprod.data import read_table
-    from mlprod.model_io import save_model as save_artifact
+    from mlprod.modelfile.skops_io import save_model as save_artifact
 
     model = mlprod.load_model("models/trained")
     manifest = mlprod.read_manifest("models/trained")

@@ -33,6 +33,10 @@ class ManifestError(MlprodError):
     """A model manifest is missing, malformed, or disagrees with the files it describes."""
 
 
+class ModelFileError(MlprodError):
+    """A model file is missing, corrupt, or uses classes or functions mlprod does not trust."""
+
+
 class ExecutionError(MlprodError):
     """A notebook started but did not finish: a cell raised, the kernel died or a cell timed out."""
 

@@ -210,7 +210,7 @@ def test_retraining_proposes_the_next_version_and_links_the_previous(data):
 def test_a_tampered_artifact_is_refused_before_deserializing(data, monkeypatch):
     X, y = data
     mlprod.save_model(LogisticRegression().fit(X, y), "model", name="leads", X=X, training_data="train.parquet")
-    from mlprod.model_io import dumps_model
+    from mlprod.modelfile.skops_io import dumps_model
 
     Path("model/model.skops").write_bytes(dumps_model(LogisticRegression(C=9.0).fit(X, y)))  # a valid, other model
     import skops.io

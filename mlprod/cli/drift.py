@@ -91,7 +91,7 @@ def _model(path: str):
         import mlprod
 
         return mlprod.load_model(location)
-    from ..model_io import load_model
+    from ..modelfile.skops_io import load_model
 
     return load_model(location / "model.skops" if location.is_dir() else location)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import atomic
-from ..model_io import ModelFileError, dumps_model, loads_model
+from ..modelfile.skops_io import ModelFileError, dumps_model, loads_model
 from .datarefs import data_ref
 from .environment import current_environment
 from .gitstate import git_state

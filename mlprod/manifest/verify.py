@@ -2,7 +2,7 @@
 
 Every check returns a :class:`Check` value; :func:`verify` collects them and :class:`Verification`
 says whether the folder passes. The basic checks prove the artifact is the one the manifest
-describes (hash, size, only trusted object types). Release mode adds what a production release
+describes (hash, size, only allowed classes and functions, by the same audit that loading uses). Release mode adds what a production release
 needs: a clean, committed tree, complete lineage, and data hashes that agree with ``dvc.lock``.
 """
 
@@ -59,17 +59,12 @@ def _artifact(folder: Path, manifest: Manifest) -> Check:
     if len(data) != manifest.artifact.size:
         return Check("artifact", False, f"size {len(data)} != {manifest.artifact.size} in the manifest")
     if manifest.artifact.format == "skops":
-        import skops.io as sio
-
-        from ..model_io import TRUSTED_PREFIXES
+        from ..modelfile.skops_io import ModelFileError, audit_model
 
         try:
-            untrusted = sio.get_untrusted_types(data=data)
-        except Exception as exc:  # noqa: BLE001 - a corrupt archive
-            return Check("artifact", False, f"not a readable skops file: {exc}")
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if refused:
-            return Check("artifact", False, f"contains untrusted object types: {', '.join(refused)}")
+            audit_model(data, source=folder / manifest.artifact.path)
+        except ModelFileError as exc:
+            return Check("artifact", False, str(exc))
     return Check("artifact", True, f"{manifest.artifact.path}: sha256 {manifest.artifact.sha256[:12]}... matches "
                                    f"({manifest.artifact.size:,} bytes, {manifest.artifact.format})")
 

@@ -192,12 +192,16 @@ def _log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: 
     import mlflow.sklearn
     from mlflow.entities import Metric, Param
 
-    from ..model_io import loads_model
+    from ..modelfile.skops_io import audit_model, loads_model
 
     mlflow.set_tracking_uri(registry.location.tracking_uri)
     mlflow.set_registry_uri(registry.location.registry_uri)
     client = registry.client
-    model = loads_model(artifact, source=model_dir / manifest.artifact.path)
+    source = model_dir / manifest.artifact.path
+    model = loads_model(artifact, source=source)
+    # MLflow's skops loader is given only the names this audited file needs beyond skops' defaults, so a
+    # file swapped in the artifact store later is refused by mlflow.pyfunc.load_model as well
+    trusted = list(audit_model(artifact, source=source).skops_trusted)
     example = _input_example(manifest, example_data)
     run_tags = {**tags, "mlprod.model_name": manifest.name}
     if manifest.lineage.git.commit:
@@ -221,7 +225,7 @@ def _log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MLflow's hint about integer columns and missing values
             info = mlflow.sklearn.log_model(
-                model, name="model", serialization_format="skops", skops_trusted_types=_trusted_types(artifact),
+                model, name="model", serialization_format="skops", skops_trusted_types=trusted,
                 signature=_signature(model, manifest, example), input_example=example,
                 pip_requirements=_requirements(manifest),
                 pyfunc_predict_fn="predict_proba" if manifest.output.kind == "probability" else "predict",
@@ -265,12 +269,6 @@ def _signature(model: Any, manifest: Manifest, example: Any) -> Any:
     columns = [ColSpec(kinds.get(c.dtype, "datetime" if c.dtype.startswith("datetime") else "string"), c.name)
                for c in manifest.inputs]
     return ModelSignature(inputs=Schema(columns))
-
-
-def _trusted_types(artifact: bytes) -> list[str]:
-    import skops.io as sio
-
-    return sorted(sio.get_untrusted_types(data=artifact))  # loads_model already refused anything not trusted
 
 
 def _requirements(manifest: Manifest) -> list[str]:

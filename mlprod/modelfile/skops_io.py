@@ -1,8 +1,9 @@
 """Saving and loading scikit-learn models with skops: no pickle, deterministic bytes.
 
-skops stores an estimator as a zip of JSON and ``.npy`` members and, on load, refuses object types
-that are not trusted. mlprod trusts the types of scikit-learn, NumPy and SciPy and nothing else, and
-rewrites the zip with fixed timestamps and sorted members so the same model gives the same bytes.
+skops stores an estimator as a zip of JSON and ``.npy`` members. Before skops builds anything, the
+file's object tree is audited against an exact allow-list (:mod:`.trust`, :mod:`.audit`); after it
+is built, its trees are bounds-checked (:mod:`.structure`). Saving rewrites the zip with fixed
+timestamps and sorted members so the same model gives the same bytes.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .errors import MlprodError
+from .. import atomic
+from ..errors import ModelFileError
+from .audit import Audit, audit_bytes
+from .trust import TrustPolicy, project_policy
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-class ModelFileError(MlprodError):
-    """A model file is missing, corrupt or contains object types mlprod does not trust."""
+__all__ = ["ModelFileError", "audit_model", "dumps_model", "load_model", "loads_model", "save_model"]
 
 
 def dumps_model(model: Any) -> bytes:
@@ -39,7 +38,7 @@ def save_model(model: Any, path: str | Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_model(path: str | Path, *, expected_sha256: str | None = None) -> Any:
+def load_model(path: str | Path, *, expected_sha256: str | None = None, policy: TrustPolicy | None = None) -> Any:
     """Load a skops model file, checking its hash (when given) and its types before building objects."""
     path = Path(path)
     try:
@@ -51,22 +50,45 @@ def load_model(path: str | Path, *, expected_sha256: str | None = None) -> Any:
         if actual != expected_sha256:
             raise ModelFileError(f"{path}: sha256 is {actual}, expected {expected_sha256}; the file was changed "
                                  "after it was recorded. Refusing to load it; retrain or restore the model.")
-    return loads_model(data, source=path)
+    return loads_model(data, source=path, policy=policy)
 
 
-def loads_model(data: bytes, *, source: str | Path = "<bytes>") -> Any:
-    """Build a model from skops bytes, refusing any object type mlprod does not trust."""
+def audit_model(data: bytes, *, source: str | Path = "<bytes>", policy: TrustPolicy | None = None) -> Audit:
+    """Audit skops bytes without building anything; raises :class:`ModelFileError` when the file is refused.
+
+    ``policy`` defaults to the project's (``model_files.trusted_types`` in params.yaml).
+    """
+    policy = policy if policy is not None else project_policy()
+    try:
+        audit = audit_bytes(data, policy)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt or hostile file
+        raise ModelFileError(f"{source}: not a readable skops model file ({type(exc).__name__}: {exc})") from exc
+    if not audit.passed:
+        listed = "; ".join(str(r) for r in audit.refusals)
+        raise ModelFileError(
+            f"{source}: refused, nothing was loaded: the file uses {listed}. mlprod builds only allowed classes "
+            "and references only allowed functions, by exact name. If this is your own model and it needs such a "
+            "name, add it to model_files.trusted_types in params.yaml (docs/model_files.md).")
+    return audit
+
+
+def loads_model(data: bytes, *, source: str | Path = "<bytes>", policy: TrustPolicy | None = None) -> Any:
+    """Build a model from skops bytes after :func:`audit_model`, then bounds-check its trees."""
     import skops.io as sio
 
+    from .structure import check_trees
+
+    audit = audit_model(data, source=source, policy=policy)
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt file
-        raise ModelFileError(f"{source}: not a readable skops model file ({exc})") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise ModelFileError(f"{source}: contains object types mlprod does not trust: {', '.join(refused)}. "
-                             "Only scikit-learn, NumPy and SciPy types are loaded.")
-    return sio.loads(data, trusted=untrusted)
+        model = sio.loads(data, trusted=list(audit.skops_trusted))
+    except Exception as exc:  # noqa: BLE001 - a file that passed the audit but does not build
+        raise ModelFileError(f"{source}: the model could not be built ({type(exc).__name__}: {exc}); the file is "
+                             "damaged or was written by another scikit-learn version. Retrain the model.") from exc
+    problems = check_trees(model)
+    if problems:
+        raise ModelFileError(f"{source}: refused: its trees are malformed ({'; '.join(problems[:5])}). A model "
+                             "written by scikit-learn never is; the file was crafted or damaged. Retrain the model.")
+    return model
 
 
 def _canonical_zip(data: bytes) -> bytes:
