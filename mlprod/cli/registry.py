@@ -1,4 +1,4 @@
-"""``mlprod registry history MODEL``: versions, aliases and every alias move of a registered model."""
+"""``mlprod registry history MODEL`` and ``mlprod registry remove MODEL VERSION``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hist.add_argument("model", help="registered model name")
     hist.add_argument("--json", action="store_true", help="print JSON")
     hist.set_defaults(func=run_history)
+    rm = actions.add_parser(
+        "remove", help="delete a version that has no alias and is no rollback target",
+        description="Delete VERSION of MODEL from the registry and mark its MLflow run deleted (its files stay "
+                    "until `mlflow gc` removes them). Refused while the version carries an alias or could be "
+                    "returned to by `mlprod rollback`. The removal is recorded in `mlprod registry history`. "
+                    "Exit codes: 0 removed, 2 refused or bad input.")
+    rm.add_argument("model", help="registered model name")
+    rm.add_argument("version", help="registry version number (see `mlprod registry history MODEL`)")
+    rm.add_argument("--reason", default="", help="why (recorded in the history)")
+    rm.set_defaults(func=run_remove)
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -26,4 +36,16 @@ def run_history(args: argparse.Namespace) -> int:
 
     data = model_history(Registry.open(), args.model)
     print(json.dumps(data, indent=2, sort_keys=True) if args.json else render_history(data))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from ..registry.remove import remove_version
+    from ..registry.store import Registry
+
+    registry = Registry.open()
+    removal = remove_version(args.model, args.version, reason=args.reason, registry=registry)
+    run = (f"; its run {removal.run_id} is marked deleted (files removed by `mlflow gc`)" if removal.run_deleted
+           else "")
+    print(f"removed {removal.model} version {removal.version} ({removal.semver}) from {registry.location.display}{run}")
     return 0

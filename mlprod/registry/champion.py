@@ -21,11 +21,12 @@ from typing import Any
 from ..errors import RegistryError
 from ..manifest.datarefs import file_md5
 from . import history
+from .compatibility import incompatibilities
 from .decision import Decision, artifact_file
-from .gates import GatePolicy, blocking, evaluate_gate
+from .gates import GatePolicy, GateResult, blocking, evaluate_gate
 from .lock import current_user
 from .register import download_model
-from .scoring import METRICS, score
+from .scoring import METRICS, ScoringError, score
 from .store import Registry
 from .upstream import drift_gate, validation_gate
 
@@ -58,14 +59,22 @@ def evaluate(model: str, version: str | int, inputs: EvaluationInputs, *, regist
     holdout = Path(inputs.holdout_path)
     frame = read_table(holdout)
     names = list(METRICS)
+    comparison: GateResult | None = None
     with tempfile.TemporaryDirectory(prefix="mlprod-gates-") as tmp:
         scores = {"challenger": _score(registry, challenger, Path(tmp) / "challenger", frame, inputs, names)}
-        if champion is not None:
-            scores["champion"] = scores["challenger"] if str(champion.version) == str(challenger.version) else \
-                _score(registry, champion, Path(tmp) / "champion", frame, inputs, names)
+        if champion is not None and str(champion.version) == str(challenger.version):
+            scores["champion"] = scores["challenger"]
+        elif champion is not None:
+            try:
+                scores["champion"] = _score(registry, champion, Path(tmp) / "champion", frame, inputs, names)
+            except ScoringError as exc:
+                comparison = _incomparable(model, champion, exc)
+    missing = "the champion cannot score these rows" if comparison is not None else "no champion to compare with"
     results = [evaluate_gate(g, scores["challenger"][g.metric],
-                             scores["champion"][g.metric] if champion is not None else None)
+                             scores["champion"][g.metric] if "champion" in scores else None, no_champion=missing)
                for g in inputs.policy.metrics]
+    if comparison is not None:
+        results.insert(0, comparison)
     results += [validation_gate(inputs.validation_summary), drift_gate(inputs.drift_report, inputs.policy.block_on_drift)]
     return Decision(
         model=model, registry=registry.location.display, challenger=_describe(challenger),
@@ -79,8 +88,6 @@ def evaluate(model: str, version: str | int, inputs: EvaluationInputs, *, regist
 def unevaluated(model: str, version: str | int, inputs: EvaluationInputs, problem: str, *,
                 registry: Registry | None = None) -> Decision:
     """A decision whose gates could not be evaluated (``problem`` says why): it blocks unless forced."""
-    from .gates import GateResult
-
     registry = registry or Registry.open()
     champion = registry.alias(model, CHAMPION)
     gate = GateResult(name="evaluation", kind="evaluation", passed=None, message=f"gates not evaluated: {problem}")
@@ -209,12 +216,28 @@ def _score(registry: Registry, version: Any, folder: Path, frame: Any, inputs: E
 
     path = download_model(registry, version, folder)
     expected = (version.tags or {}).get("mlprod.artifact_sha256")
-    if read_manifest(path).artifact.sha256 != expected:
+    manifest = read_manifest(path)
+    if manifest.artifact.sha256 != expected:
         raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run does not describe "
                             f"the registered artifact (sha256 {expected}); the run's files were changed")
+    problems = incompatibilities([(c.name, c.dtype) for c in manifest.inputs],
+                                 [(str(c), str(t)) for c, t in frame.dtypes.items()])
+    if problems:
+        raise ScoringError(f"{inputs.holdout_path}: version {version.version} cannot score these rows: "
+                           f"{'; '.join(problems)}")
     model = load_model(path)  # hash-checked against the manifest before deserializing
     return score(model, frame, target=inputs.target, threshold=inputs.threshold, metrics=names,
                  source=inputs.holdout_path)
+
+
+def _incomparable(model: str, champion: Any, exc: ScoringError) -> GateResult:
+    """The finding for a champion that cannot score the holdout: it blocks unless the promotion is forced."""
+    semver = (champion.tags or {}).get("mlprod.semver", "?")
+    return GateResult(
+        name="champion", kind="comparison", passed=False,
+        message=f"the champion ({model!r} version {champion.version}, {semver}) cannot be compared: {exc}. The "
+                "challenger's inputs differ from the champion's: register it under a name of its own "
+                "(train.model_name in params.yaml), or promote it with --force --reason TEXT")
 
 
 def _describe(version: Any) -> dict[str, Any]:

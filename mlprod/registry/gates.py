@@ -139,8 +139,9 @@ def relative_improvement(challenger: float, champion: float, greater_is_better: 
     return change / abs(champion)
 
 
-def evaluate_gate(gate: MetricGate, challenger: float, champion: float | None) -> GateResult:
-    """Apply every rule of ``gate`` to the two values (``champion`` None: there is no champion yet)."""
+def evaluate_gate(gate: MetricGate, challenger: float, champion: float | None, *,
+                  no_champion: str = "no champion to compare with") -> GateResult:
+    """Apply every rule of ``gate`` to the two values (``champion`` None: ``no_champion`` says why)."""
     rules: list[RuleResult] = []
     word = ">=" if gate.greater_is_better else "<="
     if gate.threshold is not None:
@@ -154,7 +155,7 @@ def evaluate_gate(gate: MetricGate, challenger: float, champion: float | None) -
         if required is None:
             continue
         if champion is None:
-            rules.append(RuleResult(rule, required, None, None, "no champion to compare with"))
+            rules.append(RuleResult(rule, required, None, None, no_champion))
         elif not (_ok(challenger) and _ok(champion)):
             rules.append(RuleResult(rule, required, None, False, "metric undefined for challenger or champion"))
         elif rule == "min_change":

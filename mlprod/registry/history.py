@@ -1,6 +1,6 @@
 """The alias-move log, stored in the registry itself, and the history view built from it.
 
-Every move of the ``champion`` alias is a registered-model tag ``mlprod.move.<000001>`` holding JSON:
+Every move of the ``champion`` alias (and every removed version) is a registered-model tag ``mlprod.move.<000001>`` holding JSON:
 when, which action (promote, force, rollback), from which version to which, who, why, and the
 decision record's reference. The log lives where the aliases live, so it works the same against
 a team server. Moves are written under the registry lock in two steps: ``started`` before the alias
@@ -19,7 +19,7 @@ from .lock import current_user
 from .store import Registry
 
 MOVE_PREFIX = "mlprod.move."
-ACTIONS = ("promote", "force", "rollback")
+ACTIONS = ("promote", "force", "rollback", "remove")  # remove: a version deleted (alias "(removed)")
 STATES = ("started", "done", "interrupted")
 HISTORY_VERSION = 1
 
@@ -143,8 +143,9 @@ def render_history(data: dict[str, Any]) -> str:
         for m in reversed(data["moves"]):
             state = "" if m["state"] == "done" else f" [{m['state']}]"
             reason = m.get("reason") or "-"
-            rows.append((str(m["seq"]), m["time"][:19].replace("T", " "), m["alias"],
-                         f"{m.get('from_version') or 'none'} -> {m['to_version']}", m["action"] + state,
+            move = (f"version {m['to_version']} deleted" if m["action"] == "remove" else
+                    f"{m.get('from_version') or 'none'} -> {m['to_version']}")
+            rows.append((str(m["seq"]), m["time"][:19].replace("T", " "), m["alias"], move, m["action"] + state,
                          m["user"], reason if len(reason) <= 60 else reason[:57] + "..."))
             if m.get("decision"):
                 rows.append(f"decision: {m['decision']}")

@@ -33,6 +33,8 @@ CARD_ARTIFACTS = "mlprod/model_card"
 CARD_FILES = ("model_card.md", "model_card.html", "MODEL_CARD.md")
 EXAMPLE_ROWS = 5
 _PINNED = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
+INPUTS_TAG = "mlprod.inputs"  # the input schema, [[column, dtype], ...]
+INPUTS_TAG_LIMIT = 4000
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,14 @@ class RegisteredVersion:
 
 def register_model(model_dir: str | Path, *, model_card: str | Path | None = None,
                    example_data: str | Path | None = None, registry: Registry | None = None,
-                   experiment: str | None = None) -> RegisteredVersion:
+                   experiment: str | None = None, allow_incompatible: bool = False) -> RegisteredVersion:
     """Register the model in ``model_dir`` (verified against its manifest first); see the module docstring.
 
     ``model_card`` defaults to a ``model_card.md``/``.html`` in ``model_dir``; ``example_data`` (for the
     input example and signature) to the manifest's evaluation data, else its training data.
-    ``experiment`` defaults to the model's name.
+    ``experiment`` defaults to the model's name. A model whose inputs the current champion cannot score
+    (columns it needs are missing or of another kind) is refused under the same name unless
+    ``allow_incompatible``: the gates could not compare the two, and a new name is proposed.
     """
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
@@ -70,6 +74,7 @@ def register_model(model_dir: str | Path, *, model_card: str | Path | None = Non
             if card is not None:  # e.g. the card written by a later stage: attach it to the registered version
                 _attach_card(registry, existing, card)
             return existing
+        _check_comparable(registry, manifest, allow_incompatible)
         experiment_id = registry.experiment_id(experiment or manifest.name)
         tags = version_tags(manifest, manifest_sha)
         if card is not None:
@@ -133,6 +138,9 @@ def version_tags(manifest: Manifest, manifest_sha: str) -> dict[str, str]:
             "mlprod.git.dirty": str(git.dirty).lower(), "mlprod.git.commit": git.commit or "",
             "mlprod.git.diff_sha256": git.diff_sha256 or "", "mlprod.git.branch": git.branch or "",
             "mlprod.previous_semver": manifest.previous.version if manifest.previous else ""}
+    inputs = json.dumps([[c.name, c.dtype] for c in manifest.inputs], ensure_ascii=False)
+    if len(inputs) <= INPUTS_TAG_LIMIT:  # longer schemas are read from the manifest in the run
+        tags[INPUTS_TAG] = inputs
     for role in sorted({d.role for d in manifest.data}):
         for i, ref in enumerate(manifest.data_by_role(role)):
             key = f"mlprod.data.{role}" + (f".{i}" if i else "")
@@ -164,6 +172,52 @@ def _existing(registry: Registry, manifest: Manifest) -> RegisteredVersion | Non
                 f"{manifest.artifact.sha256[:12]}...); a version is never reused: save the model with a new version")
     _check_not_older(registry, manifest, versions)
     return None
+
+
+def _check_comparable(registry: Registry, manifest: Manifest, allow: bool) -> None:
+    """Refuse a model the champion cannot be compared with (it could not score the new model's data)."""
+    from .champion import CHAMPION
+    from .compatibility import incompatibilities
+
+    champion = registry.alias(manifest.name, CHAMPION)
+    if champion is None:
+        return
+    problems = incompatibilities(recorded_inputs(registry, champion), [(c.name, c.dtype) for c in manifest.inputs])
+    if not problems:
+        return
+    semver = (champion.tags or {}).get("mlprod.semver", "?")
+    listed = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+    if allow:
+        logger.warning("%s: registered although champion version %s (%s) cannot score its data (%s); promotion "
+                       "needs --force", manifest.name, champion.version, semver, listed)
+        return
+    raise RegistryError(
+        f"registry {registry.location.display}: {manifest.name!r} has champion version {champion.version} ({semver}), "
+        f"which could not score this model's data: {listed}. The promotion gates could not compare the two, so this "
+        f"looks like another model. Register it under its own name (train.model_name in params.yaml, e.g. "
+        f"{_free_name(registry, manifest.name)!r}), or, if it really replaces the champion, register it with "
+        "--allow-incompatible (promotion then needs --force --reason)")
+
+
+def recorded_inputs(registry: Registry, version: Any) -> list[tuple[str, str]]:
+    """The input schema recorded for a registered version (its tag, else the manifest in its run)."""
+    tag = (version.tags or {}).get(INPUTS_TAG)
+    if tag:
+        try:
+            return [(str(name), str(dtype)) for name, dtype in json.loads(tag)]
+        except (ValueError, TypeError):
+            logger.debug("unreadable %s tag on %s version %s", INPUTS_TAG, version.name, version.version)
+    with tempfile.TemporaryDirectory(prefix="mlprod-inputs-") as tmp:
+        folder = download_model(registry, version, Path(tmp))
+        return [(c.name, c.dtype) for c in read_manifest(folder).inputs]
+
+
+def _free_name(registry: Registry, name: str) -> str:
+    for n in range(2, 100):
+        candidate = f"{name}-{n}"
+        if registry.registered_model(candidate) is None:
+            return candidate
+    return f"{name}-new"
 
 
 def _check_not_older(registry: Registry, manifest: Manifest, versions: list) -> None:

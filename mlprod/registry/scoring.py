@@ -15,6 +15,10 @@ from typing import Any, Callable
 from ..errors import ConfigError, DataError
 
 
+class ScoringError(DataError):
+    """A model could not score a data file (its inputs do not fit the rows)."""
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -82,10 +86,21 @@ def score(model: Any, frame: Any, *, target: str, threshold: float, metrics: lis
         raise DataError(f"{source}: target column {target!r} must hold 0/1 labels, found "
                         f"{sorted(map(str, np.unique(y_true)))[:5]}")
     features = frame.drop(columns=[target])
-    if hasattr(model, "predict_proba"):
-        y_score = np.asarray(model.predict_proba(features))[:, 1]
-        y_pred = (y_score >= threshold).astype(int)
-    else:
-        y_pred = np.asarray(model.predict(features)).astype(int)
-        y_score = y_pred.astype(float)
+    try:
+        if hasattr(model, "predict_proba"):
+            y_score = np.asarray(model.predict_proba(features))[:, 1]
+            y_pred = (y_score >= threshold).astype(int)
+        else:
+            y_pred = np.asarray(model.predict(features)).astype(int)
+            y_score = y_pred.astype(float)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        # the model's inputs do not fit these rows (missing columns, other types): a finding, not a crash
+        raise ScoringError(f"{source}: the model cannot score these rows: {type(exc).__name__}: "
+                           f"{_first_line(exc)}") from exc
     return {get_metric(name).name: _sk(name)(y_true, y_score, y_pred) for name in metrics}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or repr(exc)
+    line = text.splitlines()[0]
+    return line if len(line) <= 300 else line[:297] + "..."
