@@ -395,3 +395,40 @@ def test_an_unbroken_chain_is_reported_by_release_verification(tmp_path):
     _cache(tmp_path, x, make_manifest(version="1.0.0"))
     check = _history(make_manifest(previous=Previous("1.0.0", "b" * 64, manifest_md5=x)), tmp_path)
     assert check.passed and check.message == "1 previous version(s) found in the DVC cache (1.2.3 <- 1.0.0)"
+
+
+def test_reproduce_keep_leaves_the_rebuild_not_an_empty_folder(tmp_path, monkeypatch):
+    import sys
+
+    from mlprod.manifest.reproduce import render_text, reproduce
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("MLPROD_STAGE", "MLPROD_RUN", "MLPROD_PARAMS_FILE", "DVC_STAGE", "DVC_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    git(tmp_path, "init", "-q")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True, capture_output=True)
+    built = make_manifest(lineage=Lineage(git=GitState(dirty=False, commit="c" * 40),
+                                          runs=[StageRun("train", "train.ipynb", "b" * 64, run_id="r1")]), data=[])
+    schema.write_manifest(built, tmp_path / "saved")
+    (tmp_path / "saved" / "model.skops").write_bytes(b"0123456789")
+    (tmp_path / "params.yaml").write_text("{}\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: mkdir -p models && cp -r saved models/model\n    deps: [saved]\n"
+                                       "    outs: [models/model]\n")
+    (tmp_path / ".gitignore").write_text("/models\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "stage")
+    head = git(tmp_path, "rev-parse", "HEAD").strip()
+    recorded = dataclasses.replace(built, lineage=Lineage(git=GitState(dirty=False, commit=head),
+                                                          runs=built.lineage.runs))
+    schema.write_manifest(recorded, tmp_path / "models" / "model")
+
+    result = reproduce("models/model", keep=True)
+    assert result.identical and result.kept
+    kept = Path(result.kept)
+    assert (kept / "dvc.yaml").is_file() and (kept / "models" / "model" / "model_manifest.yaml").is_file()
+    assert f"rebuild kept for inspection in {kept} (remove it with: git worktree remove --force {kept})" \
+        in render_text(result)
+    git(tmp_path, "worktree", "remove", "--force", str(kept))
+    result = reproduce("models/model")
+    assert result.kept is None and "kept" not in render_text(result)
+    assert len(git(tmp_path, "worktree", "list").splitlines()) == 1
