@@ -49,8 +49,10 @@ def check_file(path: str | Path, *, what: str = "output file", stdout_ok: bool =
     return target
 
 
-def check_dir(path: str | Path, *, what: str = "output folder", files: Iterable[str] = ()) -> Path:
-    """Check that ``path`` can be (or is) a real, writable folder and that ``files`` in it can be written."""
+def check_dir(path: str | Path, *, what: str = "output folder", files: Iterable[str] = (),
+              folders: Iterable[str] = ()) -> Path:
+    """Check that ``path`` can be (or is) a real, writable folder, that ``files`` in it can be written and
+    that ``folders`` in it (relative paths) are real folders where they exist."""
     if is_stdout(path):
         raise OutputPathError(f"{what}: expected a folder, got '-'; standard output is only for options that "
                               "write one file (name the folder ./- if you mean a folder called '-')")
@@ -69,6 +71,16 @@ def check_dir(path: str | Path, *, what: str = "output folder", files: Iterable[
     _probe(folder, folder, what)
     for name in files:
         check_target(folder / name, what=what)
+    for name in folders:
+        inner = folder
+        for part in Path(name).parts:
+            inner = inner / part
+            mode = _lstat_mode(inner, what)
+            if mode is None:
+                break
+            if not stat.S_ISDIR(mode):  # a link as well: never written through
+                raise OutputPathError(f"{what} {folder}: {inner} is {_kind(mode)}, expected a folder (mlprod writes "
+                                      "into it); move it away or choose another folder")
     return folder
 
 

@@ -70,7 +70,7 @@ FOLDER_OPTIONS = {
 OPTION_NAMES = {"schema infer -o": "--output", "validate --summary": "--summary", "validate --details": "--details",
                 "validate --report": "--report", "promote --decision-file": "--decision-file",
                 "drift -o": "--output-dir", "card -o": "--output-dir", "run --reports-dir": "reports folder"}
-FOLDER_FILES = {"drift -o": "drift.json", "card -o": "model_card.md"}  # a file each writes into its folder
+FOLDER_FILES = {"drift -o": "drift.json", "card -o": "model_card.md", "run --reports-dir": "running"}  # written inside
 
 # (target, what the message says)
 BAD_FILE_TARGETS = {
@@ -132,11 +132,10 @@ def test_every_file_option_refuses_every_bad_target(work, capsys, option, target
 @pytest.mark.parametrize("target", [*BAD_FOLDER_TARGETS, "with_fifo"])
 @pytest.mark.parametrize("option", FOLDER_OPTIONS)
 def test_every_folder_option_refuses_every_bad_target(work, capsys, option, target):
-    if target == "with_fifo":  # a named pipe where the verb writes one of its files inside the folder
-        if option not in FOLDER_FILES:
-            pytest.skip("mlprod run replaces its own subfolders whole")
+    if target == "with_fifo":  # a named pipe where the verb writes one of its files (or folders) inside the folder
         os.mkfifo(work / "with_fifo" / FOLDER_FILES[option])
-        message = "is a named pipe (FIFO), not a regular file"
+        message = "is a named pipe (FIFO), " + ("expected a folder" if option == "run --reports-dir" else
+                                                "not a regular file")
     else:
         message = BAD_FOLDER_TARGETS[target]
     argv = FOLDER_OPTIONS[option](target)
@@ -243,3 +242,15 @@ def test_checks_leave_nothing_behind(work):
     assert not (work / "new").exists()
     assert not [p for p in work.rglob(".mlprod-write-check*")]
 
+
+
+@pytest.mark.parametrize("inner, make, message", [
+    ("running", lambda p: p.write_text(SENTINEL), "running is a file, expected a folder"),
+    ("notebooks/params_simple", lambda p: os.symlink(p.parents[2] / "real", p), "is a symbolic link, expected a folder"),
+    ("failed/params_simple", lambda p: os.mkfifo(p), "is a named pipe (FIFO), expected a folder"),
+])
+def test_run_refuses_a_reports_folder_whose_stage_folders_are_not_folders(work, capsys, inner, make, message):
+    target = work / "out" / inner
+    target.parent.mkdir(parents=True)
+    make(target)
+    assert_refused(work, capsys, FOLDER_OPTIONS["run --reports-dir"]("out"), "run", "reports folder", message)
