@@ -21,6 +21,11 @@ class ParamsError(ConfigError):
     """Stage parameters do not match the notebook's ``parameters`` cell."""
 
 
+class OutputPathError(MlprodError):
+    """An output cannot be written where it was asked to go: a device, named pipe or socket at the target, a
+    file where a folder is expected (or the reverse), a symlinked output folder, or a place that is not writable."""
+
+
 class NotebookError(MlprodError):
     """A notebook file cannot be read or is not a runnable Python notebook."""
 

@@ -33,6 +33,7 @@ from .atomic import replace_dir, write_text
 from .errors import (CellError, CellTimeoutError, ExecutionError, KernelDiedError, NotebookError, ParamsError,
                      StopRequested)
 from .notebook import NotebookInfo, read_notebook
+from .outpaths import check_dir
 from .params import ResolvedParams, find_params_file, parse_overrides, resolve_params
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord
 from .startup import papermill_imports
@@ -99,7 +100,8 @@ def run_notebook(
         raise NotebookError(
             f"{info.path}: {info.cell_label(info.injected_cell)} is papermill's 'injected-parameters' cell, saved "
             "from an executed copy; with no parameters to inject it would rerun stale values. Delete that cell.")
-    paths = RunPaths(Path(reports_dir) if reports_dir else workdir / REPORTS_DIR, stage)
+    paths = RunPaths(check_dir(reports_dir if reports_dir else workdir / REPORTS_DIR, what="reports folder",
+                               folders=[f"{kind}/{stage}" for kind in ("running", "notebooks", "failed")]), stage)
     logger.debug("parameters checked at %.3fs", time.monotonic() - t0)
     snap = outputs.snapshot(outputs.declared_outputs(workdir, os.environ.get("DVC_STAGE") or stage))
     _reset_dir(paths.running)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mlprod.card.info import CardInfo, CardSettings, load_card_info, parse_card_info, parse_settings
-from mlprod.card.markdown import cell, table
+from mlprod.card.markdown import cell, esc, table
 from mlprod.card.metrics import get_metric, hanley_mcneil_se
 from mlprod.card.probes import measure_failure_modes, validity_problems
 from mlprod.card.render import get_renderer
@@ -228,6 +228,20 @@ def test_monitoring_plan_shows_params_values_and_the_drift_defaults():
 def test_markdown_cells_escape_markup_and_pipes():
     assert cell("a | b\n<c> & d") == "a \\| b &lt;c&gt; &amp; d"
     assert table(["x", "n"], [("a", 1)], "lr") == ["| x | n |", "| --- | ---: |", "| a | 1 |"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[a](javascript:alert(1))", "[a]\\(javascript:alert(1))"),
+    ("[a](  java\tscript:x)", "[a]\\(  java\tscript:x)"),  # browsers drop tabs and spaces around a scheme
+    ("![i](data:image/svg+xml,x)", "![i]\\(data:image/svg+xml,x)"),
+    ("[a](vbscript:x) [b](http://ok)", "[a]\\(vbscript:x) [b](http://ok)"),
+    ("[r]: javascript:x", "\\[r]: javascript:x"),
+    ("[a](https://ok) [m](mailto:a@b.c) [rel](docs/x.md#y) [q](?a=b:c)",
+     "[a](https://ok) [m](mailto:a@b.c) [rel](docs/x.md#y) [q](?a=b:c)"),
+    ("no link ] (here)", "no link ] (here)"),
+])
+def test_markdown_keeps_only_safe_links_live(text, expected):
+    assert esc(text) == expected
 
 
 def test_unknown_renderer_names_the_formats():

@@ -95,6 +95,24 @@ def test_user_text_is_escaped_in_html_and_markdown(card_project):
     assert "| **License** | &lt;img src=x onerror=alert(1)&gt; &amp; co \\| x |" in markdown
 
 
+def test_markdown_links_stay_live_only_for_http_https_mailto_and_relative(card_project):
+    from markdown_it import MarkdownIt
+
+    params = card_project / "params.yaml"
+    params.write_text(params.read_text().replace(
+        "  license: Apache-2.0\n", "  license: '[terms](javascript:alert(1)) [site](https://example.com/terms)'\n"
+    ).replace("  contact: ml-team@example.com\n", "  contact: '[mail](mailto:ml@example.com) [x](JaVaScRiPt:alert(2))'\n"
+    ).replace("  caveats:\n", "  caveats:\n    - '![pic](data:text/html;base64,PHNjcmlwdD4=) [docs](docs/drift.md)'\n"
+              "    - |-\n      see [the notes][n]\n      [n]: vbscript:msgbox(1)\n"))
+    markdown = render_markdown(build_card(settings=FAST))
+    viewer = MarkdownIt("commonmark")
+    viewer.validateLink = lambda url: True  # a viewer that renders every link it is given
+    hrefs = [token.attrs.get("href") or token.attrs.get("src") for block in viewer.parse(markdown)
+             for token in (block.children or ()) if token.type in ("link_open", "image")]
+    assert set(hrefs) == {"docs/drift.md", "https://example.com/terms", "mailto:ml@example.com"}
+    assert "[terms]\\(javascript:alert(1))" in markdown  # still readable, as text
+
+
 def test_a_card_without_the_optional_inputs_says_what_is_missing(card_project):
     for rel in ("metrics/validation.json", "reports/register/decision.json", "metrics/drift.json",
                 "plots", "data/prepared/train.parquet", "data/prepared/holdout.parquet"):

@@ -308,3 +308,127 @@ def test_release_verification_refuses_a_dirty_tree_and_incomplete_lineage(data, 
     assert "dirty tree" in failed["git"]
     assert "run_id (the notebook ran interactively" in failed["lineage"]
     assert "no current entry in" in failed["data train.parquet"]
+
+
+# --- fields that become paths: only their expected form -------------------------------------------------------
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["artifact"].update(path="../../outside.skops"), "artifact.path"),
+    (lambda d: d["artifact"].update(path="/etc/passwd"), "artifact.path"),
+    (lambda d: d["artifact"].update(path="sub/../../x"), "artifact.path"),
+    (lambda d: d["artifact"].update(path=""), "artifact.path"),
+    (lambda d: d.update(previous={"version": "1.0.0", "sha256": "a" * 64, "manifest_md5": "../../../../etc/pw"}),
+     "previous.manifest_md5"),
+    (lambda d: d.update(previous={"version": "1.0.0", "sha256": "a" * 64, "manifest_md5": "A" * 32}),
+     "previous.manifest_md5"),
+    (lambda d: d["data"][0].update(path="../secret.parquet"), "data[0].path"),
+    (lambda d: d["data"][0].update(path="/srv/../etc/shadow"), "data[0].path"),
+    (lambda d: d["data"][0].update(path="data\\..\\..\\x"), "data[0].path"),
+    (lambda d: d["data"][0].update(md5="d" * 31), "data[0].md5"),
+    (lambda d: d["lineage"]["git"].update(commit="--output=/tmp/owned"), "lineage.git.commit"),
+])
+def test_fields_that_become_paths_accept_only_their_expected_form(edit, field):
+    import yaml
+
+    data = make_manifest().to_dict()
+    edit(data)
+    with pytest.raises(ManifestError) as err:
+        schema.loads(yaml.safe_dump(data), source="m.yaml")
+    assert str(err.value).startswith(f"m.yaml: {field}: expected ")
+    assert "edited or damaged" in str(err.value)
+
+
+def test_data_outside_the_project_is_recorded_by_absolute_path_never_with_dotdot(tmp_path, monkeypatch):
+    from mlprod.manifest.datarefs import data_ref
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "outside.csv").write_text("a\n1\n")
+    ref = data_ref(tmp_path / "outside.csv", "training", root=project)
+    assert ref.path == (tmp_path / "outside.csv").resolve().as_posix()
+    assert schema.loads(schema.dumps(make_manifest(data=[ref]))).data == [ref]
+
+
+def _cache(root: Path, md5: str, manifest: Manifest) -> None:
+    from mlprod.manifest.datarefs import cache_path
+
+    path = cache_path(root, md5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(schema.dumps(manifest))
+
+
+def test_a_previous_chain_that_loops_is_an_error_naming_the_versions(tmp_path, monkeypatch, capsys):
+    from mlprod.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}\n")
+    x, y = "1" * 32, "2" * 32  # cache objects whose content was replaced: they point back at each other
+    _cache(tmp_path, x, make_manifest(version="1.1.0", previous=Previous("1.0.0", "b" * 64, manifest_md5=y)))
+    _cache(tmp_path, y, make_manifest(version="1.0.0", previous=Previous("1.1.0", "b" * 64, manifest_md5=x)))
+    schema.write_manifest(make_manifest(previous=Previous("1.1.0", "b" * 64, manifest_md5=x)), tmp_path / "model")
+
+    assert main(["lineage", "model"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"mlprod lineage: leads 1.2.3: the chain of previous versions loops: 1.1.0 <- 1.0.0 <- "
+                            f"1.1.0 (manifest md5 {x} comes back after 2 step(s)). A previous.manifest_md5 was "
+                            "edited; the version history cannot be trusted\n")
+    assert main(["manifest", "verify", "model", "--release"]) == 1
+    out = capsys.readouterr().out
+    assert "  FAIL history: leads 1.2.3: the chain of previous versions loops: 1.1.0 <- 1.0.0 <- 1.1.0" in out
+    assert out.count("1.0.0") == 1  # not one line per step around the loop
+
+
+def test_a_manifest_that_is_its_own_previous_loops_at_once(tmp_path):
+    from mlprod.manifest.history import version_chain
+
+    x = "3" * 32
+    _cache(tmp_path, x, make_manifest(version="1.0.0", previous=Previous("1.0.0", "b" * 64, manifest_md5=x)))
+    with pytest.raises(ManifestError, match=r"loops: 1\.0\.0 <- 1\.0\.0 \(manifest md5 3{32} comes back after 1"):
+        version_chain(make_manifest(previous=Previous("1.0.0", "b" * 64, manifest_md5=x)), tmp_path)
+
+
+def test_an_unbroken_chain_is_reported_by_release_verification(tmp_path):
+    from mlprod.manifest.verify import _history
+
+    x = "4" * 32
+    _cache(tmp_path, x, make_manifest(version="1.0.0"))
+    check = _history(make_manifest(previous=Previous("1.0.0", "b" * 64, manifest_md5=x)), tmp_path)
+    assert check.passed and check.message == "1 previous version(s) found in the DVC cache (1.2.3 <- 1.0.0)"
+
+
+def test_reproduce_keep_leaves_the_rebuild_not_an_empty_folder(tmp_path, monkeypatch):
+    import sys
+
+    from mlprod.manifest.reproduce import render_text, reproduce
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("MLPROD_STAGE", "MLPROD_RUN", "MLPROD_PARAMS_FILE", "DVC_STAGE", "DVC_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    git(tmp_path, "init", "-q")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True, capture_output=True)
+    built = make_manifest(lineage=Lineage(git=GitState(dirty=False, commit="c" * 40),
+                                          runs=[StageRun("train", "train.ipynb", "b" * 64, run_id="r1")]), data=[])
+    schema.write_manifest(built, tmp_path / "saved")
+    (tmp_path / "saved" / "model.skops").write_bytes(b"0123456789")
+    (tmp_path / "params.yaml").write_text("{}\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: mkdir -p models && cp -r saved models/model\n    deps: [saved]\n"
+                                       "    outs: [models/model]\n")
+    (tmp_path / ".gitignore").write_text("/models\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "stage")
+    head = git(tmp_path, "rev-parse", "HEAD").strip()
+    recorded = dataclasses.replace(built, lineage=Lineage(git=GitState(dirty=False, commit=head),
+                                                          runs=built.lineage.runs))
+    schema.write_manifest(recorded, tmp_path / "models" / "model")
+
+    result = reproduce("models/model", keep=True)
+    assert result.identical and result.kept
+    kept = Path(result.kept)
+    assert (kept / "dvc.yaml").is_file() and (kept / "models" / "model" / "model_manifest.yaml").is_file()
+    assert f"rebuild kept for inspection in {kept} (remove it with: git worktree remove --force {kept})" \
+        in render_text(result)
+    git(tmp_path, "worktree", "remove", "--force", str(kept))
+    result = reproduce("models/model")
+    assert result.kept is None and "kept" not in render_text(result)
+    assert len(git(tmp_path, "worktree", "list").splitlines()) == 1

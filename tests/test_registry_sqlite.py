@@ -346,3 +346,61 @@ def test_cli_force_promotes_even_when_the_gates_cannot_be_evaluated(seeded, toys
     assert decision["outcome"] == "forced" and decision["blocking"] == ["evaluation"]
     assert "gates not evaluated" in decision["gates"][0]["message"] and "missing.parquet" in decision["gates"][0]["message"]
     assert champion(seeded) == 2
+
+
+def test_cli_promote_checks_the_decision_file_before_touching_the_registry(seeded, toys, env, capsys):
+    from mlprod.cli import main
+
+    (env / "store" / "params.yaml").write_text(f"register:\n  holdout_path: {toys.holdout}\n  gates:\n"
+                                               "    roc_auc: {threshold: 0.6}\n")
+    import os
+
+    os.chdir(env / "store")
+    Path("reports").write_text("a file where a folder is expected\n")
+    for bad, message in (("/proc/mlprod-no-such-folder/d.json", "cannot write in /proc"),
+                         ("reports/decision.json", "is a file, not a folder")):
+        assert main(["promote", MODEL, "--version", "2", "--decision-file", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"mlprod promote: --decision-file {bad}: ") and message in err
+        assert "rejected" not in err and "Traceback" not in err
+    assert champion(seeded) is None and read_moves(seeded, MODEL) == []
+    assert "mlprod.decision" not in seeded.version(MODEL, 2).tags  # nothing was evaluated or recorded
+    assert main(["promote", MODEL, "--version", "2", "--decision-file", "-"]) == 0  # '-': the record on stdout
+    assert json.loads(capsys.readouterr().out)["outcome"] == "promoted" and champion(seeded) == 2
+
+
+def test_cli_promote_says_it_promoted_when_the_record_cannot_be_written_afterwards(seeded, toys, env, capsys,
+                                                                                   monkeypatch):
+    import os
+
+    from mlprod.cli import main
+    from mlprod.registry import champion as champion_module
+
+    (env / "store" / "params.yaml").write_text(f"register:\n  holdout_path: {toys.holdout}\n  gates:\n"
+                                               "    roc_auc: {threshold: 0.6}\n")
+    os.chdir(env / "store")
+    real_promote = champion_module.promote
+
+    def promote_then_block_the_path(*args, **kwargs):  # the path goes bad between the check and the write
+        decision = real_promote(*args, **kwargs)
+        os.mkfifo("decision.json")
+        return decision
+
+    monkeypatch.setattr(champion_module, "promote", promote_then_block_the_path)
+    assert main(["promote", MODEL, "--version", "2", "--decision-file", "decision.json"]) == 3
+    captured = capsys.readouterr()
+    assert "PROMOTED: champion none -> version 2" in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"mlprod promote: {MODEL} version 2 promoted: champion moved from version none to 2; the "
+                           "decision record was NOT written to decision.json (output file decision.json: is a named "
+                           "pipe (FIFO)")
+    decision_ref = seeded.version(MODEL, 2).tags["mlprod.decision"]
+    assert line.endswith(f"It is kept in the registry as {decision_ref}")
+    assert champion(seeded) == 2 and stat_is_fifo("decision.json")
+
+
+def stat_is_fifo(path) -> bool:
+    import os
+    import stat
+
+    return stat.S_ISFIFO(os.lstat(path).st_mode)

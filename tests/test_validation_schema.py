@@ -76,6 +76,18 @@ def test_unknown_categories_are_named():
     assert list(found) == ["schema.categories:region"]
     assert found["schema.categories:region"].examples == ({"row": 2, "region": "Mars"},)
     assert "unknown values include ['Mars']" in found["schema.categories:region"].message
+    assert "are not among the 2 allowed categories ('north', 'south')" in found["schema.categories:region"].message
+
+
+def test_a_long_list_of_allowed_categories_says_it_is_cut_and_how_many_more():
+    regions = [f"r{i:02d}" for i in range(12)]
+    frame = good().assign(region=["r00", "r01", "Mars", "r11"])
+    (result,) = failed(frame, make_schema({**COLUMNS, "region": {"type": "str", "categories": regions}})).values()
+    assert ("1 of 4 rows (25.0%) are not among the 12 allowed categories ('r00', 'r01', 'r02', 'r03', 'r04', "
+            "'r05', 'r06', 'r07', … (+4 more)); unknown values include ['Mars']") in result.message
+    described = {o.result.check: o.result for o in validate(good().assign(region="r00"), make_schema(
+        {**COLUMNS, "region": {"type": "str", "categories": regions}})).outcomes}["schema.categories:region"]
+    assert "values in the 12 allowed categories ('r00', " in described.message and "… (+4 more)" in described.message
 
 
 def test_missing_values_nan_and_infinities():

@@ -169,3 +169,32 @@ def test_inference_rejects_data_it_cannot_describe():
         infer_schema(pd.DataFrame({"a": pd.Series([], dtype=float)}))
     with pytest.raises(DataError, match="duplicated column names"):
         infer_schema(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+any_name = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
+    ["a\nb", "a\r\nb", "x\u2028y", "tab\there", "- dash", "#hash", "key: value", "'quote\"", "null", "1", "L" * 1100])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(any_name, min_size=1, max_size=4, unique=True))
+def test_any_column_name_round_trips_through_the_draft(names):
+    from mlprod import yamlio
+
+    frame = pd.DataFrame({name: [1, 2, 3] for name in names})
+    text = draft_schema_yaml(frame, source="data\nwith a newline.csv")
+    parsed = parse_schema(yamlio.loads(text, source="draft"), source="draft")  # the strict reader, as load_schema
+    assert [c.name for c in parsed.columns] == names
+    assert parsed == infer_schema(frame)
+
+
+def test_categories_and_descriptions_with_line_breaks_round_trip(tmp_path):
+    original = parse_schema({
+        "schema_version": 1, "description": "two\nlines",
+        "columns": {"c\nd": {"type": "str", "categories": ["x\ny", "a\u2028b", "tab\tc"], "description": "d\r\ne"}},
+        "rules": [{"name": "r", "expr": "`c\nd` != 'x'", "description": "multi\nline"}]})
+    path = write_schema(original, tmp_path / "schema.yaml")
+    assert len(path.read_text().splitlines()) == len(schema_to_yaml(original).split("\n")) - 1  # one line each
+    assert load_schema(path) == original

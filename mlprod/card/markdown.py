@@ -1,11 +1,15 @@
-"""The model card as Markdown that reviews well in a pull request: deterministic, plain tables, no HTML.
+r"""The model card as Markdown that reviews well in a pull request: deterministic, plain tables, no HTML.
 
 User-provided text is escaped (``<``, ``>`` and ``&`` as entities, ``|`` and line breaks in table
-cells), so nothing in params.yaml or a data file can inject markup into a Markdown viewer.
+cells), so nothing in params.yaml or a data file can inject markup into a Markdown viewer. Links in it
+stay links only to http, https, mailto or a relative address; any other scheme (``javascript:``,
+``data:``, ...) is defused (``](`` becomes ``]\(``, a ``[label]:`` definition gets ``\[``), so it shows
+as text, as in the HTML card.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Sequence
 
 from .. import __version__
@@ -32,8 +36,29 @@ from .text import (
 NOT_STATED = "_not stated_ (add `{key}` to the `card:` section of params.yaml)"
 
 
+SAFE_SCHEMES = ("http", "https", "mailto")
+_INLINE_LINK = re.compile(r"\]\(")  # [text](destination) and ![alt](destination)
+_DEFINITION = re.compile(r"^( {0,3})\[([^\]\n]*)\]:", re.MULTILINE)  # [label]: destination
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_IGNORED = re.compile(r"[\x00-\x20\x7f\\<]+")  # what a browser drops from a URL (and Markdown's <...>)
+
+
 def esc(text: Any) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return defuse_links(escaped) if "]" in escaped else escaped
+
+
+def safe_url(destination: str) -> bool:
+    """A link destination that may stay live: http, https, mailto, or relative (no scheme)."""
+    found = _SCHEME.match(_IGNORED.sub("", destination[:256].replace("&lt;", "")))
+    return found is None or found.group(1).lower() in SAFE_SCHEMES
+
+
+def defuse_links(text: str) -> str:
+    """Break every Markdown link (inline, image, reference definition) whose destination is not safe."""
+    text = _INLINE_LINK.sub(lambda m: "](" if safe_url(m.string[m.end():]) else "]\\(", text)
+    return _DEFINITION.sub(lambda m: m.group(0) if safe_url(m.string[m.end():].split("\n", 1)[0])
+                           else f"{m.group(1)}\\[{m.group(2)}]:", text)
 
 
 def cell(text: Any) -> str:

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "model_card.md/.html/.json. Every input but DIR is optional: the card says what is missing. "
                     "Pass 'none' to leave an input out. Exit codes: 0 written, 2 bad input.")
     p.add_argument("dir", nargs="?", default="models/model", help="model folder (default: models/model)")
-    p.add_argument("-o", "--output-dir", default="reports/model_card", help="default: reports/model_card")
+    p.add_argument("-o", "--output-dir", default="reports/model_card",
+                   help="folder to write the card to (default: reports/model_card; a symlinked folder is refused)")
     p.add_argument("-f", "--format", dest="formats", action="append", choices=("markdown", "html", "json"),
                    help="write only this format (repeatable; default: all three)")
     for option, field, text in _INPUTS:
@@ -44,10 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..card.assemble import build_card
     from ..card.render import get_renderer, write_card
+    from ..outpaths import check_dir
 
     formats = args.formats or ("markdown", "html", "json")
-    for name in formats:
-        get_renderer(name)
+    check_dir(args.output_dir, what="--output-dir", files=[get_renderer(name)[0] for name in formats])
     inputs = {}
     for _, field, _ in _INPUTS:
         value = getattr(args, field)

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date-column", help="column that orders the rows in time")
     p.add_argument("--exclude", nargs="+", default=None, metavar="COLUMN", help="columns not to compare")
     p.add_argument("--test", help="stat test for every column instead of the defaults (e.g. psi, ks)")
-    p.add_argument("-o", "--output-dir", default="drift_report", help="where to write the outputs (default: drift_report)")
+    p.add_argument("-o", "--output-dir", default="drift_report",
+                   help="folder to write the outputs to (default: drift_report; a symlinked folder is refused)")
     p.add_argument("--batch-rows", type=int, default=250_000, help="rows per batch when streaming files")
     p.add_argument("--fail-on-retrain", action="store_true", help="exit with code 1 when retraining is due")
     p.add_argument("--no-progress", action="store_true", help="do not show progress on stderr")
@@ -38,8 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..drift import DriftSettings, detect_drift
+    from ..drift.outputs import DEFAULT_NAMES
     from ..errors import RetrainRequired
+    from ..outpaths import check_dir
 
+    check_dir(args.output_dir, what="--output-dir", files=DEFAULT_NAMES.values())  # before the data is read
     values = {}
     if args.params_file:
         values = _section(args.params_file, args.section)

@@ -12,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "artifact hash, metrics, data hashes, parameters and packages. Exit codes: "
                                    "0 identical, 1 different, 2 could not rebuild.")
     p.add_argument("dir", help="model folder (holding model_manifest.yaml)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary worktree's folder for inspection")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the rebuild (a git worktree) for inspection; the output says where and how to remove it")
     p.set_defaults(func=run)
 
 

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                          "types, nullability, ids, categories, natural bounds, default "
                                          "statistical thresholds and policy. Prints it, or writes --output.")
     infer.add_argument("data", metavar="DATA", help="data file (CSV or Parquet)")
-    infer.add_argument("-o", "--output", metavar="FILE", help="write the draft here instead of printing it")
+    infer.add_argument("-o", "--output", metavar="FILE", help="write the draft here instead of printing it ('-': print)")
     infer.add_argument("--force", action="store_true", help="replace --output if it exists")
     infer.add_argument("--max-categories", type=int, default=50, metavar="N",
                        help="text columns with at most N distinct values get a categories list (default 50)")
@@ -27,20 +27,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_infer(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import os
 
     from ..atomic import write_text
     from ..errors import ConfigError
+    from ..outpaths import check_file
     from ..validation import infer_file
 
-    text = infer_file(args.data, max_categories=args.max_categories)
-    if not args.output:
-        sys.stdout.write(text)
-        return 0
-    output = Path(args.output)
-    if output.exists() and not args.force:
+    output = check_file(args.output, what="--output", stdout_ok=True) if args.output else None
+    if output is not None and os.path.lexists(output) and not args.force:
         raise ConfigError(f"{output} already exists (it may hold reviewed changes); choose another --output, "
                           "or pass --force to replace it")
+    text = infer_file(args.data, max_categories=args.max_categories)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
     write_text(output, text)
     print(f"mlprod schema: wrote {output}; review it before use", file=sys.stderr)
     return 0

@@ -20,17 +20,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="reference for the statistical checks: a profile .json, or a CSV/Parquet file to profile")
     p.add_argument("--statistical", nargs="+", metavar="NAME",
                    help="datasets that get the statistical checks (default: all)")
-    p.add_argument("--summary", metavar="FILE", help="write the JSON summary (usable as DVC metrics)")
-    p.add_argument("--details", metavar="FILE", help="write every check's result as JSON")
-    p.add_argument("--report", metavar="FILE", help="write the HTML report")
+    p.add_argument("--summary", metavar="FILE", help="write the JSON summary (usable as DVC metrics; '-': print it)")
+    p.add_argument("--details", metavar="FILE", help="write every check's result as JSON ('-': print it)")
+    p.add_argument("--report", metavar="FILE", help="write the HTML report ('-': print it)")
     p.add_argument("--examples", type=int, default=5, metavar="N", help="example rows kept per check (default 5)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..validation import load_schema, validate, write_details, write_report, write_summary
+    from ..atomic import dumps_json
+    from ..errors import ConfigError, OutputPathError
+    from ..outpaths import check_file, emit, is_stdout
+    from ..validation import build_details, build_summary, load_schema, validate
+    from ..validation.report import render_html
 
+    outputs = {option: path for option, path in (("--summary", args.summary), ("--details", args.details),
+                                                 ("--report", args.report)) if path}
+    to_stdout = [option for option, path in outputs.items() if is_stdout(path)]
+    if len(to_stdout) > 1:
+        raise OutputPathError(f"{' and '.join(to_stdout)} are both '-': only one output can go to standard output")
+    for option, path in outputs.items():
+        check_file(path, what=option, stdout_ok=True)  # before any data is read
     datasets = {}
     for item in args.data:
         name, sep, path = item.partition("=")
@@ -43,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
     result = validate(datasets, schema, reference=args.reference, statistical=args.statistical,
                       max_examples=max(args.examples, 0))
     if args.summary:
-        write_summary(result, args.summary)
+        emit(args.summary, dumps_json(build_summary(result)))
     if args.details:
-        write_details(result, args.details, schema_source=args.schema)
+        emit(args.details, dumps_json(build_details(result, schema_source=args.schema)))
     if args.report:
-        write_report(result, args.report, schema=args.schema)
+        emit(args.report, render_html(result, schema=args.schema))
     for dataset in result.datasets:
         mine = result.outcomes_for(dataset.name)
         failed = sum(o.action == "fail" for o in mine)
@@ -56,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
               f"{warned} warning(s)", file=sys.stderr)
     for outcome in result.warnings:
         print(f"  warning {outcome.describe()}", file=sys.stderr)
-    written = [f for f in (args.summary, args.details, args.report) if f]
+    written = [f if not is_stdout(f) else "standard output" for f in outputs.values()]
     result.raise_for_status(hint=f"written: {', '.join(written)}" if written else "")
     print(f"mlprod validate: {result.status}" + (f"; written: {', '.join(written)}" if written else ""),
           file=sys.stderr)

@@ -113,7 +113,9 @@ def _parquet_shape(path: Path) -> tuple[int | None, list[str] | None]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to the project ``root``; absolute when it is outside (never with '..')."""
     try:
-        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+        rel = Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+    return path.resolve().as_posix() if rel == ".." or rel.startswith("../") else rel

@@ -57,11 +57,12 @@ def _distribution_map() -> list[tuple[str, str, list[str]]]:
         else:
             names = set()
         rows.append((dist, version, sorted(names | _record_tops(info / "RECORD"))))
-    try:
-        from .. import atomic
+    from .. import atomic
+    from ..errors import OutputPathError
 
+    try:
         atomic.write_json(cache, rows)
-    except OSError:
+    except (OSError, OutputPathError):  # only a cache
         pass
     return rows
 

@@ -9,12 +9,13 @@ through the cache as far as it holds them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 
 from .datarefs import _relative, cache_path, lock_outputs
-from .schema import MANIFEST_FILE, Manifest, ManifestError, loads, read_manifest
+from .schema import MANIFEST_FILE, Manifest, ManifestError, dumps, loads, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +44,28 @@ def cached_manifest(root: Path, md5: str) -> Manifest | None:
 
 
 def version_chain(manifest: Manifest, root: Path, limit: int = 50) -> list[Manifest]:
-    """``manifest`` followed by its predecessors found in the DVC cache (newest first)."""
+    """``manifest`` followed by its predecessors found in the DVC cache (newest first).
+
+    A chain that comes back to a manifest already in it (an edited ``previous.manifest_md5``) raises
+    :class:`ManifestError` naming the versions in the loop.
+    """
     chain = [manifest]
+    seen = [hashlib.md5(dumps(manifest).encode("utf-8"), usedforsecurity=False).hexdigest()]
     while len(chain) < limit:
         previous = chain[-1].previous
         if previous is None or not previous.manifest_md5:
             break
+        if previous.manifest_md5 in seen:
+            start = seen.index(previous.manifest_md5)
+            loop = " <- ".join([m.version for m in chain[start:]] + [chain[start].version])
+            raise ManifestError(f"{manifest.name} {manifest.version}: the chain of previous versions loops: {loop} "
+                                f"(manifest md5 {previous.manifest_md5} comes back after {len(chain) - start} "
+                                "step(s)). A previous.manifest_md5 was edited; the version history cannot be trusted")
         found = cached_manifest(root, previous.manifest_md5)
         if found is None:
             break
         chain.append(found)
+        seen.append(previous.manifest_md5)
     return chain
 
 

@@ -45,6 +45,7 @@ class Reproduction:
     rebuilt: Manifest
     differences: list[Difference] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    kept: str | None = None  # the rebuild's git worktree, when asked to keep it
 
     @property
     def identical(self) -> bool:
@@ -71,8 +72,7 @@ def reproduce(folder: str | Path, *, root: Path | None = None, keep: bool = Fals
     rel_folder = _relative(folder if folder.is_absolute() else Path.cwd() / folder, root)
     top = _git(root, "rev-parse", "--show-toplevel").strip()
     sub = _relative(root, Path(top))
-    work = Path(tempfile.mkdtemp(prefix="mlprod-reproduce-"))
-    tree = work / "tree"
+    tree = Path(tempfile.mkdtemp(prefix="mlprod-reproduce-"))  # empty: git adds the worktree right here
     try:
         _git(root, "worktree", "add", "--detach", "--force", str(tree), commit)
         project = tree / sub if sub != "." else tree
@@ -83,12 +83,21 @@ def reproduce(folder: str | Path, *, root: Path | None = None, keep: bool = Fals
         _dvc(project, "repro", "--force", stages[-1])
         rebuilt = read_manifest(project / rel_folder)
         return Reproduction(folder=str(folder), commit=commit, recorded=recorded, rebuilt=rebuilt,
-                            differences=compare(recorded, rebuilt), warnings=warnings)
+                            differences=compare(recorded, rebuilt), warnings=warnings,
+                            kept=str(tree) if keep else None)
+    except MlprodError as exc:
+        if keep and tree.is_dir():
+            raise ReproduceError(f"{exc}\n  {_kept_note(tree)}") from exc
+        raise
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True)
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        if not (keep and tree.is_dir()):  # kept: the worktree stays registered, so git keeps its files
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True)
+            shutil.rmtree(tree, ignore_errors=True)
         subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True)
+
+
+def _kept_note(tree: Path) -> str:
+    return f"rebuild kept for inspection in {tree} (remove it with: git worktree remove --force {tree})"
 
 
 def compare(recorded: Manifest, rebuilt: Manifest) -> list[Difference]:
@@ -113,6 +122,8 @@ def render_text(result: Reproduction) -> str:
         lines.append(f"  {diff.what} {diff.name}: recorded {diff.recorded!r}, rebuilt {diff.rebuilt!r}")
     if result.identical and not result.differences:
         lines.append("  metrics, data hashes, parameters and package versions are the same")
+    if result.kept:
+        lines.append(f"  {_kept_note(Path(result.kept))}")
     return "\n".join(lines)
 
 

@@ -3,17 +3,20 @@
 A manifest sits beside a model artifact and says what the model is (name, semantic version, input
 schema, output), how to trust it (artifact path and sha256) and where it came from (git commit, stage
 runs, parameters, data hashes, package versions, previous version). Reading is strict: unknown keys,
-missing required fields and wrong types are errors naming the field. Writing is deterministic (sorted
+missing required fields and wrong types are errors naming the field, and so is a field that becomes a
+path or a command argument (artifact.path, data paths, previous.manifest_md5, the git commit) in
+anything but its expected form. Writing is deterministic (sorted
 keys, empty optional fields dropped) and atomic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -144,7 +147,45 @@ def loads(text: str, *, source: str = "<manifest>") -> Manifest:
     if version != SCHEMA_VERSION:
         raise ManifestError(f"{source}: manifest schema_version {version!r} is not supported (this mlprod "
                             f"reads version {SCHEMA_VERSION}); upgrade mlprod or rewrite the manifest")
-    return _build(Manifest, data, source)
+    manifest = _build(Manifest, data, source)
+    _check_forms(manifest, source)
+    return manifest
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _check_forms(manifest: Manifest, source: str) -> None:
+    """Fields that become paths (or a git argument) must have exactly their expected form: a manifest from
+    elsewhere must not lead a reader outside the model folder, the project or the DVC cache."""
+
+    def bad(name: str, value: Any, expected: str) -> ManifestError:
+        return ManifestError(f"{source}: {name}: expected {expected}, got {value!r}. mlprod never writes this; "
+                             "the manifest was edited or damaged: rebuild the model (dvc repro)")
+
+    if not _inside(manifest.artifact.path):
+        raise bad("artifact.path", manifest.artifact.path, "a file path relative to the model folder, without '..'")
+    previous = manifest.previous
+    if previous is not None and previous.manifest_md5 is not None and not _MD5.fullmatch(previous.manifest_md5):
+        raise bad("previous.manifest_md5", previous.manifest_md5, "an md5 (32 lowercase hexadecimal digits)")
+    for i, ref in enumerate(manifest.data):
+        absolute = PurePosixPath(ref.path).is_absolute() and _inside(ref.path.lstrip("/"))
+        if not (_inside(ref.path) or absolute):
+            raise bad(f"data[{i}].path", ref.path, "a path relative to the project without '..' (or an absolute "
+                                                   "path without '..', for data outside the project)")
+        if not _MD5.fullmatch(ref.md5):
+            raise bad(f"data[{i}].md5", ref.md5, "an md5 (32 lowercase hexadecimal digits)")
+    commit = manifest.lineage.git.commit
+    if commit is not None and not _COMMIT.fullmatch(commit):
+        raise bad("lineage.git.commit", commit, "a full git commit hash (40 or 64 lowercase hexadecimal digits)")
+
+
+def _inside(path: str) -> bool:
+    """A relative path that stays inside its folder (no '..', not absolute, not empty)."""
+    pure = PurePosixPath(path)
+    return bool(path) and "\0" not in path and not pure.is_absolute() and pure.parts not in ((), (".",)) \
+        and ".." not in re.split(r"[/\\]", path)
 
 
 def read_manifest(folder: str | Path) -> Manifest:

@@ -47,7 +47,8 @@ def verify(folder: str | Path, *, release: bool = False, root: Path | None = Non
     checks = [_artifact(folder, manifest)]
     if release:
         root = root or project_root()
-        checks += [_clean_tree(manifest), *_lineage_complete(manifest), *_data_agrees_with_dvc(manifest, root)]
+        checks += [_clean_tree(manifest), *_lineage_complete(manifest), _history(manifest, root),
+                   *_data_agrees_with_dvc(manifest, root)]
     return Verification(folder=folder, manifest=manifest, checks=tuple(checks), release=release)
 
 
@@ -103,6 +104,19 @@ def _lineage_complete(manifest: Manifest) -> list[Check]:
         return [Check("lineage", False, "missing lineage: " + "; ".join(missing) + ". Rebuild with dvc repro.", True)]
     return [Check("lineage", True, f"{len(runs)} stage run(s), {len(manifest.data)} data reference(s), "
                                    f"{len(manifest.environment.packages)} packages", True)]
+
+
+def _history(manifest: Manifest, root: Path) -> Check:
+    from .history import version_chain
+
+    try:
+        chain = version_chain(manifest, root)
+    except ManifestError as exc:
+        return Check("history", False, str(exc), True)
+    found = f"{len(chain) - 1} previous version(s) found in the DVC cache" if len(chain) > 1 else \
+        "first version" if manifest.previous is None else "previous version not in the DVC cache"
+    return Check("history", True, found + (f" ({' <- '.join(m.version for m in chain)})" if len(chain) > 1 else ""),
+                 True)
 
 
 def _data_agrees_with_dvc(manifest: Manifest, root: Path) -> list[Check]:

@@ -169,8 +169,7 @@ class _Plan:
                 return f"values between {spec.min} and {spec.max}"
             return f"values >= {spec.min}" if spec.min is not None else f"values <= {spec.max}"
         if kind == "categories":
-            shown = ", ".join(map(repr, spec.categories[:8])) + (", ..." if len(spec.categories) > 8 else "")
-            return f"values in the {len(spec.categories)} allowed categories ({shown})"
+            return f"values in the {len(spec.categories)} allowed categories ({shown_categories(spec.categories)})"
         return "no infinite values"
 
     def _declare(self, check: str, kind: str, column: str | None, description: str) -> None:
@@ -229,7 +228,8 @@ class _Plan:
         checked = len(output) if output is not None else self.n_rows
         spec = self.schema.column(column)
         what = {"range": f"are outside the allowed range ({self._describe('range', spec)})",
-                "categories": f"are not among the allowed categories {list(spec.categories or ())[:8]}",
+                "categories": f"are not among the {len(spec.categories or ())} allowed categories "
+                              f"({shown_categories(spec.categories or ())})",
                 "finite": "are infinite (inf/-inf)"}.get(kind, f"failed {error.check}")
         examples = self._examples(column, error.failure_cases)
         if kind == "categories":
@@ -348,3 +348,10 @@ def _plain(value: Any) -> Any:
 def _listing(columns) -> str:
     names = [str(c) for c in columns]
     return f"columns {names[:12]}" + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def shown_categories(categories, limit: int = 8) -> str:
+    """The first ``limit`` allowed values, and how many more there are: ``'a', 'b', … (+4 more)``."""
+    shown = ", ".join(map(repr, categories[:limit]))
+    rest = len(categories) - limit
+    return shown + (f", … (+{rest} more)" if rest > 0 else "")

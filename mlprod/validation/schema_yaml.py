@@ -26,10 +26,10 @@ def schema_to_yaml(schema: Schema, *, header: str = "", notes: Mapping[str, str]
         lines.append(f"description: {_flow(schema.description)}")
     lines.append(f"table: {_flow(_table(schema.table))}")
     lines.append("columns:")
-    entries = [(f"  {_flow(c.name)}: {_flow(_column(c))}", notes.get(c.name)) for c in schema.columns]
-    width = max(len(text) for text, _ in entries)
+    entries = [(_entry(c.name, _column(c)), notes.get(c.name)) for c in schema.columns]
+    width = max(len(text.rsplit("\n", 1)[-1]) for text, _ in entries)
     for text, note in entries:
-        lines.append(f"{text.ljust(width)}  # {note}" if note else text)
+        lines.append(f"{text.ljust(width)}  # {_comment(note)}" if note else text)
     if schema.rules:
         lines.append("rules:")
         for rule in schema.rules:
@@ -82,6 +82,46 @@ def _column(column: ColumnSpec) -> dict[str, Any]:
     return out
 
 
+_MAX_SIMPLE_KEY = 1000  # YAML allows an implicit key of at most 1024 characters
+
+
+def _entry(name: str, value: Any) -> str:
+    """One column's line ``  name: {...}`` (an explicit ``? name`` line first for a very long name)."""
+    key = _flow(name)
+    if len(key) > _MAX_SIMPLE_KEY:
+        return f"  ? {key}\n  : {_flow(value)}"
+    return f"  {key}: {_flow(value)}"
+
+
 def _flow(value: Any) -> str:
+    """``value`` as YAML flow text on one line, whatever its strings hold (line breaks, quotes, controls)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str) and not value.isprintable():  # line breaks, tabs, controls: escaped, double-quoted
+        return _quoted(value)
     text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=2**30, allow_unicode=True).strip()
-    return text[:-4].rstrip() if text.endswith("\n...") else text
+    text = text[:-4].rstrip() if text.endswith("\n...") else text
+    return _quoted(value) if "\n" in text and isinstance(value, str) else text
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def _escape(ch: str) -> str:
+    """One character as YAML double-quoted text: itself if printable, else an escape YAML reads back."""
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _quoted(text: str) -> str:
+    return '"' + "".join(_escape(ch) for ch in text) + '"'
+
+
+def _comment(note: str) -> str:
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in note)
