@@ -321,9 +321,7 @@ def test_release_verification_refuses_a_dirty_tree_and_incomplete_lineage(data, 
      "previous.manifest_md5"),
     (lambda d: d.update(previous={"version": "1.0.0", "sha256": "a" * 64, "manifest_md5": "A" * 32}),
      "previous.manifest_md5"),
-    (lambda d: d["data"][0].update(path="../secret.parquet"), "data[0].path"),
-    (lambda d: d["data"][0].update(path="/srv/../etc/shadow"), "data[0].path"),
-    (lambda d: d["data"][0].update(path="data\\..\\..\\x"), "data[0].path"),
+    (lambda d: d["data"][0].update(path=""), "data[0].path"),
     (lambda d: d["data"][0].update(md5="d" * 31), "data[0].md5"),
     (lambda d: d["lineage"]["git"].update(commit="--output=/tmp/owned"), "lineage.git.commit"),
 ])
@@ -336,6 +334,14 @@ def test_fields_that_become_paths_accept_only_their_expected_form(edit, field):
         schema.loads(yaml.safe_dump(data), source="m.yaml")
     assert str(err.value).startswith(f"m.yaml: {field}: expected ")
     assert "edited or damaged" in str(err.value)
+
+
+def test_manifests_of_earlier_versions_with_data_outside_the_project_stay_readable():
+    import yaml
+
+    data = make_manifest().to_dict()
+    data["data"][0]["path"] = "../shared/train.parquet"  # what earlier versions wrote for data outside the project
+    assert schema.loads(yaml.safe_dump(data), source="m.yaml").data[0].path == "../shared/train.parquet"
 
 
 def test_data_outside_the_project_is_recorded_by_absolute_path_never_with_dotdot(tmp_path, monkeypatch):

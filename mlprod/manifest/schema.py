@@ -4,7 +4,7 @@ A manifest sits beside a model artifact and says what the model is (name, semant
 schema, output), how to trust it (artifact path and sha256) and where it came from (git commit, stage
 runs, parameters, data hashes, package versions, previous version). Reading is strict: unknown keys,
 missing required fields and wrong types are errors naming the field, and so is a field that becomes a
-path or a command argument (artifact.path, data paths, previous.manifest_md5, the git commit) in
+path or a command argument (artifact.path, md5 hashes, previous.manifest_md5, the git commit) in
 anything but its expected form. Writing is deterministic (sorted
 keys, empty optional fields dropped) and atomic.
 """
@@ -170,10 +170,10 @@ def _check_forms(manifest: Manifest, source: str) -> None:
     if previous is not None and previous.manifest_md5 is not None and not _MD5.fullmatch(previous.manifest_md5):
         raise bad("previous.manifest_md5", previous.manifest_md5, "an md5 (32 lowercase hexadecimal digits)")
     for i, ref in enumerate(manifest.data):
-        absolute = PurePosixPath(ref.path).is_absolute() and _inside(ref.path.lstrip("/"))
-        if not (_inside(ref.path) or absolute):
-            raise bad(f"data[{i}].path", ref.path, "a path relative to the project without '..' (or an absolute "
-                                                   "path without '..', for data outside the project)")
+        # data paths are only ever read (and may lie outside the project: earlier versions wrote '../' for
+        # such data, and those manifests stay readable); their md5 is what reaches the DVC cache
+        if not ref.path or "\0" in ref.path:
+            raise bad(f"data[{i}].path", ref.path, "a data file path")
         if not _MD5.fullmatch(ref.md5):
             raise bad(f"data[{i}].md5", ref.md5, "an md5 (32 lowercase hexadecimal digits)")
     commit = manifest.lineage.git.commit
