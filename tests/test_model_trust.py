@@ -169,6 +169,24 @@ def test_a_hostile_file_in_the_registry_is_refused_by_promote_and_by_mlflow(host
     assert registry.alias("victim", "champion") is None
 
 
+def test_a_schema_that_unpacks_huge_or_nests_deeply_is_refused_without_reading_it(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("schema.json", b" " * (300 * 1024 * 1024))  # compresses to a few hundred kB
+    with pytest.raises(ModelFileError, match="not a readable skops model file.*unpacks to 314,572,800 bytes"):
+        loads_model(bomb.getvalue())
+    opening = '{"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": ['
+    deep = io.BytesIO()
+    with zipfile.ZipFile(deep, "w") as archive:
+        archive.writestr("schema.json", opening * 50_000 + "]}" * 50_000)
+    with pytest.raises(ModelFileError, match="not a readable skops model file"):
+        loads_model(deep.getvalue())
+
+
 # -- what genuine models need ------------------------------------------------------------------------------
 
 GENUINE = {

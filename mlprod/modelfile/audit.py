@@ -35,6 +35,7 @@ _REFUSED = {
     "OperatorFuncNode": "an operator.attrgetter/itemgetter/methodcaller",
     "PartialNode": "a functools.partial (use FunctionTransformer's kw_args instead)",
 }
+MAX_SCHEMA_BYTES = 256 * 1024 * 1024  # a model's object tree; arrays are separate members
 KNOWN_LOADERS = _CLASS_LOADERS | _SKIPPED | {"FunctionNode", "TypeNode"} | set(_REFUSED)
 
 
@@ -68,6 +69,9 @@ def audit_bytes(data: bytes, policy: TrustPolicy) -> Audit:
     from skops.io._utils import LoadContext
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        size = archive.getinfo("schema.json").file_size
+        if size > MAX_SCHEMA_BYTES:  # read nothing that large: a zip bomb looks the same from outside
+            raise ValueError(f"schema.json unpacks to {size:,} bytes (at most {MAX_SCHEMA_BYTES:,} are read)")
         schema = json.loads(archive.read("schema.json"))
         if not isinstance(schema, dict):
             raise ValueError("schema.json is not an object")
