@@ -65,9 +65,9 @@ def stage_lock(root: str | Path, stage: str, *, wait: float = 0, on_wait=None) -
                 if left <= 0:
                     raise StageBusyError(_busy_message(stage, path, _holder(fd), wait))
                 time.sleep(min(POLL_SECONDS, left))
+        command = _command()
         info = json.dumps({"pid": os.getpid(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""},
-                          sort_keys=True).encode("utf-8")
+                           "command": command}, sort_keys=True).encode("utf-8")
         os.pwrite(fd, info, 0)  # overwrite, then cut: a reader sees the old holder's text or this one's
         os.ftruncate(fd, len(info))
         yield path
@@ -130,11 +130,29 @@ def _try_lock(fd: int) -> bool:
 
 
 def _holder(fd: int) -> dict:
+    """What the lock file says of its holder; {} when unknown (just taken, not yet written, or stale)."""
     try:
         data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return {}
+    try:
+        os.kill(data["pid"], 0)
+    except ProcessLookupError:  # an earlier holder's text, not yet overwritten by the new holder
+        return {}
+    except OSError:
+        pass
+    return data
+
+
+def _command() -> str:
+    """This process's command line, for the message another run shows (``python -m mlprod`` reads as mlprod)."""
+    if not sys.argv or not sys.argv[0]:
+        return ""
+    program = Path(sys.argv[0])
+    command = " ".join([program.parent.name if program.name == "__main__.py" else program.name, *sys.argv[1:]])
+    return command if len(command) <= 200 else command[:199] + "…"
 
 
 def check_wait(value: float | None) -> float:
