@@ -64,6 +64,19 @@ class CellTimeoutError(ExecutionError):
     """A cell ran longer than the configured timeout."""
 
 
+class RunStopped(ExecutionError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM) before its results were saved.
+
+    ``exit_code`` follows the shell's convention: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+    """
+
+
+class StageBusyError(MlprodError):
+    """Another run of the same stage holds the stage's lock; nothing was run (exit code 75, "try again later")."""
+
+    exit_code = 75
+
+
 class DataValidationError(MlprodError):
     """Data failed the validation gate: at least one check failed under the policy (``result`` has all)."""
 

@@ -15,7 +15,7 @@ from typing import Any, MutableMapping
 
 from .errors import ParamsError
 from .notebook import NotebookInfo, Parameter
-from .params import find_params_file, resolve_params
+from .params import project_root, resolve_params
 from .types import spec_from_value
 
 _applied: dict[str, Any] = {}  # the last stage init_stage applied in this process: {"stage", "parameters"}
@@ -30,7 +30,7 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     """
     if os.environ.get("MLPROD_STAGE"):
         return None
-    params_file = find_params_file()
+    root, params_file = project_root()  # the same root `mlprod run` uses: where params.yaml is found from here
     if params_file is None:
         raise ParamsError(f"init_stage({stage!r}): no params.yaml in {Path.cwd()} or its parents; "
                           "open the notebook from inside the project")
@@ -39,12 +39,12 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     info = NotebookInfo(path=Path(notebook), sha256="", language="python", cell_ids=(), parameters_cell=0,
                         parameters=declared)
     resolved = resolve_params(info, stage, params_file, {})
-    os.chdir(params_file.parent)
+    os.chdir(root)
     namespace.update(resolved.values)
     _applied.clear()
     _applied.update(stage=stage, parameters=dict(resolved.values))
     print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
-          f"working directory {params_file.parent}")
+          f"working directory: the project root {root}")
     return None
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 KERNEL_NAME = "mlprod-python"
 
@@ -60,24 +60,27 @@ app.start()
 """
 
 
-def start_kernel(cwd: Path, env: Mapping[str, str] | None = None) -> StartedKernel:
+def start_kernel(cwd: Path, env: Mapping[str, str] | None = None,
+                 on_launched: Callable[[int], None] | None = None) -> StartedKernel:
     """Launch an IPython kernel on this interpreter with ``cwd`` as its working directory.
 
     The process is started with the standard library before ``jupyter_client`` is imported (~0.1 s),
     so the kernel boots while the manager is being set up; the manager then adopts the process.
+    ``on_launched(pid)`` is called once the process exists. Whatever interrupts the start (an error,
+    Ctrl-C), the process is killed and the connection file (it holds the kernel's HMAC key) removed.
     """
     runtime_dir = Path(tempfile.mkdtemp(prefix="mlprod-kernel-"))
     connection_file = runtime_dir / "kernel.json"
+    process = None
     try:
         process = _launch(connection_file, cwd, env)
-    except Exception:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-        raise
-    try:
+        if on_launched is not None:
+            on_launched(process.pid)
         km = _adopt(process, connection_file, cwd)
-    except Exception:
-        process.kill()
-        process.wait()
+    except BaseException:
+        if process is not None:
+            process.kill()
+            process.wait()
         shutil.rmtree(runtime_dir, ignore_errors=True)
         raise
     return StartedKernel(manager=km, runtime_dir=runtime_dir)

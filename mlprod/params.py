@@ -42,6 +42,18 @@ def find_params_file(start: str | Path | None = None) -> Path | None:
     return None
 
 
+def project_root(cwd: str | Path | None = None, params_file: str | Path | None = None) -> tuple[Path, Path | None]:
+    """The project root a stage runs in, and the params file it reads.
+
+    The root is ``cwd`` when given, else the folder of the ``params.yaml`` found from the working
+    directory (:func:`find_params_file`), else the working directory. ``params_file`` only chooses the
+    file the parameters are read from; it never moves the root (a file elsewhere is only read).
+    """
+    found = find_params_file(cwd)
+    root = Path(cwd) if cwd else (found.parent if found else Path.cwd())
+    return root, (Path(params_file) if params_file else found)
+
+
 def load_params_file(path: str | Path) -> dict[str, Any]:
     """Read a params file; its top level must be a mapping of section names."""
     data = yamlio.load_file(Path(path))

@@ -62,6 +62,15 @@ class RunRecord:
         return atomic.write_json(path, self.to_dict())
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` as a run record and mlprod's messages show it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def read_run_record(path: str | Path) -> RunRecord:
     """Load a run record, rejecting unknown schema versions and keys."""
     path = Path(path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -116,10 +118,9 @@ def test_sigterm_stops_the_run_like_ctrl_c(project: Project) -> None:
 
     assert proc.returncode == 128 + signal.SIGTERM
     assert stderr.strip().splitlines()[-3:] == [
-        "mlprod run: writes_then_waits.ipynb failed in cell 3 (id 'writes-then-waits-3'): "
-        "StopRequested: the run was stopped by SIGTERM",
+        "mlprod run: writes_then_waits.ipynb stopped by SIGTERM in cell 3 (id 'writes-then-waits-3')",
         "  partially executed notebook: reports/failed/writes_then_waits/writes_then_waits.ipynb",
-        "  removed outputs written by the failed run: models"]
+        "  removed outputs written by the stopped run: models"]
     failed = json.loads((project.root / "reports/failed/writes_then_waits/run.json").read_text())
     assert (failed["status"], failed["failure"]["kind"], failed["failure"]["cell"]) == ("failed", "interrupted", 3)
     assert not (project.root / "models").exists()
@@ -138,3 +139,275 @@ def test_log_output_prints_what_the_notebook_prints_while_it_runs(project: Proje
     assert loud.returncode == 0, loud.stderr
     lines = loud.stdout.splitlines()
     assert lines[0].startswith("kernel pid ") and lines[1:] == ["second cell"]
+
+
+# --- one run of a stage at a time; signals at the edges of a run -------------------------------------------------
+
+def start(project: Project, *args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mlprod", *args], cwd=project.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 90) -> None:
+    """Until ``path`` exists (written by the notebook or the runner's test pause); fails if ``proc`` ends first."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {path.name} appeared: {proc.communicate()}")
+        assert time.monotonic() < deadline, f"{path} did not appear within {seconds} s"
+        time.sleep(0.02)
+
+
+def state(root: Path, *folders: str) -> dict[str, tuple]:
+    """Every file and folder under ``folders``: identity (inode), modification time and content."""
+    found = {}
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*")):
+            info = path.lstat()
+            found[str(path.relative_to(root))] = (info.st_ino, info.st_mtime_ns,
+                                                  path.read_bytes() if path.is_file() else None)
+    return found
+
+
+def kill_kernel(pid_file: Path) -> None:
+    """Stop a kernel a test left waiting (its parent was killed), if it is still there."""
+    if pid_file.is_file():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def waiting_stage(project: Project) -> None:
+    project.notebook("waits_for_file")
+    project.params("waits_for_file: {}\n")
+    project.write("dvc.yaml", """
+        stages:
+          waits_for_file:
+            cmd: mlprod run waits_for_file.ipynb
+            outs:
+              - models
+        """)
+
+
+def test_a_second_run_of_a_running_stage_stops_at_once_and_touches_nothing(project: Project) -> None:
+    waiting_stage(project)
+    project.write("reports/failed/waits_for_file/run.json", '{"an": "earlier failed run"}\n')
+    first = start(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=first", "-p", "release=go-first")
+    try:
+        wait_for(project.root / "first.pid", first)  # the first run is inside its waiting cell
+        before = state(project.root, "reports", "models")
+        assert "reports/running/waits_for_file" in before
+        assert (project.root / "models" / "model.txt").read_text() == "first: started"
+
+        second = mlprod(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=second")
+        assert second.returncode == 75
+        assert second.stdout == "" and len(second.stderr.splitlines()) == 1, second.stderr
+        assert second.stderr.startswith(
+            f"mlprod run: stage 'waits_for_file' is already running (pid {first.pid}, started ")
+        assert f"; a second run at the same time would mix its outputs with that run's, so nothing was run. " \
+               f"Wait for it to finish or stop it (kill {first.pid}), or pass --wait SECONDS" in second.stderr
+        assert second.stderr.endswith("Lock file: .mlprod/locks/waits_for_file.lock\n")
+
+        waited = mlprod(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=second", "--wait", "0.5")
+        assert waited.returncode == 75
+        assert waited.stderr.splitlines()[0].startswith(
+            f"mlprod: stage 'waits_for_file' is already running (pid {first.pid}, ")
+        assert waited.stderr.splitlines()[0].endswith("; waiting up to 0.5 s for it to finish")
+        assert waited.stderr.splitlines()[1].startswith(
+            f"mlprod run: stage 'waits_for_file' is still running after waiting 0.5 s (pid {first.pid}, ")
+
+        assert state(project.root, "reports", "models") == before  # nothing removed, replaced or touched
+        assert not (project.root / "second.pid").exists()
+    finally:
+        (project.root / "go-first").touch()
+        _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    assert (project.root / "models" / "model.txt").read_text() == "first: finished"
+    assert json.loads((project.root / "reports/notebooks/waits_for_file/run.json").read_text())["parameters"] == {
+        "label": "first", "release": "go-first"}
+    assert (project.root / ".mlprod" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_run_told_to_wait_starts_when_the_first_one_ends(project: Project) -> None:
+    waiting_stage(project)
+    (project.root / "go-second").touch()
+    first = start(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=first", "-p", "release=go-first")
+    second = None
+    try:
+        wait_for(project.root / "first.pid", first)
+        second = start(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=second",
+                       "-p", "release=go-second", "--wait", "120")
+        line = second.stderr.readline()  # said as soon as it starts waiting
+        assert line.startswith(f"mlprod: stage 'waits_for_file' is already running (pid {first.pid}, "), line
+        assert line.endswith("; waiting up to 120 s for it to finish\n")
+        # the first run cannot end before go-first exists, so the second is still waiting, not running
+        assert second.poll() is None and not (project.root / "second.pid").exists()
+        assert (project.root / "models" / "model.txt").read_text() == "first: started"
+    finally:
+        (project.root / "go-first").touch()
+        first.communicate(timeout=120)
+        if second is not None:
+            _, rest = second.communicate(timeout=120)
+    assert (first.returncode, second.returncode) == (0, 0), rest
+    assert (project.root / "models" / "model.txt").read_text() == "second: finished"
+    record = json.loads((project.root / "reports/notebooks/waits_for_file/run.json").read_text())
+    assert record["parameters"]["label"] == "second"
+
+
+def test_a_killed_run_releases_its_lock(project: Project) -> None:
+    # `dvc repro` killed hard, or mlprod itself SIGKILLed: the operating system releases the lock
+    waiting_stage(project)
+    (project.root / "go-second").touch()
+    first = start(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=first", "-p", "release=go-first")
+    try:
+        wait_for(project.root / "first.pid", first)
+        first.kill()
+        first.wait(timeout=30)
+        assert (project.root / "reports" / "running" / "waits_for_file").is_dir()  # left behind by the kill
+        second = mlprod(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=second",
+                        "-p", "release=go-second")
+    finally:
+        kill_kernel(project.root / "first.pid")  # its parent is gone; the test stops it
+    assert second.returncode == 0, second.stderr
+    assert (project.root / "models" / "model.txt").read_text() == "second: finished"
+    assert not (project.root / "reports" / "running").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_before_the_commit_point_stops_the_run(project: Project, signum: int) -> None:
+    waiting_stage(project)
+    (project.root / "release").touch()
+    earlier = project.write("reports/notebooks/waits_for_file/run.json", '{"an": "earlier successful run"}\n')
+    pause = project.root / "paused"
+    proc = start(project, "run", "waits_for_file.ipynb", MLPROD_TEST_PAUSE=f"before-commit={pause}")
+    wait_for(pause, proc)  # every cell ran, the results are ready in reports/running, not yet renamed
+    assert (project.root / "models" / "model.txt").read_text() == "run: finished"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signum
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
+    assert stderr.strip().splitlines()[-3:] == [
+        f"mlprod run: waits_for_file.ipynb stopped by {name} after its last cell, before its results were saved",
+        ("  executed notebook: reports/failed/waits_for_file/waits_for_file.ipynb "
+         "(HTML: reports/failed/waits_for_file/waits_for_file.html)"),
+        "  removed outputs written by the stopped run: models"]
+    assert "Traceback" not in stderr
+    assert not (project.root / "models").exists()
+    assert earlier.read_text() == '{"an": "earlier successful run"}\n'  # the previous results stay
+    failed = json.loads((project.root / "reports/failed/waits_for_file/run.json").read_text())
+    assert (failed["status"], failed["failure"]["kind"]) == ("failed", "interrupted")
+    assert not (project.root / "reports" / "running").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_commit_point_is_held_back_and_the_run_succeeds(project: Project, signum: int) -> None:
+    waiting_stage(project)
+    (project.root / "release").touch()
+    project.write("reports/failed/waits_for_file/run.json", '{"an": "earlier failed run"}\n')
+    pause = project.root / "paused"
+    proc = start(project, "run", "waits_for_file.ipynb", "--no-html", MLPROD_TEST_PAUSE=f"after-commit={pause}")
+    wait_for(pause, proc)  # the results have been renamed into place
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, stderr
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
+    lines = stderr.strip().splitlines()
+    assert lines[-2] == f"mlprod: {name} arrived after the results of 'waits_for_file' were saved; the run has succeeded"
+    assert lines[-1].startswith("mlprod run: waits_for_file.ipynb (waits_for_file) succeeded in ")
+    record = json.loads((project.root / "reports/notebooks/waits_for_file/run.json").read_text())
+    assert record["status"] == "succeeded"
+    assert (project.root / "models" / "model.txt").read_text() == "run: finished"
+    assert not (project.root / "reports" / "failed" / "waits_for_file").exists()  # its own clean-up was done
+    assert not (project.root / "reports" / "running").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_kernel_starts_leaves_nothing_behind(project: Project, tmp_path_factory: pytest.TempPathFactory,
+                                                                signum: int) -> None:
+    waiting_stage(project)
+    (project.root / "release").touch()
+    failed = project.write("reports/failed/waits_for_file/run.json", '{"an": "earlier failed run"}\n')
+    temp = tmp_path_factory.mktemp("tmpdir")  # where the kernel's connection file (its HMAC key) is written
+    pause = project.root / "paused"
+    proc = start(project, "run", "waits_for_file.ipynb", MLPROD_TEST_PAUSE=f"kernel-start={pause}", TMPDIR=str(temp))
+    wait_for(pause, proc)  # the kernel process exists, its connection file is written
+    kernel = int(pause.read_text())
+    assert [p.name for p in temp.iterdir()][0].startswith("mlprod-kernel-")
+    assert (project.root / "reports" / "running" / "waits_for_file").is_dir()
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
+    assert (proc.returncode, stderr) == (128 + signum, (
+        f"mlprod run: waits_for_file.ipynb: stopped by {name} while the kernel was starting; "
+        "no cell ran and nothing was saved\n"))
+    assert list(temp.iterdir()) == []
+    assert not (project.root / "reports" / "running").exists()
+    assert failed.read_text() == '{"an": "earlier failed run"}\n'
+    assert not (project.root / "models").exists() and not (project.root / "run.pid").exists()
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(kernel, 0)
+
+
+def test_ctrl_c_outside_a_run_still_says_what_happened(project: Project) -> None:
+    # a Ctrl-C while mlprod waits for a busy stage (or anywhere outside a run) is not "mlprod run: " alone
+    waiting_stage(project)
+    first = start(project, "run", "waits_for_file.ipynb", "--no-html", "-p", "label=first", "-p", "release=go-first")
+    try:
+        wait_for(project.root / "first.pid", first)
+        second = start(project, "run", "waits_for_file.ipynb", "--no-html", "--wait", "inf")
+        assert second.stderr.readline().endswith("; waiting as long as it takes for it to finish\n")
+        second.send_signal(signal.SIGINT)
+        _, stderr = second.communicate(timeout=60)
+        assert (second.returncode, stderr) == (130, "mlprod run: interrupted by Ctrl-C (SIGINT)\n")
+    finally:
+        (project.root / "go-first").touch()
+        first.communicate(timeout=120)
+    assert first.returncode == 0
+
+
+def test_a_long_multi_line_error_is_shown_whole_on_the_console(project: Project) -> None:
+    project.notebook("fails_with_long_message")
+    project.params("fails_with_long_message: {}\n")
+    result = mlprod(project, "run", "fails_with_long_message.ipynb", "--no-html")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("mlprod run: fails_with_long_message.ipynb failed in cell 3 (id 'fails-with-long-message-3'): "
+                        "ValueError: Input X contains NaN.")
+    message = " ".join(line.strip() for line in lines[1:-1])
+    # scikit-learn's advice, on the second line of its message, reaches the console in full
+    assert "by using an imputer transformer in a pipeline or drop samples with missing values" in message
+    assert message.endswith("https://scikit-learn.org/stable/modules/impute.html#estimators-that-handle-nan-values")
+    assert all(len(line) <= 4 + 100 or " " not in line.strip() for line in lines[1:-1])  # wrapped, not cut
+    assert lines[-1] == "  partially executed notebook: reports/failed/fails_with_long_message/fails_with_long_message.ipynb"
+
+
+def test_params_file_outside_the_project_is_only_read(project: Project,
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    project.notebook("calls_init_stage")
+    project.params("calls_init_stage:\n  label: from-the-project\n")
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    other = elsewhere / "params.yaml"
+    other.write_text("calls_init_stage:\n  label: from-elsewhere\n", encoding="utf-8")
+    inside = project.write("experiments/big.yaml", "calls_init_stage:\n  label: an-experiment\n")
+    root = project.root.resolve()
+
+    for params_file, label, note in [
+            (other, "from-elsewhere", f"mlprod: parameters from {other.resolve()} (outside the project, only read); "
+                                      f"the notebook runs in the project root {root} (found from the working directory)"),
+            (inside, "an-experiment", f"mlprod: parameters from {inside.resolve()}; "
+                                      f"the notebook runs in the project root {root} (found from the working directory)")]:
+        result = mlprod(project, "run", "calls_init_stage.ipynb", "--no-html", "--params-file", str(params_file))
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines()[0] == note
+        executed = json.loads((project.root / "reports/notebooks/calls_init_stage/calls_init_stage.ipynb").read_text())
+        printed = json.loads("".join(executed["cells"][-1]["outputs"][0]["text"]))
+        assert (printed["label"], printed["cwd"]) == (label, str(root))
+        record = json.loads((project.root / "reports/notebooks/calls_init_stage/run.json").read_text())
+        assert record["params_file"] == (str(other) if params_file == other else "experiments/big.yaml")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["params.yaml"]  # nothing written there
+    assert sorted(p.name for p in inside.parent.iterdir()) == ["big.yaml"]
+    # the project's own params.yaml named explicitly: nothing to say
+    plain = mlprod(project, "run", "calls_init_stage.ipynb", "--no-html", "--params-file", "params.yaml")
+    assert plain.returncode == 0 and not plain.stderr.startswith("mlprod: parameters from"), plain.stderr

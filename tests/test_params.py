@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import NOTEBOOKS, Project
 
@@ -229,3 +231,19 @@ def test_explicit_params_file_and_stage(project: Project) -> None:
     with pytest.raises(ParamsError, match=r"conf/other.yaml \[shared_name\] 'epochz'"):
         run_notebook(nb, stage="shared_name", params_file="conf/other.yaml")
     project.assert_no_kernel_started()
+
+
+def test_a_params_file_never_moves_the_project_root(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from mlprod.params import project_root
+
+    project.params("x: {}\n")
+    (project.root / "notebooks").mkdir()
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "params.yaml"
+    elsewhere.write_text("x: {}\n", encoding="utf-8")
+    root = project.root.resolve()
+    assert project_root() == (root, root / "params.yaml")
+    assert project_root(params_file=elsewhere) == (root, elsewhere)  # only read from there
+    assert project_root(params_file="notebooks/other.yaml") == (root, Path("notebooks/other.yaml"))
+    assert project_root(cwd=project.root / "notebooks") == (project.root / "notebooks", root / "params.yaml")
+    (project.root / "params.yaml").unlink()
+    assert project_root(params_file=elsewhere) == (Path.cwd(), elsewhere)  # no params.yaml: the working directory

@@ -310,3 +310,76 @@ def test_a_long_cell_is_reported_while_it_runs(project: Project, caplog: pytest.
     assert all(n.startswith("sleeps (sleeps.ipynb): cell 3/4 still running after ") for n in notes)
     finished = [r.getMessage() for r in caplog.records if "finished in" in r.getMessage()]
     assert finished[0].startswith("sleeps (sleeps.ipynb): cell 3/4 finished in ")
+
+
+def test_a_run_of_a_stage_that_is_running_stops_at_once_or_after_waiting(project: Project) -> None:
+    from mlprod.errors import StageBusyError
+    from mlprod.stagelock import stage_lock
+
+    nb_path = project.notebook("no_parameters_cell")
+    with stage_lock(project.root, "no_parameters_cell"):  # another run of the stage holds its lock
+        with pytest.raises(StageBusyError, match=rf"^stage 'no_parameters_cell' is already running \(pid {os.getpid()}, ") \
+                as err:
+            run_notebook(nb_path, html=False)
+        assert err.value.exit_code == 75
+        t0 = time.monotonic()
+        with pytest.raises(StageBusyError, match=r"is still running after waiting 0.3 s \(pid "):
+            run_notebook(nb_path, html=False, wait=0.3)
+        assert time.monotonic() - t0 >= 0.3
+        project.assert_no_kernel_started()  # nothing was created, nothing ran
+    assert run_notebook(nb_path, html=False).status == "succeeded"  # released with the `with` block
+    with pytest.raises(ParamsError, match=r"must be a number of seconds >= 0, got -1"):
+        run_notebook(nb_path, html=False, wait=-1)
+
+
+def test_stage_names_map_to_distinct_lock_files(tmp_path: Path) -> None:
+    from mlprod.stagelock import lock_path
+
+    names = ["train", "a/b", "a_b", "..", "train@1"]
+    paths = [lock_path(tmp_path, name) for name in names]
+    assert len(set(paths)) == len(names)
+    assert all(p.parent == tmp_path / ".mlprod" / "locks" for p in paths)
+    assert paths[0].name == "train.lock"
+
+
+def test_a_file_where_the_lock_folder_belongs_is_a_clear_error(project: Project) -> None:
+    from mlprod.errors import ConfigError
+
+    nb_path = project.notebook("no_parameters_cell")
+    project.write(".mlprod", "a file, not a folder\n")
+    with pytest.raises(ConfigError, match=r"cannot create the stage's lock file .*\.mlprod/ in the project root must be "
+                                          r"a writable folder"):
+        run_notebook(nb_path, html=False)
+    project.assert_no_kernel_started()
+
+
+def test_a_failure_before_the_first_cell_reads_well() -> None:
+    from mlprod.failures import execution_error
+    from mlprod.notebook import NotebookInfo
+    from mlprod.runrecord import CellFailure, RunRecord
+
+    info = NotebookInfo(path=Path("train.ipynb"), sha256="0", language="python", cell_ids=(), parameters_cell=None,
+                        parameters={})
+    failure = CellFailure(kind="kernel_start", ename="RuntimeError", evalue="Kernel didn't respond in 1 seconds",
+                          message="before the first cell: the kernel did not become ready within 1 s")
+    record = RunRecord(stage="train", notebook="train.ipynb", notebook_sha256="0", status="failed", started_at="",
+                       ended_at="", duration_seconds=0, parameters={}, defaults_used=[], overrides=[], params_file=None,
+                       executed_notebook="reports/failed/train/train.ipynb", html=None, failure=failure)
+    error = execution_error(info, record, [], [])
+    assert isinstance(error, KernelDiedError)
+    assert str(error).splitlines()[0] == (
+        "train.ipynb failed before its first cell: RuntimeError: Kernel didn't respond in 1 seconds")
+
+
+def test_a_very_long_error_message_is_bounded_and_says_where_the_rest_is(project: Project) -> None:
+    nb_path = project.notebook("fails_with_long_message")
+    project.params("fails_with_long_message:\n  lines: 40\n")
+    with pytest.raises(CellError) as err:
+        run_notebook(nb_path, html=False)
+    lines = str(err.value).splitlines()
+    assert lines[0].endswith("failed in cell 3 (id 'fails-with-long-message-3'): ValueError: problem 1")
+    assert lines[1:14] == [f"    problem {i}" for i in range(2, 15)]
+    assert lines[14] == "    … 26 more line(s); full message in reports/failed/fails_with_long_message/run.json"
+    assert lines[15] == "  partially executed notebook: reports/failed/fails_with_long_message/fails_with_long_message.ipynb"
+    evalue = run_json(project.root / "reports" / "failed" / "fails_with_long_message")["failure"]["evalue"]
+    assert evalue.splitlines() == [f"problem {i}" for i in range(1, 41)]

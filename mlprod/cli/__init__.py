@@ -68,8 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MlprodError as exc:
         print(f"mlprod {args.verb}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        print(f"mlprod {args.verb}: {exc or 'interrupted'}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Python's own Ctrl-C carries no text; the CLI's StopRequested says which signal
+        print(f"mlprod {args.verb}: {str(exc) or 'interrupted by Ctrl-C (SIGINT)'}", file=sys.stderr)
         return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
