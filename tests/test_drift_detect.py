@@ -383,3 +383,13 @@ def test_streamed_batches_where_a_column_is_empty_at_first_or_changes_type(tmp_p
     assert code == 2
     assert (f"Data file '{tmp_path / 'reference.csv'}': column 'age' holds numbers in rows 1-1000 but text "
             f"(categories) in rows 1001-1500 (e.g. 'forty')") in err
+
+
+def test_empty_data_frames_are_clear_errors_even_with_a_model(demo):
+    split, model, reference = demo
+    with pytest.raises(DriftError, match="the current data frame has no rows"):  # used to fail inside scikit-learn
+        detect_drift(reference, split.current.head(0), settings=SETTINGS, model=model)
+    with pytest.raises(DriftError, match="the reference data frame has no rows; nothing to compare against"):
+        detect_drift(split.train.head(0), split.current, settings=SETTINGS, model=model)
+    with pytest.raises(DriftError, match="the baseline data frame has no rows"):
+        detect_drift(reference, split.current, settings=SETTINGS, model=model, baseline=split.holdout.head(0))

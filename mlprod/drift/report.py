@@ -62,7 +62,8 @@ def detect_drift(reference: Any, current: Any, *, settings: DriftSettings | None
                                             [c.column for c in features.columns],
                                             absent_columns(ref_profile, cur_profile, settings))
     notes += finding_notes
-    extra = [c for c in cur_profile.columns if c not in ref_profile.columns]
+    special = {settings.target, settings.prediction, settings.date_column, *settings.exclude}
+    extra = [c for c in cur_profile.columns if c not in ref_profile.columns and c not in special]
     if extra:
         notes.append(f"column(s) only in the current data, not compared: {extra}")
     plots = {"features": plots}
