@@ -186,7 +186,8 @@ class _CurrentStream:
                                  f"(CSV/Parquet) so that labels and scores can be read row by row")
             batches, total = iter_batches(source, batch_rows=batch_rows)
             name = self.name = f"current data {str(source)!r}"
-            chunks, info, sample_size = self._scored_batches(batches, name), {"source": str(source)}, DEFAULT_SAMPLE_SIZE
+            chunks, info = self._scored_batches(batches, name), {"source": str(source)}
+            sample_size = DEFAULT_SAMPLE_SIZE
         else:
             raise DriftError(f"current must be a DataFrame or a file path, got {type(source).__name__}")
         self._start(total)
