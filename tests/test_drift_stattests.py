@@ -173,7 +173,8 @@ def test_categories_only_in_current_and_kind_mismatch():
     with pytest.raises(DriftError, match="column 'x' is categorical; the ks test applies to \\['numeric'\\]"):
         run("ks", ref, cur)
     mixed = (build_profile(pd.DataFrame({"x": [1.0, 2.0]})), build_profile(pd.DataFrame({"x": ["a", "b"]})))
-    with pytest.raises(DriftError, match="numeric in the reference but categorical in the current"):
+    with pytest.raises(DriftError, match=r"holds numbers in the reference data but text \(categories\) in the "
+                                         r"current data \(e.g. 'a', 'b'\)"):
         compare_column(*mixed, "x", SETTINGS)
 
 
@@ -182,3 +183,117 @@ def test_known_shift_is_detected_by_every_test():
     a, b = rng.normal(0, 1, 5000), rng.normal(0.5, 1, 5000)
     for test in ("ks", "wasserstein", "psi", "jensen_shannon", "chi_square"):
         assert run(test, a, b).drifted, test
+
+
+# --- constant columns, empty columns, data findings: known answers -----------------------------------
+
+def test_a_constant_column_is_detected_by_min_equal_max_not_by_a_rounded_std():
+    from mlprod.profile import build_profile
+
+    column = build_profile(pd.DataFrame({"x": [0.001] * 5000}), sample_size=0)["x"]
+    assert column.constant and column.variance == 0.0 and column.std == 0.0  # m2 holds rounding noise
+    assert not build_profile(pd.DataFrame({"x": [0.001, 0.002]}))["x"].constant
+
+
+@pytest.mark.parametrize("n", [50, 5000])  # raw values and histograms
+def test_two_constant_columns_are_compared_exactly(n):
+    same = run("wasserstein", [0.001] * n, [0.001] * n)
+    assert (same.test, same.score, same.statistic, same.threshold, same.drifted) == ("constant", "exact", 0.0, 0.0,
+                                                                                      False)
+    other = run(None, [5.0] * n, [5.01] * n)  # in one histogram bucket: the tests used to see no drift
+    assert (other.test, other.statistic, other.drifted, other.chosen_by) == ("constant", 1.0, True, "rule")
+    assert (other.details["reference_value"], other.details["current_value"]) == (5.0, 5.01)
+    words = run(None, *categories({"a": n}, {"b": n}))
+    assert (words.test, words.drifted) == ("constant", True)
+
+
+def test_a_constant_reference_against_a_varying_current_uses_jensen_shannon_by_default():
+    ref = np.full(5000, 0.001)
+    cur = np.where(np.arange(5000) < 4000, 0.001, 0.5)  # 80 % at the reference value, 20 % above its maximum
+    result = run(None, ref, cur)
+    assert (result.test, result.chosen_by) == ("jensen_shannon", "default")
+    assert result.statistic == pytest.approx(jensenshannon([1.0, 0.0], [0.8, 0.2], base=2), rel=1e-12)
+    assert result.drifted and "the reference is constant" in result.details["chosen_because"]
+    chosen = run("wasserstein", ref, cur)  # asked for: scaled by the current spread, a finite, sane number
+    expected = stats.wasserstein_distance(ref, cur) / np.std(cur, ddof=1)
+    assert chosen.statistic == pytest.approx(expected, rel=1e-3)
+    assert chosen.details["normalized_by"] == "current std (the reference is constant)"
+    varied = np.tile([0.001, 0.3, 0.5, 0.001], 50)
+    small = run(None, ref[:200], varied, sample_size=1000)  # small samples: KS on raw values, well defined
+    expected = stats.ks_2samp(ref[:200], varied)
+    assert (small.test, small.statistic) == ("ks", pytest.approx(expected.statistic, abs=1e-12))
+    assert small.p_value == pytest.approx(expected.pvalue, rel=1e-9) and small.drifted
+
+
+def test_a_side_without_values_runs_no_test_and_says_so():
+    empty = run(None, [1.0, 2.0, 3.0], [np.nan, np.nan])
+    assert (empty.test, empty.score, empty.threshold, empty.statistic, empty.drifted) == ("none", "none", None, None,
+                                                                                        True)
+    assert "no test ran" in empty.note
+    # an all-missing text column is not "categorical vs numeric": it has no type of its own
+    ref = build_profile(pd.DataFrame({"x": ["a", "b"] * 20}))
+    cur = build_profile(pd.DataFrame({"x": [np.nan] * 10}))
+    result, _ = compare_column(ref, cur, "x", SETTINGS)
+    assert (result.kind, result.test, result.drifted) == ("categorical", "none", True)
+    result, _ = compare_column(cur, ref, "x", SETTINGS)
+    assert (result.kind, result.test, result.drifted) == ("categorical", "none", True)
+
+
+def fisher_by_hand(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher exact p-value of [[a, b], [c, d]]: the hypergeometric probabilities of every
+    table with the same margins that are no more likely than the observed one."""
+    row, col, n = a + b, a + c, a + b + c + d
+
+    def prob(x: int) -> float:
+        return math.comb(col, x) * math.comb(n - col, row - x) / math.comb(n, row)
+
+    observed = prob(a)
+    return sum(prob(x) for x in range(max(0, row + col - n), min(row, col) + 1) if prob(x) <= observed * (1 + 1e-7))
+
+
+def test_a_changed_share_of_missing_values_is_a_finding_with_fishers_exact_test():
+    from mlprod.drift.findings import fisher_p_value, missing_values
+
+    assert fisher_p_value(0, 40, 10, 30) == pytest.approx(fisher_by_hand(0, 40, 10, 30), rel=1e-9)
+    assert fisher_p_value(3, 17, 1, 19) == pytest.approx(fisher_by_hand(3, 17, 1, 19), rel=1e-9)
+
+    def finding(ref_missing, ref_rows, cur_missing, cur_rows, **settings):
+        ref = build_profile(pd.DataFrame({"x": [np.nan] * ref_missing + [1.0] * (ref_rows - ref_missing)}))["x"]
+        cur = build_profile(pd.DataFrame({"x": [np.nan] * cur_missing + [1.0] * (cur_rows - cur_missing)}))["x"]
+        return missing_values(ref, cur, DriftSettings(**settings))
+
+    found = finding(0, 40, 10, 40)  # 0 % -> 25 %
+    assert (found.kind, found.column, found.value, found.threshold) == ("missing_values", "x", 0.25, 0.05)
+    assert found.p_value == pytest.approx(fisher_by_hand(0, 40, 10, 30), rel=1e-9) and found.p_value < 0.05
+    assert found.details["alpha"] == 0.05 and found.details["test"].startswith("Fisher's exact test")
+    assert finding(10, 40, 0, 40).details["change"] == -0.25  # a fall counts as well
+    assert finding(1, 20, 3, 20) is None  # 10 points, but p = 0.6: not significant
+    assert finding(30_000, 1_000_000, 34_000, 1_000_000) is None  # significant, but only 0.4 points
+    assert finding(30_000, 1_000_000, 34_000, 1_000_000, min_missing_change=0.004) is not None
+    assert finding(0, 40, 10, 40, missing_alpha=1e-4) is None  # p = 0.0011
+
+
+def test_a_new_category_is_a_finding_from_one_percent_of_the_rows():
+    from mlprod.drift.findings import new_categories
+
+    ref = build_profile(pd.DataFrame({"x": ["a"] * 500 + ["b"] * 500}))["x"]
+    cur = build_profile(pd.DataFrame({"x": ["a"] * 490 + ["b"] * 485 + ["c"] * 10 + ["d"] * 5 + [None] * 10}))["x"]
+    found = new_categories(ref, cur, SETTINGS)
+    assert [(f.details["category"], f.value) for f in found] == [("c", 10 / 1000)]  # d: 0.5 %, below 1 %
+    assert found[0].threshold == 0.01
+    assert [f.details["category"] for f in new_categories(ref, cur, DriftSettings(min_new_category_share=0.005))] \
+        == ["c", "d"]
+
+
+def test_data_finding_settings_are_strict():
+    with pytest.raises(DriftError, match=r"unknown key\(s\) \['min_new_categories_share'\].*"
+                                         r"Did you mean 'min_new_category_share'\?"):
+        DriftSettings.from_mapping({"min_new_categories_share": 0.02})
+    with pytest.raises(DriftError, match="'missing_alpha' must be strictly between 0 and 1, got 0"):
+        DriftSettings(missing_alpha=0)
+    with pytest.raises(DriftError, match="'min_missing_change' must be a share greater than 0 and at most 1, got 5"):
+        DriftSettings.from_mapping({"min_missing_change": 5})
+    with pytest.raises(DriftError, match="'min_new_category_share' must be a share .* got 'x'"):
+        DriftSettings(min_new_category_share="x")
+    triggers = DriftSettings().retrain_on
+    assert {"missing_column", "missing_values", "new_category"} <= set(triggers)

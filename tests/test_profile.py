@@ -206,8 +206,22 @@ def test_merge_rejects_incompatible_parts():
     a = build_profile(pd.DataFrame({"x": [1.0, 2.0]}))
     with pytest.raises(ProfileError, match=r"different columns: \['x'\] and \['y'\]"):
         merge_profiles(a, build_profile(pd.DataFrame({"y": [1.0]})))
-    with pytest.raises(ProfileError, match="column 'x' is numeric in one part and categorical in the other"):
+    with pytest.raises(ProfileError, match=r"column 'x' holds numbers in one part and text \(categories\) in "
+                                           r"the other"):
         merge_profiles(a, build_profile(pd.DataFrame({"x": ["a"]})))
+
+
+def test_a_part_where_a_column_is_all_missing_takes_the_other_parts_kind():
+    empty = build_profile(pd.DataFrame({"x": [np.nan, np.nan]}))  # read as float: no type of its own
+    words = build_profile(pd.DataFrame({"x": ["a", "b", None]}))
+    for merged in (merge_profiles(empty, words), merge_profiles(words, empty)):
+        column = merged["x"]
+        assert (column.kind, column.count, column.missing, column.frequencies) == ("categorical", 2, 3,
+                                                                                   {"a": 1, "b": 1})
+    numbers = build_profile(pd.DataFrame({"x": [1.0, 3.0]}))
+    nothing = build_profile(pd.DataFrame({"x": pd.Series([None, None], dtype=object)}))
+    column = merge_profiles(nothing, numbers)["x"]
+    assert (column.kind, column.count, column.missing, column.min, column.max) == ("numeric", 2, 2, 1.0, 3.0)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

@@ -17,7 +17,8 @@ DRIFT_SECTION = "drift_report"
 # Settings shown in the plan, in this order (others in the section are stage paths and the like).
 PLAN_KEYS = ("retrain_on", "max_drifted_share", "stat_test", "thresholds", "column_tests", "n_bins",
              "max_auc_drop", "min_roc_auc", "max_kpi_drop", "min_kpi", "kpi_top_share", "concept_alpha",
-             "concept_min_effect", "window_rows", "min_importance_correlation", "decision_threshold")
+             "concept_min_effect", "window_rows", "min_importance_correlation", "decision_threshold",
+             "min_missing_change", "missing_alpha", "min_new_category_share")
 
 
 def _rule(trigger: str, s: dict[str, Any]) -> str:
@@ -42,6 +43,11 @@ def _rule(trigger: str, s: dict[str, Any]) -> str:
         or "no performance threshold set",
         "importance_shift": f"the Spearman rank correlation of feature importances fell below "
                             f"{v('min_importance_correlation')}",
+        "missing_column": "a feature column of the reference is absent from the current data",
+        "missing_values": f"a feature's share of missing values moved by at least {v('min_missing_change')} "
+                          f"(absolute) with Fisher's exact test p < {v('missing_alpha')}",
+        "new_category": f"a category the reference never had holds at least {v('min_new_category_share')} of the "
+                        f"current rows",
     }
     return rules.get(trigger, "see the drift report settings")
 

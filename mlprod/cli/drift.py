@@ -63,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     decision = report.retrain
     print(f"drift: {len(report.features.drifted)} of {len(report.features.columns)} features drifted"
           + (f" ({', '.join(report.features.drifted)})" if report.features.drifted else ""))
+    if report.findings:
+        counts = {}
+        for finding in report.findings:
+            counts[finding.kind] = counts.get(finding.kind, 0) + 1
+        print("findings: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     print(f"retrain: {'yes' if decision.required else 'no'}")
     for reason in decision.reasons:
         print(f"  - {reason.trigger}: {reason.message}")

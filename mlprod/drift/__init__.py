@@ -6,6 +6,7 @@ Public API (imported lazily)::
     detect_drift(reference, current, *, settings=None, model=None, baseline=None, progress=None) -> DriftReport
     DriftSettings(...) / DriftSettings.from_mapping(params_section)   # strict: unknown keys rejected
     report.retrain.required, report.retrain.reasons                   # the decision and why
+    report.findings                                   # missing columns, missing-value shares, new categories
     report.to_dict(); report.write(output_dir)                        # drift.json, CSVs, HTML, Prometheus
     write_outputs(report, metrics_file=..., features_csv=..., windows_csv=..., html_file=..., prometheus_file=...)
     compare_column(reference_profile, current_profile, column, settings, test=None) -> (ColumnDrift, Pair)

@@ -9,9 +9,18 @@ import numpy as np
 from ..errors import DriftError
 from ..profile import grid as g
 from ..profile.build import Profile
-from ..profile.columns import CATEGORICAL, NUMERIC, ColumnProfile, quantile_edges
+from ..profile.columns import (
+    CATEGORICAL,
+    KIND_WORDS,
+    NUMERIC,
+    ColumnProfile,
+    empty_column,
+    quantile_edges,
+    text_examples,
+)
 
 OTHER = "(other)"
+SIDES = ("reference data", "current data")
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,17 +88,20 @@ class Pair:
         return ref[keep], cur[keep], [label for label, k in zip(labels, keep) if k]
 
 
-def pair(reference: Profile, current: Profile, column: str) -> Pair:
-    """Align ``column`` of two profiles. Raises :class:`DriftError` if it is missing or kinds differ."""
-    for name, profile in (("reference", reference), ("current", current)):
+def pair(reference: Profile, current: Profile, column: str, sides: tuple[str, str] = SIDES) -> Pair:
+    """Align ``column`` of two profiles. Raises :class:`DriftError` if it is missing or kinds differ
+    (``sides`` name the two in messages). A side without any value takes the other side's kind."""
+    for name, profile in zip(sides, (reference, current)):
         if column not in profile.columns:
-            raise DriftError(f"column {column!r} is not in the {name} data; its columns: {list(profile.columns)}")
+            raise DriftError(f"column {column!r} is not in the {name}; its columns: {list(profile.columns)}")
     ref, cur = reference.columns[column], current.columns[column]
     if ref.kind != cur.kind:
-        raise DriftError(f"column {column!r} is {ref.kind} in the reference but {cur.kind} in the current data; "
-                         f"fix its type in one of them (e.g. cast to the same dtype) before comparing")
-    ref_raw = _raw(reference, column)
-    cur_raw = _raw(current, column)
+        if ref.count and cur.count:
+            raise DriftError(_mismatch(column, ref, cur, sides))
+        ref, cur = (empty_column(column, cur.kind, cur.dtype, ref.missing), cur) if not ref.count else \
+            (ref, empty_column(column, ref.kind, ref.dtype, cur.missing))
+    ref_raw = _raw(reference, column, ref.kind)
+    cur_raw = _raw(current, column, ref.kind)
     if ref.kind == CATEGORICAL:
         labels = sorted(set(ref.frequencies) | set(cur.frequencies))
         ref_counts = [ref.frequencies.get(label, 0) for label in labels]
@@ -109,6 +121,14 @@ def pair(reference: Profile, current: Profile, column: str) -> Pair:
                 values=values, ref_raw=ref_raw, cur_raw=cur_raw)
 
 
+def _mismatch(column: str, ref: ColumnProfile, cur: ColumnProfile, sides: tuple[str, str]) -> str:
+    text = ref if ref.kind == CATEGORICAL else cur
+    examples = ", ".join(repr(v) for v in text_examples(text))
+    return (f"column {column!r} holds {KIND_WORDS[ref.kind]} in the {sides[0]} but {KIND_WORDS[cur.kind]} in the "
+            f"{sides[1]} (e.g. {examples}); give it one type on both sides: fix the values that are not numbers, "
+            f"or cast the column (to numbers, or to text) before comparing")
+
+
 def _align(a: g.Buckets, b: g.Buckets):
     keys = np.union1d(a.keys, b.keys)
     ref = np.zeros(keys.size, dtype=np.int64)
@@ -124,12 +144,12 @@ def _fullest_share(aligned) -> float:
     return max(shares) if shares else 0.0
 
 
-def _raw(profile: Profile, column: str) -> np.ndarray | None:
+def _raw(profile: Profile, column: str, kind: str) -> np.ndarray | None:
     """Every non-missing value of ``column`` when the profile's sample holds all rows."""
     if len(profile.sample) != profile.n_rows or profile.n_rows == 0:
         return None
     values = [v for v in profile.sample.values[column] if v is not None]
-    if profile.columns[column].kind == NUMERIC:
+    if kind == NUMERIC:
         return np.asarray(values, dtype=np.float64)
     return np.asarray(values, dtype=object)
 

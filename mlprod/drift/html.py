@@ -49,14 +49,28 @@ TEMPLATE = """{% extends "base.html" %}
 {% for c in columns %}<tr><td>{{ c.column }}</td><td>{{ c.kind }}</td>
 <td>{{ c.test }}{% if c.chosen_by == "default" %} <span class="muted small">(default)</span>{% endif %}</td>
 <td class="num">{{ c.statistic | fmt }}</td><td class="num">{{ c.p_value | fmt }}</td>
-<td class="num">{{ "p < " if c.score == "p_value" else "≥ " }}{{ c.threshold | fmt }}</td>
+<td class="num">{{ threshold(c) }}</td>
 <td class="num">{{ c.missing_share_reference | pct }} / {{ c.missing_share_current | pct }}</td>
 <td><span class="badge {{ 'bad' if c.drifted else 'good' }}">{{ "drift" if c.drifted else "stable" }}</span>
 {% if c.note %}<div class="muted small">{{ c.note }}</div>{% endif %}</td></tr>
 {% endfor %}</table>
+{% if legend %}<p class="muted small">{% for line in legend %}{{ line }}{{ " " if not loop.last }}{% endfor %}</p>{% endif %}
 {% if feature_plots %}<h3>Reference vs current for drifted columns</h3>
 <div class="grid2">{% for name, plot in feature_plots %}<figure><figcaption>{{ name }}</figcaption>{{ plot }}</figure>{% endfor %}</div>
 {% endif %}
+
+<h2>Data findings</h2>
+<p class="muted small">Beside the distribution tests: reference columns absent from the current data, a share of
+missing values that moved by at least {{ settings.min_missing_change | pct }} (absolute) with Fisher's exact test
+p &lt; {{ settings.missing_alpha }}, and categories the reference never had in at least
+{{ settings.min_new_category_share | pct }} of the current rows.</p>
+{% if r.findings %}<table><tr><th>Finding</th><th>Column</th><th>What</th><th class="num">Value</th>
+<th class="num">Minimum</th><th class="num">p-value</th><th>Retraining trigger</th></tr>
+{% for f in r.findings %}<tr><td>{{ f.kind | replace("_", " ") }}</td><td>{{ f.column }}</td><td>{{ f.message }}</td>
+<td class="num">{{ f.value | fmt }}</td><td class="num">{{ f.threshold | fmt }}</td><td class="num">{{ f.p_value | fmt }}</td>
+<td>{{ "yes" if f.kind in settings.retrain_on else "no (observation)" }}</td></tr>
+{% endfor %}</table>{% else %}<p>None: every reference column is present, no share of missing values changed and no
+new category.</p>{% endif %}
 
 {% if prediction_plot %}<h2>Prediction drift</h2>
 <p>Scores of the model, {{ r.prediction.title }}: {{ evidence(r.prediction) }} <span class="badge {{ 'bad' if r.prediction.drifted else 'good' }}">
@@ -123,13 +137,43 @@ def render_html(report: DriftReport, title: str = "Drift report") -> str:
         "relation_plots": relation_plots, "window_plot": _window_plot(report),
         "perf_current": perf.get("current", {}), "perf_baseline": perf.get("baseline", {}),
         "metrics": METRICS, "settings_text": dumps_json(report.settings), "evidence": _evidence,
+        "threshold": _threshold, "legend": _legend(report),
     }
     return render({"drift.html": TEMPLATE}, "drift.html", **context)
+
+
+def _threshold(result) -> str:
+    from ..reporting.page import format_number as _fmt
+
+    if result.threshold is None:
+        return "—"
+    if result.score == "exact":
+        return "value differs"
+    if result.score == "p_value":
+        return f"p < {_fmt(result.threshold)}"
+    base = " (base 2)" if result.test == "jensen_shannon" else ""
+    return f"≥ {_fmt(result.threshold)}{base}"
+
+
+def _legend(report: DriftReport) -> list[str]:
+    tests = {c.test for c in report.features.columns} | ({report.prediction.test} if report.prediction else set())
+    lines = []
+    if "jensen_shannon" in tests:
+        lines.append("Jensen–Shannon: a distance computed with base-2 logarithms (0 to 1). Evidently uses natural "
+                     "logarithms, which give √ln 2 ≈ 0.83 times these values: a threshold of 0.1 here is 0.083 there.")
+    if "constant" in tests:
+        lines.append("constant: both sides hold a single value (min = max), compared exactly: drift when the "
+                     "values differ.")
+    if "none" in tests:
+        lines.append("none: no test ran because a side has no values; drift when only one side is empty.")
+    return lines
 
 
 def _evidence(result) -> str:
     from ..reporting.page import format_number as _fmt
 
+    if result.test in ("none", "constant"):
+        return result.note or result.title
     if result.score == "p_value":
         return f"statistic {_fmt(result.statistic)}, p-value {_fmt(result.p_value)} (drift below {result.threshold})"
     return f"{_fmt(result.statistic)} (drift at {result.threshold} or more)"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from .results import DriftReport
+from .results import FINDING_KINDS, DriftReport
 
 DEFAULT_NAMES = {"metrics_file": "drift.json", "features_csv": "drift_features.csv",
                  "windows_csv": "drift_windows.csv", "html_file": "drift.html", "prometheus_file": "drift.prom"}
@@ -102,6 +102,13 @@ def prometheus_text(report: DriftReport) -> str:
            [({"feature": c.column, "test": c.test}, c.threshold) for c in cols])
     family("mlprod_drift_feature_drifted", "1 when the feature column drifted, else 0.",
            [({"feature": c.column}, c.drifted) for c in cols])
+    family("mlprod_drift_findings", "Data findings by kind (missing_column, missing_values, new_category).",
+           [({"kind": kind}, sum(1 for f in report.findings if f.kind == kind)) for kind in FINDING_KINDS])
+    per_column: dict[tuple[str, str], int] = {}
+    for f in report.findings:
+        per_column[(f.kind, f.column)] = per_column.get((f.kind, f.column), 0) + 1
+    family("mlprod_drift_finding", "Data findings per kind and column (new_category: one per new category).",
+           [({"kind": kind, "feature": column}, n) for (kind, column), n in per_column.items()])
     if report.prediction:
         p = report.prediction
         family("mlprod_drift_prediction_statistic", "Drift statistic of the model's scores.",

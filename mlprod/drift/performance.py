@@ -72,7 +72,9 @@ def labels_and_scores(y, p) -> tuple[np.ndarray, np.ndarray]:
     try:
         y = y.astype(np.int64)
     except (TypeError, ValueError) as exc:
-        raise DriftError(f"labels must be 0/1 numbers, got values like {y[:3].tolist()}") from exc
+        bad = sorted({str(v) for v in y.tolist() if str(v).strip() not in ("0", "1", "0.0", "1.0")})
+        raise DriftError(f"labels must be 0/1 numbers, got values such as {bad[:5]}; map the target to 0/1 "
+                         f"first") from exc
     if y.size and not np.isin(y, (0, 1)).all():
         raise DriftError(f"labels must be 0 or 1, got {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}; "
                          f"map the target to 0/1 first")

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from .findings import summary
 from .results import (
+    FINDING_KINDS,
     ColumnDrift,
     ConceptDrift,
     FeatureDrift,
+    Finding,
     ImportanceShift,
     Performance,
     Reason,
     RetrainDecision,
 )
-from .settings import DriftSettings
+from .settings import TRIGGERS, DriftSettings
 
 
 def decide(settings: DriftSettings, features: FeatureDrift, prediction: ColumnDrift | None,
            concept: ConceptDrift | None, performance: dict[str, Performance],
-           importance: ImportanceShift | None) -> RetrainDecision:
+           importance: ImportanceShift | None, findings: tuple[Finding, ...] = ()) -> RetrainDecision:
     """Retrain when any finding whose trigger is listed in ``settings.retrain_on`` crosses its threshold.
     Findings of triggers not listed are returned as observations."""
     found: list[Reason] = []
+    for kind in FINDING_KINDS:
+        of_kind = [f for f in findings if f.kind == kind]
+        if of_kind:
+            values = [f.value for f in of_kind if f.value is not None]
+            found.append(Reason(kind, summary(kind, of_kind), max(values) if values else float(len(of_kind)),
+                                of_kind[0].threshold))
     if features.columns and features.share_drifted >= settings.max_drifted_share:
         names = ", ".join(features.drifted)
         found.append(Reason("feature_drift", f"{len(features.drifted)} of {len(features.columns)} features drifted "
@@ -41,6 +50,7 @@ def decide(settings: DriftSettings, features: FeatureDrift, prediction: ColumnDr
         found.append(Reason("importance_shift", f"feature-importance ranks changed (Spearman "
                             f"{importance.correlation:.2f} < {importance.threshold})",
                             importance.correlation, importance.threshold))
+    found.sort(key=lambda r: TRIGGERS.index(r.trigger))  # stable: the order of TRIGGERS, then as found
     reasons = tuple(r for r in found if r.trigger in settings.retrain_on)
     observations = tuple(r for r in found if r.trigger not in settings.retrain_on)
     return RetrainDecision(bool(reasons), reasons, observations)
@@ -67,6 +77,8 @@ def _performance(settings: DriftSettings, performance: dict[str, Performance]) -
 
 
 def _evidence(result: ColumnDrift) -> str:
+    if result.test in ("none", "constant"):
+        return result.note or result.title
     if result.score == "p_value":
         return f"{result.test} statistic {_fmt(result.statistic)}, p-value {_fmt(result.p_value)} < {result.threshold}"
     return f"{result.test} {_fmt(result.statistic)} >= {result.threshold}"

@@ -9,18 +9,19 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import DriftError
+from ..errors import DriftError, ProfileError
 from ..profile.build import DEFAULT_SAMPLE_SIZE, Profile, ProfileBuilder, build_profile
 from ..profile.files import iter_batches, profile_file, read_profile
 from . import concept as c
-from .features import compare_column, display, feature_columns, feature_drift
+from .features import absent_columns, compare_column, display, feature_columns, feature_drift
+from .findings import data_findings
 from .importance import (
     METHOD,
     importance_shift,
     model_features,
     permutation_importance,
-    score,
 )
+from .inputs import checked_types, scored
 from .performance import ScoreStats
 from .policy import decide
 from .results import DriftReport, Performance
@@ -55,40 +56,62 @@ def detect_drift(reference: Any, current: Any, *, settings: DriftSettings | None
 
     if progress:
         progress("comparing", 0, None)
-    features, plots = feature_drift(ref_profile, cur_profile, settings)
+    sides = (_side("reference", ref_info), _side("current data", cur_info))
+    features, plots = feature_drift(ref_profile, cur_profile, settings, sides)
+    findings, finding_notes = data_findings(ref_profile, cur_profile, settings,
+                                            [c.column for c in features.columns],
+                                            absent_columns(ref_profile, cur_profile, settings))
+    notes += finding_notes
+    special = {settings.target, settings.prediction, settings.date_column, *settings.exclude}
+    extra = [c for c in cur_profile.columns if c not in ref_profile.columns and c not in special]
+    if extra:
+        notes.append(f"column(s) only in the current data, not compared: {extra}")
     plots = {"features": plots}
     prediction = None
     pred_name = settings.prediction
     pred_reference = stream.base_profile if stream.base_profile is not None else ref_profile
     if pred_name and pred_name in pred_reference.columns and pred_name in cur_profile.columns:
-        prediction, aligned = compare_column(pred_reference, cur_profile, pred_name, settings)
+        pred_sides = (_side("baseline", base_info) if stream.base_profile is not None else sides[0], sides[1])
+        prediction, aligned = compare_column(pred_reference, cur_profile, pred_name, settings, sides=pred_sides)
         plots["prediction"] = display(aligned)
     elif pred_name:
         notes.append(f"prediction drift not computed: no {pred_name!r} column on both sides (pass a model, or "
                      f"data with scores)")
     concept, performance = stream.concept_and_performance(base_info, notes, plots)
     importance = _importance(model, base_frame, stream, settings, features, notes)
-    decision = decide(settings, features, prediction, concept, performance, importance)
+    findings = tuple(findings)
+    decision = decide(settings, features, prediction, concept, performance, importance, findings)
     return DriftReport(reference=ref_info, current=cur_info | ({"baseline": base_info} if base_info else {}),
                        features=features, prediction=prediction, concept=concept, performance=performance,
                        importance=importance, retrain=decision, settings=settings.to_dict(), notes=tuple(notes),
-                       plots=plots)
+                       findings=findings, plots=plots)
+
+
+def _side(name: str, info: dict) -> str:
+    source = info.get("source")
+    return f"{name} ({source})" if source and source not in ("data frame", "profile") else name
 
 
 def _reference(source: Any, progress: Progress | None, batch_rows: int) -> tuple[Profile, dict]:
     if isinstance(source, Profile):
-        return source, {"source": "profile", "rows": source.n_rows}
-    if isinstance(source, pd.DataFrame):
-        return build_profile(source), {"source": "data frame", "rows": len(source)}
-    if isinstance(source, (str, Path)):
+        profile, info = source, {"source": "profile", "rows": source.n_rows}
+    elif isinstance(source, pd.DataFrame):
+        profile, info = build_profile(source), {"source": "data frame", "rows": len(source)}
+    elif isinstance(source, (str, Path)):
         path = Path(source)
         if path.suffix.lower() == ".json":
             profile = read_profile(path)
-            return profile, {"source": str(source), "kind": "profile", "rows": profile.n_rows}
-        tick = (lambda done, total: progress("profiling reference", done, total)) if progress else None
-        profile = profile_file(path, batch_rows=batch_rows, progress=tick)
-        return profile, {"source": str(source), "kind": "data", "rows": profile.n_rows}
-    raise DriftError(f"reference must be a Profile, a DataFrame or a file path, got {type(source).__name__}")
+            info = {"source": str(source), "kind": "profile", "rows": profile.n_rows}
+        else:
+            tick = (lambda done, total: progress("profiling reference", done, total)) if progress else None
+            profile = profile_file(path, batch_rows=batch_rows, progress=tick)
+            info = {"source": str(source), "kind": "data", "rows": profile.n_rows}
+    else:
+        raise DriftError(f"reference must be a Profile, a DataFrame or a file path, got {type(source).__name__}")
+    if profile.n_rows == 0:
+        raise DriftError(f"the reference {info['source']} has no rows; nothing to compare against. Use a reference "
+                         f"with data (e.g. the training rows)")
+    return profile, info
 
 
 def _baseline(source: Any, reference: Profile, model: Any, settings: DriftSettings,
@@ -101,7 +124,7 @@ def _baseline(source: Any, reference: Profile, model: Any, settings: DriftSettin
         if pred not in frame.columns:
             if model is None:
                 return None, {}
-            frame[pred] = score(model, frame)
+            frame = scored(model, frame, pred, "the reference profile's sample")
         notes.append(f"baseline for scores and labels: the reference profile's sample ({len(frame)} rows). If the "
                      f"reference is the training data, its scores are in-sample and look better than the model is; "
                      f"pass a labelled baseline from after training (e.g. the holdout) for a fair comparison")
@@ -110,18 +133,28 @@ def _baseline(source: Any, reference: Profile, model: Any, settings: DriftSettin
         from ..data.io import read_table
 
         frame, info = read_table(source), {"source": str(source)}
+        name = f"baseline {str(source)!r}"
     elif isinstance(source, pd.DataFrame):
-        frame, info = source.copy(), {"source": "data frame"}
+        frame, info, name = source.copy(), {"source": "data frame"}, "the baseline data frame"
     else:
         raise DriftError(f"baseline must be a DataFrame or a file path, got {type(source).__name__}")
+    if not len(frame):
+        raise DriftError(f"{name} has no rows; pass labelled rows from before the current period, or no baseline")
     if not target or target not in frame.columns:
         raise DriftError(f"the baseline needs the target column {target!r} (settings.target); "
                          f"its columns: {list(frame.columns)}")
+    frame = checked_types(frame, reference, _checked_columns(reference, settings), name)
     if pred not in frame.columns:
         if model is None:
             raise DriftError(f"the baseline has no {pred!r} score column and no model was given to score it")
-        frame[pred] = score(model, frame)
+        frame = scored(model, frame, pred, name)
     return _sorted(frame, settings), info | {"rows": len(frame)}
+
+
+def _checked_columns(reference: Profile, settings: DriftSettings) -> list[str]:
+    """Columns whose values must have the reference's type: features, labels, scores (not dates, ids)."""
+    extra = [c for c in (settings.target, settings.prediction) if c and c in reference.columns]
+    return feature_columns(reference, reference, settings) + extra
 
 
 def _sorted(frame: pd.DataFrame, settings: DriftSettings) -> pd.DataFrame:
@@ -135,13 +168,16 @@ class _CurrentStream:
 
     def __init__(self, reference: Profile, baseline: pd.DataFrame | None, model: Any, settings: DriftSettings):
         self.reference, self.baseline, self.model, self.settings = reference, baseline, model, settings
+        self.checked = _checked_columns(reference, settings)
+        self.name = "current data"
         self.base_profile = None
         self.frame: pd.DataFrame | None = None
         self.labelled = False
 
     def run(self, source: Any, progress: Progress | None, batch_rows: int) -> tuple[Profile, dict]:
         if isinstance(source, pd.DataFrame):
-            self.frame = self._scored(_sorted(source, self.settings))
+            name = self.name = "the current data frame"
+            self.frame = self._scored(_sorted(source, self.settings), name, 0)
             chunks, total, info = iter([self.frame]), len(source), {"source": "data frame"}
             sample_size = DEFAULT_SAMPLE_SIZE if len(source) <= 50_000 else 0
         elif isinstance(source, (str, Path)):
@@ -149,7 +185,9 @@ class _CurrentStream:
                 raise DriftError(f"current data {str(source)!r} is a profile; the current batch must be data "
                                  f"(CSV/Parquet) so that labels and scores can be read row by row")
             batches, total = iter_batches(source, batch_rows=batch_rows)
-            chunks, info, sample_size = (self._scored(b) for b in batches), {"source": str(source)}, DEFAULT_SAMPLE_SIZE
+            name = self.name = f"current data {str(source)!r}"
+            chunks, info = self._scored_batches(batches, name), {"source": str(source)}
+            sample_size = DEFAULT_SAMPLE_SIZE
         else:
             raise DriftError(f"current must be a DataFrame or a file path, got {type(source).__name__}")
         self._start(total)
@@ -157,21 +195,30 @@ class _CurrentStream:
         done = 0
         for chunk in chunks:
             self._feed(chunk)
-            builder.partial_fit(chunk)
+            try:
+                builder.partial_fit(chunk)
+            except ProfileError as exc:
+                raise DriftError(f"{name}: {exc}") from exc
             done += len(chunk)
             if progress:
                 progress("profiling current", done, total)
         if done == 0:
-            raise DriftError(f"the current data {info['source']} has no rows; nothing to compare")
+            raise DriftError(f"{name} has no rows (only a header, or an empty table); nothing to compare")
         profile = builder.profile_
         self.profile = profile
         return profile, info | {"rows": profile.n_rows}
 
-    def _scored(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def _scored_batches(self, batches, name: str):
+        first = 0
+        for batch in batches:
+            yield self._scored(batch, name, first)
+            first += len(batch)
+
+    def _scored(self, chunk: pd.DataFrame, name: str, first_row: int) -> pd.DataFrame:
+        chunk = checked_types(chunk, self.reference, self.checked, name, first_row)
         pred = self.settings.prediction
         if self.model is not None and pred and pred not in chunk.columns:
-            chunk = chunk.copy()
-            chunk[pred] = score(self.model, chunk)
+            chunk = scored(self.model, chunk, pred, name, first_row)
         return chunk
 
     def _start(self, total: int | None) -> None:
@@ -199,7 +246,10 @@ class _CurrentStream:
         if not (s.target and s.prediction and s.target in chunk.columns and s.prediction in chunk.columns):
             return
         self.labelled = True
-        y, p, keep = c.labelled(chunk, s.target, s.prediction)
+        try:
+            y, p, keep = c.labelled(chunk, s.target, s.prediction)
+        except DriftError as exc:
+            raise DriftError(f"{self.name}: {exc}") from exc
         when = None
         if s.date_column and s.date_column in chunk.columns:
             when = pd.to_datetime(chunk[s.date_column], errors="coerce").to_numpy()[keep]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
+FINDING_KINDS = ("missing_column", "missing_values", "new_category")
 
 
 def _clean(value: Any) -> Any:
@@ -31,10 +32,10 @@ class ColumnDrift:
 
     column: str
     kind: str
-    test: str
+    test: str  # the test that ran; "constant" (exact rule) or "none" (no values on a side: nothing ran)
     title: str
-    score: str  # "p_value": drift when p_value < threshold; "distance": drift when statistic >= threshold
-    threshold: float
+    score: str  # "p_value": drift when p_value < threshold; "distance": statistic >= threshold; see SCORES
+    threshold: float | None
     chosen_by: str
     drifted: bool
     statistic: float | None
@@ -45,6 +46,25 @@ class ColumnDrift:
     missing_share_current: float
     details: dict = field(default_factory=dict)
     note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(dict(self.__dict__))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A change in the data that is not a distribution shift of values: a reference column absent from
+    the current data (``missing_column``), a changed share of missing values (``missing_values``), or
+    a category the reference never had (``new_category``). ``value``/``threshold`` are the measured
+    change or share and the minimum that makes it a finding; ``p_value``/``alpha`` the test's, if any."""
+
+    kind: str
+    column: str
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+    p_value: float | None = None
+    details: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(dict(self.__dict__))
@@ -178,6 +198,7 @@ class DriftReport:
     retrain: RetrainDecision
     settings: dict[str, Any]
     notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
     plots: dict[str, Any] = field(default_factory=dict, compare=False)  # aggregated histograms for the report
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +209,8 @@ class DriftReport:
             "reference": self.reference,
             "current": self.current,
             "feature_drift": self.features.to_dict(),
+            "findings": {kind: {"count": len(found), "items": [f.to_dict() for f in found]}
+                         for kind, found in ((k, [f for f in self.findings if f.kind == k]) for k in FINDING_KINDS)},
             "prediction_drift": self.prediction.to_dict() if self.prediction else None,
             "concept_drift": self.concept.to_dict() if self.concept else None,
             "performance": {name: perf.to_dict() for name, perf in self.performance.items()},

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import DriftError
 
-TRIGGERS = ("feature_drift", "prediction_drift", "concept_drift", "performance", "importance_shift")
+TRIGGERS = ("feature_drift", "prediction_drift", "concept_drift", "performance", "importance_shift",
+            "missing_column", "missing_values", "new_category")
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,12 @@ class DriftSettings:
     score column), ``date_column`` (orders rows for windows). Tests: ``stat_test`` ("auto" or a test
     name), ``column_tests`` (column -> test), ``thresholds`` (test -> threshold), ``n_bins``.
     Labels: ``decision_threshold``, ``window_rows``, ``kpi_top_share``, ``concept_alpha``,
-    ``concept_min_effect``, ``importance_rows``. Retraining policy: ``retrain_on`` (which kinds of
-    drift may trigger it), ``max_drifted_share``, ``max_auc_drop``, ``max_kpi_drop``, ``min_roc_auc``,
-    ``min_kpi``, ``min_importance_correlation``.
+    ``concept_min_effect``, ``importance_rows``. Data findings: ``min_missing_change`` and
+    ``missing_alpha`` (a share of missing values that moved by at least this much, with Fisher's exact
+    p below alpha), ``min_new_category_share`` (a category the reference never had, in at least this
+    share of the current rows). Retraining policy: ``retrain_on`` (which kinds of findings may trigger
+    it), ``max_drifted_share``, ``max_auc_drop``, ``max_kpi_drop``, ``min_roc_auc``, ``min_kpi``,
+    ``min_importance_correlation``.
     """
 
     columns: tuple[str, ...] | None = None
@@ -42,6 +46,9 @@ class DriftSettings:
     concept_alpha: float = 0.01
     concept_min_effect: float = 0.02
     importance_rows: int = 2000
+    min_missing_change: float = 0.05
+    missing_alpha: float = 0.05
+    min_new_category_share: float = 0.01
     retrain_on: tuple[str, ...] = TRIGGERS
     max_drifted_share: float = 0.3
     max_auc_drop: float | None = 0.05
@@ -125,9 +132,12 @@ def _check(s: DriftSettings) -> None:
                  "min_importance_correlation"):
         if not _number(getattr(s, name)):
             raise DriftError(f"{name!r} must be a number, got {getattr(s, name)!r}")
-    for name in ("kpi_top_share", "concept_alpha"):
-        if not 0 < getattr(s, name) < 1:
+    for name in ("kpi_top_share", "concept_alpha", "missing_alpha"):
+        if not _number(getattr(s, name)) or not 0 < getattr(s, name) < 1:
             raise DriftError(f"{name!r} must be strictly between 0 and 1, got {getattr(s, name)!r}")
+    for name in ("min_missing_change", "min_new_category_share"):
+        if not _number(getattr(s, name)) or not 0 < getattr(s, name) <= 1:
+            raise DriftError(f"{name!r} must be a share greater than 0 and at most 1, got {getattr(s, name)!r}")
     for name in ("concept_min_effect", "max_auc_drop", "max_kpi_drop", "min_roc_auc", "min_kpi"):
         value = getattr(s, name)
         if value is not None and not _number(value):

@@ -18,6 +18,8 @@ from .distributions import Pair
 
 P_VALUE = "p_value"  # drift when p_value < threshold
 DISTANCE = "distance"  # drift when statistic >= threshold
+EXACT = "exact"  # the "constant" rule: drift when the statistic (0 same value, 1 another value) > threshold (0)
+NONE = "none"  # no test ran (no values on a side)
 PSI_EPSILON = 1e-4  # bin shares below this are raised to it (PSI only)
 DEFAULT_BINS = 10
 SMALL_SAMPLE = 1000  # below this many values on either side, the default tests are hypothesis tests
@@ -75,13 +77,19 @@ def get_test(name: str) -> StatTest:
 
 
 def default_test(pair: Pair) -> str:
-    """The documented default: hypothesis tests for small samples, distances for large ones."""
+    """The documented default: hypothesis tests for small samples, distances for large ones.
+
+    A numeric reference that is constant (min == max) has no spread to scale the Wasserstein distance
+    by, so large samples use ``jensen_shannon`` on the bins around its one value instead.
+    """
     small = min(pair.n_ref, pair.n_cur) < SMALL_SAMPLE
     if small:
         if pair.n_distinct <= 2:
             return "z_test"
         return "chi_square" if pair.kind == "categorical" else "ks"
-    return "jensen_shannon" if pair.kind == "categorical" else "wasserstein"
+    if pair.kind == "categorical" or pair.reference.constant:
+        return "jensen_shannon"
+    return "wasserstein"
 
 
 # --- the tests -----------------------------------------------------------------------------------
@@ -116,11 +124,12 @@ def wasserstein(pair: Pair, n_bins: int) -> Outcome:
         distance = float(np.sum(np.abs(ref_cdf - cur_cdf)[:-1] * np.diff(pair.values)))
         data = f"{pair.grid} histogram ({pair.keys.size} buckets)"
     details = {"data": data, "wasserstein": distance}
-    scale = pair.reference.std or 0.0
-    if scale > 0:
+    ref, cur = pair.reference, pair.current  # constant: min == max (a std from rounding noise is no scale)
+    if not ref.constant and (ref.std or 0.0) > 0:
+        scale = ref.std
         details["normalized_by"] = "reference std"
-    elif (pair.current.std or 0.0) > 0:
-        scale = pair.current.std
+    elif not cur.constant and (cur.std or 0.0) > 0:
+        scale = cur.std
         details["normalized_by"] = "current std (the reference is constant)"
     else:
         scale = 1.0

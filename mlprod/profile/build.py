@@ -15,10 +15,12 @@ from ..errors import ProfileError
 from .columns import (
     CATEGORICAL,
     NUMERIC,
+    KIND_WORDS,
     ColumnProfile,
     categorical_column,
     merge_columns,
     numeric_column,
+    text_examples,
 )
 
 DEFAULT_SAMPLE_SIZE = 1000
@@ -111,6 +113,8 @@ class ProfileBuilder:
                               sample_size=_positive("sample_size", self.sample_size, allow_zero=True),
                               max_categories=_positive("max_categories", self.max_categories))
         previous = getattr(self, "profile_", None)
+        if previous is not None:
+            _check_kinds(previous, part)
         self.profile_ = part if previous is None else merge_profiles(previous, part)
         return self
 
@@ -145,6 +149,22 @@ def merge_profiles(a: Profile, b: Profile) -> Profile:
         both = a.sample.values[name] + b.sample.values[name]
         values[name] = [both[i] for i in order]
     return Profile(a.n_rows + b.n_rows, columns, Sample(priority[order], values), a.sample_size, a.max_categories)
+
+
+def _check_kinds(before: Profile, part: Profile) -> None:
+    """A column that holds numbers in earlier rows and text in later ones (or the reverse) cannot be
+    summarised as either; say which column, where and what (all-missing parts take the other's kind)."""
+    for name, column in part.columns.items():
+        earlier = before.columns.get(name)
+        if earlier is None or earlier.kind == column.kind or not earlier.count or not column.count:
+            continue
+        text = column if column.kind == CATEGORICAL else earlier
+        examples = ", ".join(repr(v) for v in text_examples(text))
+        first, last = before.n_rows + 1, before.n_rows + part.n_rows
+        raise ProfileError(f"column {name!r} holds {KIND_WORDS[earlier.kind]} in rows 1-{before.n_rows} but "
+                           f"{KIND_WORDS[column.kind]} in rows {first}-{last} (e.g. {examples}); make the column one "
+                           f"type (clean the values that are not numbers, or cast it), or list it in "
+                           f"categorical=[...] to profile it as categories")
 
 
 # --- one frame --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from . import grid as g
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
+KIND_WORDS = {NUMERIC: "numbers", CATEGORICAL: "text (categories)"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +50,22 @@ class ColumnProfile:
 
     @property
     def variance(self) -> float | None:
-        """Sample variance (ddof=1, as pandas); ``None`` below two values."""
+        """Sample variance (ddof=1, as pandas); ``None`` below two values; exactly 0 when min == max
+        (the running sum of squares of a constant column can hold rounding noise such as 1e-35)."""
         if self.m2 is None or self.count < 2:
             return None
+        if self.constant:
+            return 0.0
         return self.m2 / (self.count - 1)
+
+    @property
+    def constant(self) -> bool:
+        """One distinct non-missing value: numeric min == max, or a single category."""
+        if self.count == 0:
+            return False
+        if self.kind == CATEGORICAL:
+            return len(self.frequencies) == 1 and not self.other
+        return self.min is not None and self.min == self.max
 
     @property
     def std(self) -> float | None:
@@ -167,7 +180,12 @@ def merge_columns(a: ColumnProfile, b: ColumnProfile, max_categories: int) -> Co
     """Summary of ``a``'s rows followed by ``b``'s rows. Exact except for the float rounding of the mean
     and ``m2``, and for categories beyond ``max_categories`` (the kept top list can differ)."""
     if a.kind != b.kind:
-        raise ValueError(f"column {a.name!r} is {a.kind} in one part and {b.kind} in the other")
+        if a.count and b.count:
+            raise ValueError(f"column {a.name!r} holds {KIND_WORDS[a.kind]} in one part and {KIND_WORDS[b.kind]} "
+                             f"in the other")
+        # a part where the column is all missing has no type of its own: it takes the other part's
+        a, b = (empty_column(a.name, b.kind, b.dtype, a.missing), b) if not a.count else \
+            (a, empty_column(b.name, a.kind, a.dtype, b.missing))
     dtype = a.dtype if a.dtype == b.dtype else ("float64" if a.kind == NUMERIC else "object")
     if a.kind == CATEGORICAL:
         counts = dict(a.frequencies)
@@ -191,6 +209,29 @@ def merge_columns(a: ColumnProfile, b: ColumnProfile, max_categories: int) -> Co
     return replace(a, dtype=dtype, count=a.count + b.count, missing=a.missing + b.missing, min=low, max=high,
                    mean=mean, m2=m2, log_bins=g.merge(a.log_bins, b.log_bins),
                    linear_bins=g.merge(a.linear_bins, b.linear_bins))
+
+
+def empty_column(name: str, kind: str, dtype: str, missing: int) -> ColumnProfile:
+    """The profile of a column of ``kind`` whose ``missing`` rows hold no value."""
+    if kind == NUMERIC:
+        return ColumnProfile(name, NUMERIC, dtype, 0, missing, m2=0.0, log_bins=g.empty("log"),
+                             linear_bins=g.empty("linear"))
+    return ColumnProfile(name, CATEGORICAL, dtype, 0, missing)
+
+
+def text_examples(column: ColumnProfile, limit: int = 3) -> list[str]:
+    """Up to ``limit`` categories of ``column`` that are not numbers (else any categories), most frequent first."""
+    ranked = [value for value, _ in sorted(column.frequencies.items(), key=lambda item: (-item[1], item[0]))]
+
+    def number(text: str) -> bool:
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+
+    texts = [value for value in ranked if not number(value)]
+    return (texts or ranked)[:limit]
 
 
 def _finite(value: float) -> float | None:

@@ -197,11 +197,14 @@ def profile_file(path: str | Path, *, columns: Iterable[str] | None = None, cate
     for batch in batches:
         if transform is not None:
             batch = transform(batch)
-        builder.partial_fit(batch)
+        try:
+            builder.partial_fit(batch)
+        except ProfileError as exc:
+            raise DataError(f"Data file {str(path)!r}: {exc}") from exc
         done += len(batch)
         if progress is not None:
             progress(done, total)
-    if not hasattr(builder, "profile_"):
+    if done == 0:  # no batch at all, or a header without rows
         raise DataError(f"Data file {str(path)!r} has no rows; nothing to profile")
     return builder.profile_
 
