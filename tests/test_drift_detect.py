@@ -197,7 +197,7 @@ def test_edge_cases_end_to_end_give_a_report(tmp_path):
 @pytest.fixture(scope="module")
 def cli_files(tmp_path_factory, demo):
     """A saved reference profile, a saved model and a clean current batch (with scores and without)."""
-    from mlprod.model_io import save_model
+    from mlprod.modelfile.skops_io import save_model
 
     split, model, reference = demo
     root = tmp_path_factory.mktemp("cli")
