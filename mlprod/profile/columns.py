@@ -183,8 +183,9 @@ def categorical_column(name: str, dtype: str, counts: dict[str, int], missing: i
 
 
 def merge_columns(a: ColumnProfile, b: ColumnProfile, max_categories: int) -> ColumnProfile:
-    """Summary of ``a``'s rows followed by ``b``'s rows. Exact except for the float rounding of the mean
-    and ``m2``, and for categories beyond ``max_categories`` (the kept top list can differ)."""
+    """Summary of ``a``'s rows followed by ``b``'s rows. Exact when both hold their exact sums and
+    category counts (while profiling); otherwise mean and ``m2`` up to float rounding, and the kept top
+    list of categories beyond ``max_categories`` can differ."""
     if a.kind != b.kind:
         raise ValueError(f"column {a.name!r} is {a.kind} in one part and {b.kind} in the other")
     dtype = a.dtype if a.dtype == b.dtype else ("float64" if a.kind == NUMERIC else "object")

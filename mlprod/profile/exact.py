@@ -63,14 +63,15 @@ def _chunk_sum(values: np.ndarray) -> Fraction:
     if values.size == 0:
         return Fraction(0)
     mantissa, exponent = np.frexp(values)
-    integers = (mantissa * 9007199254740992.0).astype(np.int64)  # exact: |m| < 1 has at most 53 bits
-    high = integers >> 26
-    low = integers - (high << 26)
+    mantissa *= 134217728.0  # 2**27: the top 27 bits are the whole part, the other 26 the fraction
+    high = np.floor(mantissa)
+    mantissa -= high
+    mantissa *= 67108864.0  # 2**26: now a whole number too
     base = int(exponent.min())
     index = exponent.astype(np.intp)
     index -= base
-    highs = np.bincount(index, weights=high.astype(np.float64))
-    lows = np.bincount(index, weights=low.astype(np.float64))
+    highs = np.bincount(index, weights=high)
+    lows = np.bincount(index, weights=mantissa)
     numerator = 0
     for shift in range(highs.size):
         h, lo = int(highs[shift]), int(lows[shift])
