@@ -148,3 +148,13 @@ def test_repeated_keys_match_pandas_duplicated(seed):
         assert count == int(expected.sum()), key
         assert first.tolist() == np.flatnonzero(expected)[:5].tolist(), key
         assert keys.folder is None  # the temporary files are gone
+
+
+def test_a_unique_column_that_is_also_the_table_key(tmp_path):
+    """One key set serves both checks; both report the repeats across batches."""
+    path = write_groups(bad_frame(6_000), tmp_path / "data.parquet")
+    schema = parse_schema({**SCHEMA, "table": {"unique": ["id"]}})
+    parts = validate(path, schema, batch_rows=1_000)
+    assert as_json(parts) == as_json(validate(path, schema, batch_rows=6_000))
+    found = {o.result.check: o.result for o in parts.outcomes}
+    assert found["schema.unique_key"].n_failed == found["schema.unique:id"].n_failed == 4

@@ -76,8 +76,8 @@ class SchemaChecks:
         return [_rows_check(self.plan.n_rows, self.plan.schema)] + self.plan.results()
 
     def close(self) -> None:
-        for repeats in self.plan.repeats.values():
-            repeats[0].close()
+        for keys in self.plan.keysets.values():
+            keys.close()
 
 
 def dtype_matches(kind: str, series) -> bool:
@@ -135,6 +135,8 @@ class _Plan:
         self.failures: dict[str, _Failure] = {}
         self.checked: dict[str, int] = {}  # rows each check looked at, over all batches (streamed)
         self.repeats: dict[str, tuple] = {}  # check -> (RepeatedKeys, kind, column, key columns, what)
+        self.keysets: dict[tuple, object] = {}  # key columns -> RepeatedKeys
+        self.fed: set[tuple] = set()  # key sets that have the current batch
         self.order: list[tuple[str, str, str | None, str]] = []  # (check id, kind, column, description)
 
     def begin(self, frame) -> None:
@@ -144,6 +146,7 @@ class _Plan:
         elif list(frame.columns) != self.names:
             raise NotStreamable("the batches have different columns")
         self.frame = frame
+        self.fed = set()
         self.batch_rows = len(frame)
         self.n_rows += len(frame)
 
@@ -205,13 +208,21 @@ class _Plan:
         from .keys import RepeatedKeys
 
         if check not in self.repeats:
-            self.repeats[check] = (RepeatedKeys(key), kind, column, key, what)
-        self.repeats[check][0].add(self.frame)
+            keys = self.keysets.get(tuple(key))
+            if keys is None:  # a unique column that is also the table's key: one key set for both
+                keys = self.keysets[tuple(key)] = RepeatedKeys(key)
+            self.repeats[check] = (keys, kind, column, key, what)
+        if tuple(key) not in self.fed:
+            self.repeats[check][0].add(self.frame)
+            self.fed.add(tuple(key))
 
     def finish_repeats(self, fetch) -> None:
         """Turn the streamed key sets into failures, with the example rows read back by ``fetch``."""
+        finished = {}
         for check, (repeats, kind, column, key, what) in list(self.repeats.items()):
-            count, first = repeats.finish(self.max_examples)
+            if tuple(key) not in finished:
+                finished[tuple(key)] = repeats.finish(self.max_examples)
+            count, first = finished[tuple(key)]
             del self.repeats[check]
             if not count:
                 continue
