@@ -21,6 +21,29 @@ def read_table(path: str | Path, *, columns: list[str] | None = None) -> pd.Data
     Raises :class:`DataError` naming the file if it is missing, empty (no columns or no rows),
     unreadable, has duplicated column names or lacks any of the requested columns.
     """
+    requested = check_table(path, columns=columns)
+    path = Path(path)
+    suffix = _suffix(path)
+    try:
+        if suffix in _PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path, engine="pyarrow", columns=requested)
+        else:
+            frame = pd.read_csv(path, usecols=requested, index_col=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise _unreadable(path, exc) from exc
+    if requested is not None:
+        frame = frame[requested]
+    if len(frame) == 0:
+        raise DataError(
+            f"Data file {str(path)!r} has columns {list(frame.columns)} but no rows. "
+            f"Check that the step that wrote it produced data."
+        )
+    return frame
+
+
+def check_table(path: str | Path, *, columns: list[str] | None = None) -> list[str] | None:
+    """The checks :func:`read_table` makes before reading (the file exists, is not empty, has unique column
+    names and the requested ones); returns the requested columns."""
     path = Path(path)
     suffix = _suffix(path)
     if not path.exists():
@@ -39,22 +62,7 @@ def read_table(path: str | Path, *, columns: list[str] | None = None) -> pd.Data
         available = _csv_columns(path)
     _check_unique(path, available)
     _check_columns(path, available, requested)
-
-    try:
-        if suffix in _PARQUET_SUFFIXES:
-            frame = pd.read_parquet(path, engine="pyarrow", columns=requested)
-        else:
-            frame = pd.read_csv(path, usecols=requested, index_col=False)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise _unreadable(path, exc) from exc
-    if requested is not None:
-        frame = frame[requested]
-    if len(frame) == 0:
-        raise DataError(
-            f"Data file {str(path)!r} has columns {list(frame.columns)} but no rows. "
-            f"Check that the step that wrote it produced data."
-        )
-    return frame
+    return requested
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:

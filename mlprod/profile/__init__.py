@@ -24,7 +24,10 @@ edges), ``histogram(edges)`` (row counts per bin) and the underlying exact histo
 
 Missing values are None/NaN/NaT and, for numbers, +-inf. Booleans and text are categorical; numbers and
 datetimes (as epoch seconds) are numeric unless listed in ``categorical``. Merging is exact for counts,
-histograms, min/max, frequencies and the sample; mean and variance agree up to float rounding.
+histograms, min/max, frequencies and the sample. While a profile is built (``partial_fit``,
+``profile_file``) it also keeps the exact sums behind mean and variance and the counts of up to
+100,000 categories per column, so a file profiled in batches gives the same numbers as profiled whole;
+merging saved profiles (which hold no exact sums) agrees on mean and variance up to float rounding.
 """
 
 from __future__ import annotations

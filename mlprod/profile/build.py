@@ -128,7 +128,8 @@ def build_profile(df: pd.DataFrame, *, columns: Iterable[str] | None = None, cat
 
 def merge_profiles(a: Profile, b: Profile) -> Profile:
     """The profile of ``a``'s rows followed by ``b``'s rows: equal to profiling them together (counts,
-    histograms, min/max and sample exactly; mean and variance up to float rounding)."""
+    histograms, min/max and sample exactly; mean and variance too while both hold their exact sums, i.e.
+    before saving; otherwise up to float rounding)."""
     if list(a.columns) != list(b.columns):
         raise ProfileError(f"cannot merge profiles with different columns: {list(a.columns)} and {list(b.columns)}; "
                            f"profile the same columns in every part")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from . import grid as g
+from .exact import exact_moments, mean_and_m2
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
 KIND_WORDS = {NUMERIC: "numbers", CATEGORICAL: "text (categories)"}
+EXACT_CATEGORIES = 100_000  # distinct categories counted exactly while profiling in batches
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +42,11 @@ class ColumnProfile:
     linear_bins: g.Buckets | None = None
     frequencies: dict[str, int] = field(default_factory=dict)
     other: int = 0
+    # While profiling in batches (not saved): the exact sums of the values and their squares, and the
+    # counts of all categories (up to EXACT_CATEGORIES), so that merging batches gives the same numbers
+    # as profiling all rows at once.
+    exact: tuple[Fraction, Fraction] | None = field(default=None, repr=False)
+    all_counts: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -158,45 +166,70 @@ def numeric_column(name: str, dtype: str, values: np.ndarray, n_rows: int) -> Co
     count = int(values.size)
     if count == 0:
         return ColumnProfile(name, NUMERIC, dtype, 0, n_rows, m2=0.0, log_bins=g.empty("log"),
-                             linear_bins=g.empty("linear"))
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = float(values.mean())
-        deviation = values - mean
-        m2 = float(np.dot(deviation, deviation))
-    mean, m2 = _finite(mean), _finite(m2)  # None when beyond float range (values near 1e308)
+                             linear_bins=g.empty("linear"), exact=(Fraction(0), Fraction(0)))
+    exact = exact_moments(values)
+    mean, m2 = _moments(values, count, exact)
     return ColumnProfile(name, NUMERIC, dtype, count, n_rows - count, min=float(values.min()),
                          max=float(values.max()), mean=mean, m2=m2, log_bins=g.log_buckets(values),
-                         linear_bins=g.linear_buckets(values))
+                         linear_bins=g.linear_buckets(values), exact=exact)
+
+
+def _moments(values: np.ndarray, count: int, exact) -> tuple[float | None, float | None]:
+    """Mean and m2 rounded once from exact sums (the same for any split into batches); the float formulas
+    when the squares are beyond exact range."""
+    if exact is not None:
+        mean, m2 = mean_and_m2(count, *exact)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = float(values.mean())
+            deviation = values - mean
+            m2 = float(np.dot(deviation, deviation))
+    return _finite(mean), _finite(m2)  # None when beyond float range (values near 1e308)
 
 
 def categorical_column(name: str, dtype: str, counts: dict[str, int], missing: int,
                        max_categories: int) -> ColumnProfile:
     frequencies, other = _top(counts, max_categories)
     return ColumnProfile(name, CATEGORICAL, dtype, int(sum(counts.values())), missing,
-                         frequencies=frequencies, other=other)
+                         frequencies=frequencies, other=other,
+                         all_counts=dict(counts) if len(counts) <= EXACT_CATEGORIES else None)
 
 
 def merge_columns(a: ColumnProfile, b: ColumnProfile, max_categories: int) -> ColumnProfile:
-    """Summary of ``a``'s rows followed by ``b``'s rows. Exact except for the float rounding of the mean
-    and ``m2``, and for categories beyond ``max_categories`` (the kept top list can differ)."""
+    """Summary of ``a``'s rows followed by ``b``'s rows. Exact when both hold their exact sums and
+    category counts (while profiling); otherwise mean and ``m2`` up to float rounding, and the kept top
+    list of categories beyond ``max_categories`` can differ."""
     if a.kind != b.kind:
         if a.count and b.count:
             raise ValueError(f"column {a.name!r} holds {KIND_WORDS[a.kind]} in one part and {KIND_WORDS[b.kind]} "
                              f"in the other")
         # a part where the column is all missing has no type of its own: it takes the other part's
-        a, b = (empty_column(a.name, b.kind, b.dtype, a.missing), b) if not a.count else \
-            (a, empty_column(b.name, a.kind, a.dtype, b.missing))
+        a, b = (_empty_like(a, b), b) if not a.count else (a, _empty_like(b, a))
     dtype = a.dtype if a.dtype == b.dtype else ("float64" if a.kind == NUMERIC else "object")
     if a.kind == CATEGORICAL:
+        if a.all_counts is not None and b.all_counts is not None:  # exact: as if profiled together
+            counts = dict(a.all_counts)
+            for key, value in b.all_counts.items():
+                counts[key] = counts.get(key, 0) + value
+            frequencies, other = _top(counts, max_categories)
+            return replace(a, dtype=dtype, count=a.count + b.count, missing=a.missing + b.missing,
+                           frequencies=frequencies, other=other,
+                           all_counts=counts if len(counts) <= EXACT_CATEGORIES else None)
         counts = dict(a.frequencies)
         for key, value in b.frequencies.items():
             counts[key] = counts.get(key, 0) + value
         frequencies, other = _top(counts, max_categories)
         return replace(a, dtype=dtype, count=a.count + b.count, missing=a.missing + b.missing,
-                       frequencies=frequencies, other=other + a.other + b.other)
+                       frequencies=frequencies, other=other + a.other + b.other, all_counts=None)
+    exact = None
+    if a.exact is not None and b.exact is not None:
+        exact = (a.exact[0] + b.exact[0], a.exact[1] + b.exact[1])
     if b.count == 0 or a.count == 0:
         moments = b if a.count == 0 else a
         low, high, mean, m2 = moments.min, moments.max, moments.mean, moments.m2
+    elif exact is not None:
+        low, high = min(a.min, b.min), max(a.max, b.max)
+        mean, m2 = (_finite(v) for v in mean_and_m2(a.count + b.count, *exact))
     else:
         n = a.count + b.count
         low, high, mean, m2 = min(a.min, b.min), max(a.max, b.max), None, None
@@ -208,7 +241,7 @@ def merge_columns(a: ColumnProfile, b: ColumnProfile, max_categories: int) -> Co
                     m2 = _finite(a.m2 + b.m2 + delta * delta * a.count * b.count / n)
     return replace(a, dtype=dtype, count=a.count + b.count, missing=a.missing + b.missing, min=low, max=high,
                    mean=mean, m2=m2, log_bins=g.merge(a.log_bins, b.log_bins),
-                   linear_bins=g.merge(a.linear_bins, b.linear_bins))
+                   linear_bins=g.merge(a.linear_bins, b.linear_bins), exact=exact)
 
 
 def empty_column(name: str, kind: str, dtype: str, missing: int) -> ColumnProfile:
@@ -217,6 +250,13 @@ def empty_column(name: str, kind: str, dtype: str, missing: int) -> ColumnProfil
         return ColumnProfile(name, NUMERIC, dtype, 0, missing, m2=0.0, log_bins=g.empty("log"),
                              linear_bins=g.empty("linear"))
     return ColumnProfile(name, CATEGORICAL, dtype, 0, missing)
+
+
+def _empty_like(empty: ColumnProfile, other: ColumnProfile) -> ColumnProfile:
+    """``empty`` (no values) as a column of ``other``'s kind, exact where ``other`` is (profiling in batches)."""
+    column = empty_column(empty.name, other.kind, other.dtype, empty.missing)
+    return replace(column, exact=(Fraction(0), Fraction(0)) if other.exact is not None else None,
+                   all_counts={} if other.all_counts is not None else None)
 
 
 def text_examples(column: ColumnProfile, limit: int = 3) -> list[str]:

@@ -157,21 +157,10 @@ def iter_batches(path: str | Path, *, columns: Iterable[str] | None = None,
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise DataError(f"Data file {str(path)!r} could not be read as CSV: {exc}") from exc
         return _checked(reader, path), None
-    import pyarrow.parquet as pq
+    from ..data.stream import parquet_batches
 
-    try:
-        parquet = pq.ParquetFile(path)
-        if names is not None:
-            missing = [name for name in names if name not in parquet.schema_arrow.names]
-            if missing:
-                raise DataError(f"Data file {str(path)!r} lacks column(s) {missing}; "
-                                f"available: {parquet.schema_arrow.names}")
-        batches = parquet.iter_batches(batch_size=batch_rows, columns=names)
-    except DataError:
-        raise
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others for a damaged file
-        raise DataError(f"Data file {str(path)!r} could not be read as Parquet: {exc}") from exc
-    return _checked((batch.to_pandas() for batch in batches), path), parquet.metadata.num_rows
+    batches = parquet_batches(path, columns=names, batch_rows=batch_rows)  # bounded memory, see there
+    return iter(batches), batches.rows
 
 
 def _checked(frames: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:

@@ -11,10 +11,12 @@ from mlprod.errors import ConfigError, DataError
 
 from .policy import apply_policy
 from .results import MAX_EXAMPLES, DatasetResult, ValidationResult
-from .rules import check_rules
-from .schema_layer import check_schema
+from .rules import NotStreamable, RuleChecks, check_rules
+from .schema_layer import SchemaChecks, check_schema
 from .spec import PolicySpec, Schema, default_statistics, load_schema
-from .statistical import check_statistics
+from .statistical import Observed, check_statistics
+
+DEFAULT_BATCH_ROWS = 250_000
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ def validate(
     name: str | None = None,
     reference_label: str | None = None,
     max_examples: int = MAX_EXAMPLES,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> ValidationResult:
     """Validate ``data`` against ``schema`` and return every check's result with the policy's decision.
 
@@ -39,6 +42,8 @@ def validate(
     statistical: the dataset names that get the statistical checks (default: all of them).
     policy: overrides the schema file's ``policy`` section.
     reference_label: how reports name the reference (default: its file name, or "profile").
+    batch_rows: a Parquet file with more rows is validated in batches of this many rows, in bounded
+    memory, with the same results as reading it whole (see :func:`_streamed`).
 
     Bad input raises (:class:`~mlprod.errors.DataError`, :class:`~mlprod.errors.ConfigError`); failed
     checks do not: call ``result.raise_for_status()`` to turn a failed gate into an exception.
@@ -46,7 +51,7 @@ def validate(
     if not isinstance(schema, Schema):
         schema = load_schema(schema)
     datasets = _datasets(data, name)
-    profile, label = _reference(reference, schema)
+    profile, label = _reference(reference, schema, batch_rows)
     reference_label = reference_label or label
     wanted = set(datasets) if statistical is None else set(statistical)
     unknown = sorted(wanted - set(datasets))
@@ -56,15 +61,22 @@ def validate(
     statistics = schema.statistics if schema.statistics is not None else default_statistics()
     results = []
     for dataset, (frame, source) in datasets.items():
-        if source is not None:
-            frame = read_data(source, schema)
-        logger.debug("validating %s (%d rows)", dataset, len(frame))
-        found, unusable = check_schema(frame, schema, max_examples=max_examples)
-        found += check_rules(frame, schema, unusable=unusable, max_examples=max_examples)
         compared = profile is not None and dataset in wanted
-        if compared:
-            found += check_statistics(frame, schema, profile, statistics, unusable=unusable)
-        results.append(DatasetResult(name=dataset, n_rows=len(frame), n_columns=len(frame.columns),
+        reference_profile = profile if compared else None
+        streamed = None if source is None else _streamed(source, schema, reference_profile, statistics,
+                                                          max_examples, batch_rows)
+        if streamed is not None:
+            found, n_rows, n_columns = streamed
+        else:
+            if source is not None:
+                frame = read_data(source, schema)
+            logger.debug("validating %s (%d rows)", dataset, len(frame))
+            found, unusable = check_schema(frame, schema, max_examples=max_examples)
+            found += check_rules(frame, schema, unusable=unusable, max_examples=max_examples)
+            if compared:
+                found += check_statistics(frame, schema, profile, statistics, unusable=unusable)
+            n_rows, n_columns = len(frame), len(frame.columns)
+        results.append(DatasetResult(name=dataset, n_rows=n_rows, n_columns=n_columns,
                                      results=tuple(found), source=source,
                                      reference=reference_label if compared else None))
     result = apply_policy(results, policy or schema.policy)
@@ -72,6 +84,70 @@ def validate(
         return result
     used = {s.name: {"warning": s.warning, "error": s.error} for s in statistics}
     return dataclasses.replace(result, statistics=used)
+
+
+def _streamed(path: str | Path, schema: Schema, profile, statistics, max_examples: int, batch_rows: int):
+    """(results, rows, columns) of a Parquet file validated batch by batch, or ``None`` to read it whole.
+
+    Memory holds one batch, the first ``max_examples`` failing rows per check, the sums behind the
+    statistical checks, and 1/64 of the keys of each unique check (the keys go to temporary files, see
+    :mod:`mlprod.validation.keys`). Whole instead: CSV files (their types come from all rows), files of
+    at most ``batch_rows`` rows, and whatever a batch cannot decide for the whole table (a stored
+    index, dictionary columns, a column whose values have the declared type in some batches only, a
+    rule that cannot be evaluated); the results are the same either way.
+    """
+    from mlprod.data.io import check_table
+    from mlprod.data.stream import parquet_batches
+
+    if Path(path).suffix.lower() not in (".parquet", ".pq"):
+        return None
+    check_table(path)
+    batches = parquet_batches(path, batch_rows=batch_rows)
+    if batches.rows <= batch_rows or not batches.exact:
+        if not batches.exact:
+            logger.info("validating %s in one piece: %s", path, batches.reason)
+        return None
+    checks = SchemaChecks(schema, max_examples=max_examples)
+    rules = observed = None
+    n_columns = 0
+    try:
+        for frame in batches:
+            checks.add(frame)
+            if rules is None:
+                unusable = checks.unusable
+                rules = RuleChecks(schema, unusable=unusable, max_examples=max_examples)
+                observed = Observed(schema, profile, unusable) if profile is not None else None
+                n_columns = len(frame.columns)
+            rules.add(frame)
+            if observed is not None:
+                observed.add(frame)
+        found = checks.results(fetch=lambda positions, columns: _rows_at(path, positions, columns, batch_rows))
+    except NotStreamable as exc:
+        logger.info("validating %s in one piece: %s", path, exc)
+        return None
+    finally:
+        checks.close()
+    found += rules.results()
+    if observed is not None:
+        found += observed.check(statistics)
+    return found, checks.plan.n_rows, n_columns
+
+
+def _rows_at(path, positions: list[int], columns: list[str], batch_rows: int):
+    """The rows at ``positions`` (0-based, sorted) of a Parquet file, read batch by batch."""
+    import pandas as pd
+
+    from mlprod.data.stream import parquet_batches
+
+    parts, start = [], 0
+    for frame in parquet_batches(path, columns=columns, batch_rows=batch_rows):
+        inside = [p - start for p in positions if start <= p < start + len(frame)]
+        if inside:
+            parts.append(frame.iloc[inside])
+        start += len(frame)
+        if start > positions[-1]:
+            break
+    return pd.concat(parts)
 
 
 def read_data(path: str | Path, schema: Schema | None = None):
@@ -134,7 +210,7 @@ def _datasets(data: Any, name: str | None) -> dict[str, tuple[Any, str | None]]:
     return out
 
 
-def _reference(reference: Any, schema: Schema):
+def _reference(reference: Any, schema: Schema, batch_rows: int = DEFAULT_BATCH_ROWS):
     """(profile, label) for ``reference``: a Profile, a profile JSON file, a data file or a DataFrame."""
     if reference is None:
         return None, None
@@ -150,6 +226,14 @@ def _reference(reference: Any, schema: Schema):
         path = Path(reference)
         if path.suffix.lower() == ".json":
             return read_profile(path), str(path)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            from mlprod.data.io import check_table
+            from mlprod.data.stream import parquet_batches
+            from mlprod.profile import profile_file
+
+            check_table(path)
+            if parquet_batches(path).exact:  # in batches, bounded memory; the same profile as read whole
+                return profile_file(path, batch_rows=batch_rows), str(path)
         return build_profile(read_data(path, schema)), str(path)
     raise DataError(f"validate: reference is a {type(reference).__name__}; expected a Profile, a profile .json "
                     "file, a CSV/Parquet file or a DataFrame")

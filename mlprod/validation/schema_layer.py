@@ -20,6 +20,7 @@ import numpy as np
 from mlprod.errors import DataError
 
 from .results import MAX_EXAMPLES, CheckResult, format_count
+from .rules import NotStreamable
 from .spec import ColumnSpec, Schema
 
 _CANONICAL = {"int": "int64", "float": "float64", "bool": "bool", "str": "str", "datetime": "datetime64[ns]"}
@@ -27,26 +28,56 @@ _CANONICAL = {"int": "int64", "float": "float64", "bool": "bool", "str": "str", 
 
 def check_schema(frame, schema: Schema, *, max_examples: int = MAX_EXAMPLES) -> tuple[list[CheckResult], set[str]]:
     """Run the schema layer; returns the results and the columns that are unusable (missing or wrong dtype)."""
-    import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
+    checks = SchemaChecks(schema, max_examples=max_examples, streamed=False)
+    checks.add(frame)
+    return checks.results(), checks.unusable
 
-    _check_names(frame)
-    present = {str(c) for c in frame.columns}
-    plan = _Plan(frame, schema, max_examples)
-    pa_columns = {c.name: plan.column(c, pa) for c in schema.columns}
-    if schema.table.unique and all(c in present for c in schema.table.unique):
-        plan.unique_key()
-    pandera_schema = pa.DataFrameSchema(pa_columns, strict=schema.table.extra_columns != "allow")
-    errors = []
-    try:
-        pandera_schema.validate(frame, lazy=True, inplace=True)
-    except SchemaErrors as exc:
-        errors = list(exc.schema_errors)
-    for error in errors:
-        plan.record(error)
-    results = [_rows_check(len(frame), schema)] + plan.results()
-    unusable = {c.name for c in schema.columns if c.name not in present} | plan.wrong_dtype
-    return results, unusable
+
+class SchemaChecks:
+    """The schema layer over batches of rows (in row order, with continuing row labels): ``add`` each
+    batch, then ``results``. Counts add up and the first example rows are kept, so the results equal
+    those of the whole table. Streamed, uniqueness goes through :class:`~mlprod.validation.keys.RepeatedKeys`
+    and ``results(fetch=...)`` reads the example rows of repeated keys back; whatever a batch cannot
+    decide for the whole table raises :class:`~mlprod.validation.rules.NotStreamable`."""
+
+    def __init__(self, schema: Schema, *, max_examples: int = MAX_EXAMPLES, streamed: bool = True) -> None:
+        self.plan = _Plan(schema, max_examples, streamed)
+
+    @property
+    def unusable(self) -> set[str]:
+        plan = self.plan
+        return {c.name for c in plan.schema.columns if c.name not in (plan.present or set())} | plan.wrong_dtype
+
+    def add(self, frame) -> None:
+        import pandera.pandas as pa
+        from pandera.errors import SchemaErrors
+
+        _check_names(frame)
+        plan = self.plan
+        plan.begin(frame)
+        schema = plan.schema
+        pa_columns = {c.name: plan.column(c, pa) for c in schema.columns}
+        if schema.table.unique and all(c in plan.present for c in schema.table.unique):
+            plan.unique_key()
+        pandera_schema = pa.DataFrameSchema(pa_columns, strict=schema.table.extra_columns != "allow")
+        errors = []
+        try:
+            pandera_schema.validate(frame, lazy=True, inplace=True)
+        except SchemaErrors as exc:
+            errors = list(exc.schema_errors)
+        for error in errors:
+            plan.record(error)
+        plan.first = False
+
+    def results(self, fetch=None) -> list[CheckResult]:
+        """``fetch(positions, columns)``: those rows (0-based positions) of the data, for the example rows of
+        repeated keys when streamed."""
+        self.plan.finish_repeats(fetch)
+        return [_rows_check(self.plan.n_rows, self.plan.schema)] + self.plan.results()
+
+    def close(self) -> None:
+        for keys in self.plan.keysets.values():
+            keys.close()
 
 
 def dtype_matches(kind: str, series) -> bool:
@@ -76,19 +107,48 @@ _OBJECT_KINDS = {"bool": ("boolean",), "int": ("integer",), "float": ("floating"
                  "datetime": ("datetime", "datetime64"), "str": ("string",)}
 
 
+class _Failure:
+    """What one check found so far: counts and example rows summed over batches; the message is written
+    at the end from the totals."""
+
+    def __init__(self, kind: str, column: str | None, variant: str) -> None:
+        self.kind, self.column, self.variant = kind, column, variant
+        self.count = self.checked = 0
+        self.examples: list[dict] = []
+        self.message = None
+
+
 class _Plan:
     """The checks declared for each column, and how pandera's errors map back onto them."""
 
-    def __init__(self, frame, schema: Schema, max_examples: int) -> None:
-        self.frame = frame
+    def __init__(self, schema: Schema, max_examples: int, streamed: bool) -> None:
         self.schema = schema
         self.max_examples = max_examples
-        self.n_rows = len(frame)
-        self.present = {str(c) for c in frame.columns}
+        self.streamed = streamed
+        self.first = True
+        self.frame = None
+        self.n_rows = 0
+        self.present: set[str] | None = None
         self.wrong_dtype: set[str] = set()
         self.value_checks: dict[str, list[tuple[str, str]]] = {}  # column -> [(kind, description)] by index
         self.found: dict[str, CheckResult] = {}
+        self.failures: dict[str, _Failure] = {}
+        self.checked: dict[str, int] = {}  # rows each check looked at, over all batches (streamed)
+        self.repeats: dict[str, tuple] = {}  # check -> (RepeatedKeys, kind, column, key columns, what)
+        self.keysets: dict[tuple, object] = {}  # key columns -> RepeatedKeys
+        self.fed: set[tuple] = set()  # key sets that have the current batch
         self.order: list[tuple[str, str, str | None, str]] = []  # (check id, kind, column, description)
+
+    def begin(self, frame) -> None:
+        if self.first:
+            self.present = {str(c) for c in frame.columns}
+            self.names = list(frame.columns)
+        elif list(frame.columns) != self.names:
+            raise NotStreamable("the batches have different columns")
+        self.frame = frame
+        self.fed = set()
+        self.batch_rows = len(frame)
+        self.n_rows += len(frame)
 
     def column(self, spec: ColumnSpec, pa) -> Any:
         name = spec.name
@@ -98,12 +158,16 @@ class _Plan:
             return pa.Column(None, required=spec.required, nullable=True)
         series = self.frame[name]
         matches = dtype_matches(spec.type, series)
+        if not self.first and matches == (name in self.wrong_dtype):
+            raise NotStreamable(f"column {name!r} holds {spec.type} values in some batches only")
         self._declare(f"schema.dtype:{name}", "dtype", name, f"values are {spec.type} (dtype {series.dtype})")
         self._declare(f"schema.nullable:{name}", "nullable", name,
                       "missing values allowed" if spec.nullable else "no missing values")
         if spec.unique:
             self._declare(f"schema.unique:{name}", "unique", name, "no duplicated values")
         if not matches:
+            if self.streamed and spec.unique:
+                raise NotStreamable(f"column {name!r} of the wrong dtype must be unique")
             self.wrong_dtype.add(name)
             for kind, _ in self._value_check_specs(spec, series):
                 self._skip(f"schema.{kind}:{name}", kind, name,
@@ -115,12 +179,20 @@ class _Plan:
             listed.append((kind, self._describe(kind, spec)))
             self._declare(f"schema.{kind}:{name}", kind, name, listed[-1][1])
         self.value_checks[name] = listed
+        if listed:  # pandera checks the values that are not missing
+            present = int(series.notna().sum())
+            for kind, _ in listed:
+                self.checked[f"schema.{kind}:{name}"] = self.checked.get(f"schema.{kind}:{name}", 0) + present
+        self.checked[f"schema.nullable:{name}"] = self.checked.get(f"schema.nullable:{name}", 0) + len(series)
         if not spec.nullable:
             self._flagged(f"schema.nullable:{name}", "nullable", series, series.isna(),
                           "are missing (null/NaN); the column does not allow missing values")
         if spec.unique:
-            self._flagged(f"schema.unique:{name}", "unique", series, series.duplicated(keep=False),
-                          "hold a value that another row also has; values must be unique")
+            what = "hold a value that another row also has; values must be unique"
+            if self.streamed:
+                self._repeated(f"schema.unique:{name}", "unique", name, [name], what)
+            else:
+                self._flagged(f"schema.unique:{name}", "unique", series, series.duplicated(keep=False), what)
         return pa.Column(None, checks=checks, nullable=True, unique=False, required=spec.required)
 
     def _flagged(self, check: str, kind: str, series, mask, what: str) -> None:
@@ -129,20 +201,53 @@ class _Plan:
         if count:
             head = series[mask.to_numpy()].head(self.max_examples)
             examples = tuple({"row": _plain(i), series.name: _plain(v)} for i, v in head.items())
-            self._fail(check, kind, str(series.name), count, self.n_rows, examples,
-                       f"{format_count(count, self.n_rows)} {what}")
+            self._fail(check, kind, str(series.name), count, self.batch_rows, examples,
+                       lambda count, checked, examples: f"{format_count(count, checked)} {what}")
+
+    def _repeated(self, check: str, kind: str, column: str | None, key: list[str], what: str) -> None:
+        from .keys import RepeatedKeys
+
+        if check not in self.repeats:
+            keys = self.keysets.get(tuple(key))
+            if keys is None:  # a unique column that is also the table's key: one key set for both
+                keys = self.keysets[tuple(key)] = RepeatedKeys(key)
+            self.repeats[check] = (keys, kind, column, key, what)
+        if tuple(key) not in self.fed:
+            self.repeats[check][0].add(self.frame)
+            self.fed.add(tuple(key))
+
+    def finish_repeats(self, fetch) -> None:
+        """Turn the streamed key sets into failures, with the example rows read back by ``fetch``."""
+        finished = {}
+        for check, (repeats, kind, column, key, what) in list(self.repeats.items()):
+            if tuple(key) not in finished:
+                finished[tuple(key)] = repeats.finish(self.max_examples)
+            count, first = finished[tuple(key)]
+            del self.repeats[check]
+            if not count:
+                continue
+            rows = fetch(first.tolist(), key) if len(first) else None
+            examples = () if rows is None else tuple(
+                {"row": _plain(i), **{c: _plain(v) for c, v in zip(key, values)}}
+                for i, values in zip(rows.index, rows[key].itertuples(index=False)))
+            self._fail(check, kind, column, count, self.n_rows, examples,
+                       lambda count, checked, examples, what=what: f"{format_count(count, checked)} {what}")
 
     def unique_key(self) -> None:
         """The table's unique key: every combination of its columns appears once."""
         key = list(self.schema.table.unique)
+        what = f"repeat a combination of {key} that must be unique"
+        if self.streamed:
+            self._repeated("schema.unique_key", "unique_key", None, key, what)
+            return
         repeated = self.frame.duplicated(subset=key, keep=False).to_numpy()
         count = int(repeated.sum())
         if count:
             rows = self.frame.loc[repeated, key].head(self.max_examples)
             examples = tuple({"row": _plain(i), **{c: _plain(v) for c, v in zip(key, values)}}
                              for i, values in zip(rows.index, rows.itertuples(index=False)))
-            self._fail("schema.unique_key", "unique_key", None, count, self.n_rows, examples,
-                       f"{format_count(count, self.n_rows)} repeat a combination of {key} that must be unique")
+            self._fail("schema.unique_key", "unique_key", None, count, self.batch_rows, examples,
+                       lambda count, checked, examples: f"{format_count(count, checked)} {what}")
 
     def _value_check_specs(self, spec: ColumnSpec, series) -> list[tuple[str, Any]]:
         k = self.max_examples
@@ -173,7 +278,8 @@ class _Plan:
         return "no infinite values"
 
     def _declare(self, check: str, kind: str, column: str | None, description: str) -> None:
-        self.order.append((check, kind, column, description))
+        if self.first:  # every batch declares the same checks
+            self.order.append((check, kind, column, description))
 
     def _skip(self, check: str, kind: str, column: str, message: str) -> None:
         self._declare(check, kind, column, message)
@@ -181,32 +287,36 @@ class _Plan:
                                         column=column)
 
     def record(self, error) -> None:
-        """Turn one pandera SchemaError into a failed CheckResult."""
+        """Turn one pandera SchemaError into a failed check (counts and examples added to earlier batches')."""
         reason = getattr(error.reason_code, "name", str(error.reason_code))
         column = error.column_name
         if reason == "COLUMN_NOT_IN_DATAFRAME":
-            name = str(error.failure_cases)
-            self._fail(f"schema.required:{name}", "required", name, 1, 1, (),
-                       f"column {name!r} is missing; the data has {_listing(self.frame.columns)}")
+            if self.first:
+                name = str(error.failure_cases)
+                listing = _listing(self.frame.columns)
+                self._fail(f"schema.required:{name}", "required", name, 1, 1, (),
+                           lambda count, checked, examples: f"column {name!r} is missing; the data has {listing}")
         elif reason == "COLUMN_NOT_IN_SCHEMA":
-            names = sorted(self._values(error.failure_cases))
-            self._extra(names)
+            if self.first:
+                self._extra(sorted(self._values(error.failure_cases)))
         elif reason == "WRONG_DATATYPE":
             self._dtype(column, error.failure_cases)
         elif reason == "SERIES_CONTAINS_NULLS":
-            count = len(error.failure_cases)
-            self._fail(f"schema.nullable:{column}", "nullable", column, count, self.n_rows,
+            self._fail(f"schema.nullable:{column}", "nullable", column, len(error.failure_cases), self.batch_rows,
                        self._examples(column, error.failure_cases),
-                       f"{format_count(count, self.n_rows)} are missing (null/NaN); the column does not allow "
-                       "missing values")
+                       lambda count, checked, examples: f"{format_count(count, checked)} are missing (null/NaN); "
+                                                        "the column does not allow missing values")
         elif reason == "SERIES_CONTAINS_DUPLICATES":
-            count = len(error.failure_cases)
-            self._fail(f"schema.unique:{column}", "unique", column, count, self.n_rows,
+            if self.streamed:
+                raise NotStreamable(f"pandera checked the uniqueness of column {column!r} per batch")
+            self._fail(f"schema.unique:{column}", "unique", column, len(error.failure_cases), self.batch_rows,
                        self._examples(column, error.failure_cases),
-                       f"{format_count(count, self.n_rows)} hold a value that another row also has; values must "
-                       "be unique")
-        elif reason in ("DATAFRAME_CHECK", "CHECK_ERROR"):
+                       lambda count, checked, examples: f"{format_count(count, checked)} hold a value that another "
+                                                        "row also has; values must be unique")
+        elif reason == "DATAFRAME_CHECK" or (reason == "CHECK_ERROR" and not self.streamed):
             self._value_check(error, column, reason)
+        elif self.streamed:
+            raise NotStreamable(f"pandera reported {reason} for a batch")
         else:  # a pandera reason this version does not know: report it rather than drop it
             self.found[f"schema.{reason.lower()}"] = CheckResult(
                 check=f"schema.{reason.lower()}", layer="schema", kind=reason.lower(), passed=False, column=column,
@@ -220,38 +330,44 @@ class _Plan:
         check = f"schema.{kind}:{column}"
         if reason == "CHECK_ERROR":
             detail = str(error.failure_cases).strip().splitlines()[0][:200]
-            self._fail(check, kind, column, self.n_rows, self.n_rows, (),
-                       f"could not be evaluated on column {column!r} (dtype {self.frame[column].dtype}): {detail}")
+            dtype = self.frame[column].dtype
+            self._fail(check, kind, column, self.batch_rows, self.batch_rows, (),
+                       lambda count, checked, examples: f"could not be evaluated on column {column!r} (dtype {dtype}): "
+                                                        f"{detail}")
             return
         output = error.check_output
         count = int((~output.astype(bool)).sum()) if output is not None else len(error.failure_cases)
-        checked = len(output) if output is not None else self.n_rows
+        checked = len(output) if output is not None else self.batch_rows
         spec = self.schema.column(column)
         what = {"range": f"are outside the allowed range ({self._describe('range', spec)})",
                 "categories": f"are not among the {len(spec.categories or ())} allowed categories "
                               f"({shown_categories(spec.categories or ())})",
                 "finite": "are infinite (inf/-inf)"}.get(kind, f"failed {error.check}")
-        examples = self._examples(column, error.failure_cases)
-        if kind == "categories":
-            unknown = sorted({str(row[column]) for row in examples})
-            what += f"; unknown values include {unknown}"
-        self._fail(check, kind, column, count, checked, examples, f"{format_count(count, checked)} {what}")
+
+        def message(count, checked, examples, what=what):
+            if kind == "categories":
+                unknown = sorted({str(row[column]) for row in examples})
+                what += f"; unknown values include {unknown}"
+            return f"{format_count(count, checked)} {what}"
+
+        self._fail(check, kind, column, count, checked, self._examples(column, error.failure_cases), message)
 
     def _dtype(self, column: str, failure_cases) -> None:
         spec = self.schema.column(column)
         dtype = self.frame[column].dtype
         if hasattr(failure_cases, "columns") and len(failure_cases):
-            count = len(failure_cases)
-            examples = self._examples(column, failure_cases)
-            kinds = Counter(type(row[column]).__name__ for row in examples)
-            message = (f"expected {spec.type} values, found dtype {dtype}: {format_count(count, self.n_rows)} "
-                       f"cannot be read as {spec.type} (e.g. {', '.join(kinds)} values); fix the values or the "
-                       "declared type")
+            def message(count, checked, examples):
+                kinds = Counter(type(row[column]).__name__ for row in examples)
+                return (f"expected {spec.type} values, found dtype {dtype}: {format_count(count, checked)} "
+                        f"cannot be read as {spec.type} (e.g. {', '.join(kinds)} values); fix the values or the "
+                        "declared type")
+
+            self._fail(f"schema.dtype:{column}", "dtype", column, len(failure_cases), self.batch_rows,
+                       self._examples(column, failure_cases), message, variant="values")
         else:
-            count, examples = self.n_rows, ()
-            message = (f"expected {spec.type} values, found dtype {dtype}; convert the column or change its "
-                       "declared type")
-        self._fail(f"schema.dtype:{column}", "dtype", column, count, self.n_rows, examples, message)
+            self._fail(f"schema.dtype:{column}", "dtype", column, self.batch_rows, self.batch_rows, (),
+                       lambda count, checked, examples: f"expected {spec.type} values, found dtype {dtype}; convert "
+                                                        "the column or change its declared type", variant="dtype")
 
     def _extra(self, names: list[str]) -> None:
         previous = self.found.get("schema.extra_columns")
@@ -265,9 +381,19 @@ class _Plan:
                     "(or set table.extra_columns: allow)")
 
     def _fail(self, check: str, kind: str, column: str | None, count: int, checked: int, examples,
-              message: str) -> None:
-        self.found[check] = CheckResult(check=check, layer="schema", kind=kind, passed=False, column=column,
-                                        n_failed=count, n_checked=checked, examples=tuple(examples), message=message)
+              message, variant: str = "") -> None:
+        """Add one batch's failing rows to the check; ``message(count, checked, examples)`` writes its text."""
+        failure = self.failures.get(check)
+        if failure is None:
+            failure = self.failures[check] = _Failure(kind, column, variant)
+            if not self.first and self.streamed and kind == "dtype":
+                raise NotStreamable(f"{check} failed in some batches only")
+        elif failure.variant != variant:
+            raise NotStreamable(f"{check} failed differently in two batches")
+        failure.count += count
+        failure.checked += checked
+        failure.examples.extend(list(examples)[: self.max_examples - len(failure.examples)])
+        failure.message = message
 
     def _examples(self, column: str, failure_cases) -> tuple[dict, ...]:
         if not hasattr(failure_cases, "columns") or "index" not in failure_cases.columns:
@@ -288,6 +414,13 @@ class _Plan:
                  ] if self.schema.table.unique else []
         if self.schema.table.extra_columns != "allow":
             table.append(("schema.extra_columns", "extra_columns", None, "no undeclared columns"))
+        for check, failure in self.failures.items():
+            if self.streamed and check in self.checked:  # batches where the check passed count too
+                failure.checked = self.checked[check]
+            self.found[check] = CheckResult(
+                check=check, layer="schema", kind=failure.kind, passed=False, column=failure.column,
+                n_failed=failure.count, n_checked=failure.checked, examples=tuple(failure.examples),
+                message=failure.message(failure.count, failure.checked, failure.examples))
         for check, kind, column, description in self.order + table:
             if check in seen:
                 continue

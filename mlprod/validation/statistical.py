@@ -21,12 +21,15 @@ ids move by design).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from mlprod.errors import ConfigError
+
+from mlprod.profile.exact import exact_sum
 
 from .registry import Registry
 from .results import CheckResult
@@ -75,13 +78,67 @@ STATISTICS: Registry[StatCheck] = Registry("statistical check")
 def check_statistics(frame, schema: Schema, reference, statistics: Iterable[StatisticSpec], *,
                      unusable: Iterable[str] = ()) -> list[CheckResult]:
     """Every configured statistical check of ``frame`` against the ``reference`` profile."""
-    unusable = set(unusable)
-    columns = [c for c in schema.columns if c.statistics and c.type != "datetime" and c.name not in unusable]
-    results: list[CheckResult] = []
-    for spec in statistics:
-        check = STATISTICS.get(spec.name)
-        results.extend(check.run(frame, columns, reference, spec))
-    return results
+    observed = Observed(schema, reference, unusable)
+    observed.add(frame)
+    return observed.check(statistics)
+
+
+@dataclass
+class ColumnCounts:
+    """What the checks need from one column, summed over batches: rows, missing values (as the reference
+    profile counts them), the finite values' count and exact sum, the values at or below each reference
+    decile edge (numeric), or the rows per category (categorical)."""
+
+    rows: int = 0
+    missing: int = 0
+    count: int = 0
+    total: Fraction = field(default_factory=Fraction)
+    at_or_below: np.ndarray | None = None
+    categories: dict[str, int] = field(default_factory=dict)
+
+
+class Observed:
+    """The data's side of the statistical checks, mergeable: ``add`` each batch, then ``check``. The
+    numbers are the same however the rows are split (counts, and exact sums for the means)."""
+
+    def __init__(self, schema: Schema, reference, unusable: Iterable[str] = ()) -> None:
+        unusable = set(unusable)
+        self.reference = reference
+        self.columns = [c for c in schema.columns if c.statistics and c.type != "datetime" and c.name not in unusable]
+        self.n_rows = 0
+        self.counts = {c.name: ColumnCounts() for c in self.columns if c.name in reference.columns}
+        self.edges = {}
+        for name in self.counts:
+            profile = reference.columns[name]
+            if profile.kind == "numeric":
+                edges = profile.bin_edges(10) if profile.count else []
+                self.edges[name] = np.asarray(edges[1:-1], dtype=np.float64)
+
+    def add(self, frame) -> None:
+        self.n_rows += len(frame)
+        for name, counts in self.counts.items():
+            series = frame[name]
+            counts.rows += len(series)
+            if self.reference.columns[name].kind != "numeric":
+                counts.missing += int(series.isna().sum())
+                for key, value in _category_counts(series).items():
+                    counts.categories[key] = counts.categories.get(key, 0) + value
+                continue
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = np.isfinite(values)
+            counts.missing += int((~finite).sum())  # the profile counts +-inf as missing too
+            values = values[finite]
+            counts.count += int(values.size)
+            counts.total += exact_sum(values)
+            below = np.searchsorted(np.sort(values), self.edges[name], side="right")
+            counts.at_or_below = below if counts.at_or_below is None else counts.at_or_below + below
+
+    def check(self, statistics: Iterable[StatisticSpec]) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        for spec in statistics:
+            check = STATISTICS.get(spec.name)
+            results.extend(check.run(self, self.columns, self.reference, spec))
+        return results
 
 
 def _grade(value: float | None, spec: StatisticSpec, shape: str) -> tuple[bool | None, str]:
@@ -136,11 +193,6 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _numeric_values(series) -> np.ndarray:
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values[np.isfinite(values)]
-
-
 def _category_counts(series) -> dict[str, int]:
     counts = series.value_counts(dropna=True)
     out: dict[str, int] = {}
@@ -149,87 +201,83 @@ def _category_counts(series) -> dict[str, int]:
     return out
 
 
-def _row_count(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
-    ratio = len(frame) / reference.n_rows if reference.n_rows else None
+def _row_count(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+    rows = observed.n_rows
+    ratio = rows / reference.n_rows if reference.n_rows else None
     return [_result("row_count", None, ratio, spec, "range",
-                    f"{len(frame):,} rows vs {reference.n_rows:,} in the reference (ratio {ratio:.3g})"
+                    f"{rows:,} rows vs {reference.n_rows:,} in the reference (ratio {ratio:.3g})"
                     if ratio is not None else "the reference has no rows", 1,
-                    rows=len(frame), reference_rows=reference.n_rows)]
+                    rows=rows, reference_rows=reference.n_rows)]
 
 
-def _missing_share(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+def _missing_share(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
     out = []
     for column, profile in _profiled(reference, columns, None, "missing_share"):
         if isinstance(profile, CheckResult):
             out.append(profile)
             continue
-        series = frame[column.name]
-        if profile.kind == "numeric":
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            missing = int((~np.isfinite(values)).sum())  # the profile counts +-inf as missing too
-        else:
-            missing = int(series.isna().sum())
-        share = missing / len(series) if len(series) else 0.0
+        counts = observed.counts[column.name]
+        share = counts.missing / counts.rows if counts.rows else 0.0
         increase = share - profile.missing_share
         out.append(_result("missing_share", column.name, increase, spec, "max",
-                           f"{share:.1%} missing vs {profile.missing_share:.1%} in the reference", len(series),
+                           f"{share:.1%} missing vs {profile.missing_share:.1%} in the reference", counts.rows,
                            share=round(share, 6), reference_share=round(profile.missing_share, 6)))
     return out
 
 
-def _mean_shift(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+def _mean_shift(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
     out = []
     for column, profile in _profiled(reference, columns, "numeric", "mean_shift"):
         if isinstance(profile, CheckResult):
             out.append(profile)
             continue
-        values = _numeric_values(frame[column.name])
-        if values.size == 0 or profile.mean is None or not profile.std:
+        counts = observed.counts[column.name]
+        if counts.count == 0 or profile.mean is None or not profile.std:
             out.append(_skipped("mean_shift", column.name, "not checked: no values here or no spread in the reference"))
             continue
-        mean = float(values.mean())
+        mean = float(counts.total / counts.count)
         shift = abs(mean - profile.mean) / profile.std
         out.append(_result("mean_shift", column.name, shift, spec, "max",
                            f"mean {_fmt(mean)} vs {_fmt(profile.mean)} in the reference: {shift:.2f} reference "
-                           f"standard deviations ({_fmt(profile.std)}) apart", int(values.size),
+                           f"standard deviations ({_fmt(profile.std)}) apart", counts.count,
                            mean=mean, reference_mean=profile.mean, reference_std=profile.std))
     return out
 
 
-def _quantiles(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+def _quantiles(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
     out = []
     for column, profile in _profiled(reference, columns, "numeric", "quantiles"):
         if isinstance(profile, CheckResult):
             out.append(profile)
             continue
-        values = _numeric_values(frame[column.name])
+        counts = observed.counts[column.name]
         edges = profile.bin_edges(10) if profile.count else []
-        if values.size == 0 or len(edges) < 3:
+        if counts.count == 0 or len(edges) < 3:
             out.append(_skipped("quantiles", column.name, "not checked: no values here or a single value in the "
                                                           "reference"))
             continue
         reference_cdf = np.cumsum(profile.histogram(edges))[:-1] / profile.count
         # the profile's bins are (edge[i], edge[i+1]]: the share <= each inner edge, counted the same way
         inner = np.asarray(edges[1:-1], dtype=np.float64)
-        data_cdf = np.searchsorted(np.sort(values), inner, side="right") / values.size
+        data_cdf = counts.at_or_below / counts.count
         gaps = np.abs(data_cdf - reference_cdf)
         worst = int(np.argmax(gaps))
         out.append(_result(
             "quantiles", column.name, float(gaps[worst]), spec, "max",
             f"{data_cdf[worst]:.1%} of values are <= {_fmt(inner[worst])}, vs {reference_cdf[worst]:.1%} in the "
-            f"reference (largest gap over the reference's decile edges)", int(values.size),
+            f"reference (largest gap over the reference's decile edges)", counts.count,
             edge=float(inner[worst]), share=round(float(data_cdf[worst]), 6),
             reference_share=round(float(reference_cdf[worst]), 6)))
     return out
 
 
-def _category_shares(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+def _category_shares(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
     out = []
     for column, profile in _profiled(reference, columns, "categorical", "category_shares"):
         if isinstance(profile, CheckResult):
             out.append(profile)
             continue
-        counts = _category_counts(frame[column.name])
+        counts = observed.counts[column.name].categories
         total = sum(counts.values())
         if total == 0 or profile.count == 0:
             out.append(_skipped("category_shares", column.name, "not checked: no values here or in the reference"))
@@ -245,7 +293,7 @@ def _category_shares(frame, columns, reference, spec: StatisticSpec) -> list[Che
     return out
 
 
-def _unseen_categories(frame, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
+def _unseen_categories(observed: Observed, columns, reference, spec: StatisticSpec) -> list[CheckResult]:
     out = []
     for column, profile in _profiled(reference, columns, "categorical", "unseen_categories"):
         if isinstance(profile, CheckResult):
@@ -255,7 +303,7 @@ def _unseen_categories(frame, columns, reference, spec: StatisticSpec) -> list[C
             out.append(_skipped("unseen_categories", column.name, "not checked: the reference profile kept only "
                                                                   "its most frequent categories"))
             continue
-        counts = _category_counts(frame[column.name])
+        counts = observed.counts[column.name].categories
         total = sum(counts.values())
         unseen = {k: v for k, v in counts.items() if k not in profile.frequencies}
         share = sum(unseen.values()) / total if total else 0.0
