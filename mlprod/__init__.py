@@ -10,8 +10,8 @@ from .lazy import lazy_exports
 __version__ = "0.1.0"
 
 _API = {
-    "init_stage": "mlprod.interactive",
-    "run_notebook": "mlprod.runner",
+    "init_stage": "mlprod.stages.interactive",
+    "run_notebook": "mlprod.stages.runner",
     "MlprodError": "mlprod.errors",
     "save_model": "mlprod.manifest.store",
     "load_model": "mlprod.manifest.store",

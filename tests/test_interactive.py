@@ -11,8 +11,8 @@ import pytest
 from conftest import Project
 
 from mlprod.errors import ParamsError
-from mlprod.interactive import init_stage
-from mlprod.runner import run_notebook
+from mlprod.stages.interactive import init_stage
+from mlprod.stages.runner import run_notebook
 
 PARAMETERS_CELL = """\
 import math

@@ -10,7 +10,7 @@ from conftest import NOTEBOOKS
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mlprod.errors import NotebookError
-from mlprod.notebook import parse_parameters, read_notebook
+from mlprod.stages.notebook import parse_parameters, read_notebook
 
 
 def write_notebook(path: Path, *cells, language: str = "python") -> Path:

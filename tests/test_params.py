@@ -6,9 +6,9 @@ import pytest
 from conftest import NOTEBOOKS, Project
 
 from mlprod.errors import ConfigError, ParamsError
-from mlprod.notebook import read_notebook
-from mlprod.params import find_params_file, load_params_file, parse_overrides, resolve_params
-from mlprod.runner import run_notebook
+from mlprod.stages.notebook import read_notebook
+from mlprod.stages.params import find_params_file, load_params_file, parse_overrides, resolve_params
+from mlprod.stages.runner import run_notebook
 
 SIMPLE = read_notebook(NOTEBOOKS / "params_simple.ipynb")
 NO_PARAMS_CELL = read_notebook(NOTEBOOKS / "no_parameters_cell.ipynb")
@@ -234,7 +234,7 @@ def test_explicit_params_file_and_stage(project: Project) -> None:
 
 
 def test_a_params_file_never_moves_the_project_root(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from mlprod.params import project_root
+    from mlprod.stages.params import project_root
 
     project.params("x: {}\n")
     (project.root / "notebooks").mkdir()

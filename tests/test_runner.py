@@ -15,8 +15,8 @@ import pytest
 from conftest import Project
 
 from mlprod.errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, ParamsError
-from mlprod.runner import run_notebook
-from mlprod.runrecord import read_run_record
+from mlprod.stages.runner import run_notebook
+from mlprod.stages.runrecord import read_run_record
 
 
 def run_json(folder: Path) -> dict:
@@ -267,7 +267,7 @@ def test_slow_cells_are_reported_by_their_number_in_the_source_notebook(
         project: Project, caplog: pytest.LogCaptureFixture) -> None:
     nb_path = project.notebook("sleeps")  # 4 cells; papermill's injected cell makes 5 in the executed copy
     project.params("sleeps:\n  seconds: 1.2\n")
-    with caplog.at_level(logging.INFO, logger="mlprod.engine"):
+    with caplog.at_level(logging.INFO, logger="mlprod.stages.engine"):
         run_notebook(nb_path, html=False)
     finished = [r.getMessage() for r in caplog.records if "finished in" in r.getMessage()]
     assert len(finished) == 1
@@ -277,7 +277,7 @@ def test_slow_cells_are_reported_by_their_number_in_the_source_notebook(
 def test_an_interrupted_cell_is_not_reported_as_finished(project: Project, caplog: pytest.LogCaptureFixture) -> None:
     nb_path = project.notebook("sleeps")
     project.params("sleeps:\n  seconds: 60\n")
-    with caplog.at_level(logging.INFO, logger="mlprod.engine"), pytest.raises(CellTimeoutError):
+    with caplog.at_level(logging.INFO, logger="mlprod.stages.engine"), pytest.raises(CellTimeoutError):
         run_notebook(nb_path, timeout=1.5, html=False)  # whole seconds for nbclient: 2 s
     assert not [r for r in caplog.records if "finished in" in r.getMessage()]
     failure = run_json(project.root / "reports" / "failed" / "sleeps")["failure"]
@@ -297,12 +297,12 @@ def test_time_limits_must_be_positive_numbers(project: Project, limit: float) ->
 
 def test_a_long_cell_is_reported_while_it_runs(project: Project, caplog: pytest.LogCaptureFixture,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import mlprod.engine
+    import mlprod.stages.engine
 
-    monkeypatch.setattr(mlprod.engine, "STILL_RUNNING_EVERY", 1.0)
+    monkeypatch.setattr(mlprod.stages.engine, "STILL_RUNNING_EVERY", 1.0)
     nb_path = project.notebook("sleeps")
     project.params("sleeps:\n  seconds: 2.6\n")
-    with caplog.at_level(logging.INFO, logger="mlprod.engine"):
+    with caplog.at_level(logging.INFO, logger="mlprod.stages.engine"):
         run_notebook(nb_path, html=False)
     notes = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
     # about one a second while the 2.6 s cell runs (the exact count depends on the machine's load)
@@ -314,7 +314,7 @@ def test_a_long_cell_is_reported_while_it_runs(project: Project, caplog: pytest.
 
 def test_a_run_of_a_stage_that_is_running_stops_at_once_or_after_waiting(project: Project) -> None:
     from mlprod.errors import StageBusyError
-    from mlprod.stagelock import stage_lock
+    from mlprod.stages.stagelock import stage_lock
 
     nb_path = project.notebook("no_parameters_cell")
     with stage_lock(project.root, "no_parameters_cell"):  # another run of the stage holds its lock
@@ -333,7 +333,7 @@ def test_a_run_of_a_stage_that_is_running_stops_at_once_or_after_waiting(project
 
 
 def test_stage_names_map_to_distinct_lock_files(tmp_path: Path) -> None:
-    from mlprod.stagelock import lock_path
+    from mlprod.stages.stagelock import lock_path
 
     names = ["train", "a/b", "a_b", "..", "train@1"]
     paths = [lock_path(tmp_path, name) for name in names]
@@ -354,9 +354,9 @@ def test_a_file_where_the_lock_folder_belongs_is_a_clear_error(project: Project)
 
 
 def test_a_failure_before_the_first_cell_reads_well() -> None:
-    from mlprod.failures import execution_error
-    from mlprod.notebook import NotebookInfo
-    from mlprod.runrecord import CellFailure, RunRecord
+    from mlprod.stages.failures import execution_error
+    from mlprod.stages.notebook import NotebookInfo
+    from mlprod.stages.runrecord import CellFailure, RunRecord
 
     info = NotebookInfo(path=Path("train.ipynb"), sha256="0", language="python", cell_ids=(), parameters_cell=None,
                         parameters={})

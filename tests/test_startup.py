@@ -1,4 +1,4 @@
-"""``mlprod.startup``: papermill imported without what ``mlprod run`` never uses, and nothing left broken.
+"""``mlprod.stages.startup``: papermill imported without what ``mlprod run`` never uses, and nothing left broken.
 
 Each check runs in a fresh interpreter: what is imported is per process.
 """
@@ -22,7 +22,7 @@ def test_lean_import_skips_format_checkers_plugin_scan_and_loads_requests_on_fir
         import importlib.util, json, sys
         import entrypoints
         original = entrypoints.get_group_all
-        from mlprod.startup import papermill_imports
+        from mlprod.stages.startup import papermill_imports
         with papermill_imports(lean=True):
             import papermill
             from papermill.engines import papermill_engines
@@ -51,7 +51,7 @@ def test_lean_import_skips_format_checkers_plugin_scan_and_loads_requests_on_fir
 def test_default_import_keeps_papermill_plugins_and_format_checkers() -> None:
     result = run_python("""
         import json, sys
-        from mlprod.startup import papermill_imports
+        from mlprod.stages.startup import papermill_imports
         with papermill_imports():
             import papermill
         from jsonschema import FormatChecker

@@ -5,7 +5,7 @@ import ast
 import pytest
 
 from mlprod.errors import NotebookError
-from mlprod.types import ANY, TypeSpec, check_value, spec_from_annotation, spec_from_value, yaml_type_name
+from mlprod.stages.types import ANY, TypeSpec, check_value, spec_from_annotation, spec_from_value, yaml_type_name
 
 
 def spec(annotation: str) -> TypeSpec:

@@ -159,7 +159,7 @@ def _labelled(frame: Any, target: str) -> Any:
 
 
 def _params(params_file: Path | None) -> dict[str, Any] | None:
-    from ..params import load_params_file
+    from ..stages.params import load_params_file
 
     return load_params_file(params_file) if params_file is not None else None
 

@@ -95,7 +95,7 @@ def parse_card_info(data: Any, *, source: str = f"params.yaml [{CARD_SECTION}]")
 
 def load_card_info(params_file: str | Path | None) -> tuple[CardInfo, bool]:
     """The ``card:`` section of ``params_file``; ``(CardInfo(), False)`` when the file or section is absent."""
-    from ..params import load_params_file
+    from ..stages.params import load_params_file
 
     if params_file is None or not Path(params_file).is_file():
         return CardInfo(), False

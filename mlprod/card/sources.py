@@ -120,7 +120,7 @@ def resolve(path: str | Path | None, root: Path) -> Path | None:
 
 def find_root(params_file: str | Path | None) -> tuple[Path, Path | None]:
     """The project root (folder of params.yaml, or the working directory) and the params file."""
-    from ..params import find_params_file
+    from ..stages.params import find_params_file
 
     if params_file == "auto":
         found = find_params_file()

@@ -81,7 +81,7 @@ def _params_settings(params_file: str | None) -> dict:
     """``model_card.settings`` of params.yaml: the pipeline stage's settings, so a card made by hand
     measures the model the same way (``--set`` overrides them)."""
     from ..errors import CardError
-    from ..params import find_params_file, load_params_file
+    from ..stages.params import find_params_file, load_params_file
 
     path = find_params_file() if params_file == "auto" else params_file
     if path is None or not Path(path).is_file():

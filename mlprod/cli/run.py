@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runner import run_notebook
+    from ..stages.runner import run_notebook
 
     record = run_notebook(args.notebook, stage=args.stage, params_file=args.params_file, overrides=args.params,
                           reports_dir=args.reports_dir, timeout=args.timeout, start_timeout=args.start_timeout,

@@ -159,7 +159,7 @@ def current_run() -> StageRun:
         return StageRun(stage=context["stage"], notebook=context["notebook"],
                         notebook_sha256=context["notebook_sha256"], run_id=context.get("run_id"),
                         run_record=context.get("run_record"), started_at=context.get("started_at"))
-    from ..interactive import applied_stage
+    from ..stages.interactive import applied_stage
 
     applied = applied_stage() or {}
     notebook = os.environ.get("JPY_SESSION_NAME", "")  # set by Jupyter Server to the notebook's path
@@ -172,14 +172,14 @@ def run_parameters() -> dict[str, Any] | None:
     context = _run_context()
     if context:
         return context.get("parameters") or {}
-    from ..interactive import applied_stage
+    from ..stages.interactive import applied_stage
 
     applied = applied_stage()
     return json.loads(json.dumps(applied["parameters"], default=str)) if applied else None
 
 
 def project_root() -> Path:
-    from ..params import find_params_file
+    from ..stages.params import find_params_file
 
     params = find_params_file()
     return params.parent.resolve() if params else Path.cwd().resolve()

@@ -135,7 +135,7 @@ def check_names(names: Iterable[str], *, source: str) -> list[str]:
 
 def project_policy(params_file: str | Path | None = None) -> TrustPolicy:
     """The policy of the project: defaults plus ``model_files.trusted_types`` from its params.yaml."""
-    from ..params import find_params_file, load_params_file
+    from ..stages.params import find_params_file, load_params_file
 
     path = Path(params_file) if params_file is not None else find_params_file()
     if path is None:

@@ -92,7 +92,7 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
 
 def load_settings(params_file: str | Path | None = None) -> RegisterSettings:
     """The ``register`` section of ``params_file`` (default: the project's params.yaml)."""
-    from ..params import find_params_file, load_params_file, stage_section
+    from ..stages.params import find_params_file, load_params_file, stage_section
 
     path = Path(params_file) if params_file else find_params_file()
     if path is None:

@@ -35,7 +35,7 @@ class HtmlRenderer:
             from nbconvert import HTMLExporter
 
             # embed_images: markdown attachments and linked images become data URIs
-            quiet = logging.getLogger("mlprod.html.nbconvert")
+            quiet = logging.getLogger("mlprod.stages.html.nbconvert")
             quiet.setLevel(logging.ERROR)  # e.g. "Alternative text is missing" for every plot
             exporter = HTMLExporter(template_name="mlprod_lab", extra_template_basedirs=[str(TEMPLATES)],
                                     embed_images=True, log=quiet)

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ConfigError, ParamsError, StageBusyError
+from ..errors import ConfigError, ParamsError, StageBusyError
 from .runrecord import display_path
 
 LOCK_DIR = Path(".mlprod") / "locks"

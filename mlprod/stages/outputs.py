@@ -14,8 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import yamlio
-from .errors import ConfigError
+from .. import yamlio
+from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Order of work, chosen so a user mistake costs nothing and the run costs little:
 
 1. read the notebook and check the stage's parameters against its ``parameters`` cell (no kernel yet);
-2. take the stage's lock (:mod:`mlprod.stagelock`): a second run of the stage stops (or waits) here,
+2. take the stage's lock (:mod:`mlprod.stages.stagelock`): a second run of the stage stops (or waits) here,
    before it touches anything of the first one;
 3. start the kernel on this interpreter, then import papermill while the kernel boots;
 4. execute with papermill (parameters injected after the ``parameters`` cell);
@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import outputs
-from .atomic import replace_dir, write_text
-from .errors import KernelDiedError, NotebookError, ParamsError
+from ..atomic import replace_dir, write_text
+from ..errors import KernelDiedError, NotebookError, ParamsError
 from .failures import cell_failure, classify, execution_error, source_indexer, stop_reason, stopped_at_start
 from .notebook import NotebookInfo, read_notebook
-from .outpaths import check_dir
+from ..outpaths import check_dir
 from .params import PARAMS_FILE, ResolvedParams, parse_overrides, project_root, resolve_params
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord, display_path
 from .signals import DeferredSignals, signal_name
@@ -95,7 +95,7 @@ def run_notebook(
     its lock, wait up to ``wait`` seconds (``math.inf``: as long as it takes), then raise
     :class:`StageBusyError` without touching anything. ``log_output`` copies what the notebook prints
     (stdout, stderr) to this process's stdout and stderr while it runs. ``lean_imports`` trims
-    papermill's imports for a short-lived process (see :mod:`mlprod.startup`).
+    papermill's imports for a short-lived process (see :mod:`mlprod.stages.startup`).
     """
     started = _now()
     t0 = time.monotonic()

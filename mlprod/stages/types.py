@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NotebookError
+from ..errors import NotebookError
 
 _SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
 _ALIASES = {"List": "list", "Dict": "dict", "Sequence": "list", "Mapping": "dict", "tuple": "list",

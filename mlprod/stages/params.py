@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from . import yamlio
-from .errors import ConfigError, ParamsError
+from .. import yamlio
+from ..errors import ConfigError, ParamsError
 from .notebook import NotebookInfo
 from .types import check_value, yaml_type_name
 

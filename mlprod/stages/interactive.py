@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, MutableMapping
 
-from .errors import ParamsError
+from ..errors import ParamsError
 from .notebook import NotebookInfo, Parameter
 from .params import project_root, resolve_params
 from .types import spec_from_value
@@ -57,7 +57,7 @@ def _declared_in_cell(namespace: MutableMapping[str, Any]) -> dict[str, Paramete
     history = namespace.get("In")
     if not isinstance(history, list) or not history or "init_stage" not in str(history[-1]):
         return None
-    from .errors import NotebookError
+    from ..errors import NotebookError
     from .notebook import parse_parameters
 
     try:

@@ -22,7 +22,7 @@ ENGINE_NAME = "mlprod"
 STILL_RUNNING_EVERY = 60.0  # seconds: a long cell is reported as still running this often
 logger = logging.getLogger(__name__)
 # nbclient logs "Kernel died" / "Timeout waiting" itself; mlprod reports those failures in one message
-_CLIENT_LOG = logging.getLogger("mlprod.engine.nbclient")
+_CLIENT_LOG = logging.getLogger("mlprod.stages.engine.nbclient")
 _CLIENT_LOG.setLevel(logging.CRITICAL)
 
 

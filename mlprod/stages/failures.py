@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
-from .errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, RunStopped, StopRequested
+from ..errors import CellError, CellTimeoutError, ExecutionError, KernelDiedError, RunStopped, StopRequested
 from .notebook import NotebookInfo
 from .params import ResolvedParams
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord, display_path

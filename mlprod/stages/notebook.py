@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NotebookError
+from ..errors import NotebookError
 from .types import TypeSpec, spec_from_annotation, spec_from_value
 
 PARAMETERS_TAG = "parameters"
