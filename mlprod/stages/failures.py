@@ -1,6 +1,6 @@
 """How a notebook run failed: which source cell, what kind of failure, and the one message the user reads.
 
-A failure is recorded as a :class:`~mlprod.runrecord.CellFailure` (in ``run.json``) and raised as an
+A failure is recorded as a :class:`~mlprod.stages.runrecord.CellFailure` (in ``run.json``) and raised as an
 :class:`~mlprod.errors.ExecutionError` whose message names the notebook, the cell as numbered in the
 source notebook (papermill's injected cell is not counted) and the exception, kept readable on a console.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import signal
-import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -122,9 +121,9 @@ def stopped_at_start(info: NotebookInfo, exc: BaseException) -> RunStopped:
     return error
 
 
-def _short_message(text: str, full_text_in: str, max_lines: int = 15, width: int = 100) -> str:
-    """The exception message for the console: every line of it, long lines wrapped at ``width``, at most
-    ``max_lines`` lines (then "…" and where the full text is).
+def _short_message(text: str, full_text_in: str, max_lines: int = 15, max_chars: int = 2000) -> str:
+    """The exception message for the console: every line of it whole (so it can be searched), at most
+    ``max_lines`` lines of at most ``max_chars`` characters (then "…" and where the full text is).
 
     A one-line message stays one line; a message of several lines (scikit-learn's advice after "Input X
     contains NaN.", a data gate naming each failing check) keeps them, indented under the first.
@@ -132,8 +131,10 @@ def _short_message(text: str, full_text_in: str, max_lines: int = 15, width: int
     lines: list[str] = []
     for raw in str(text).strip().splitlines():
         line = " ".join(raw.split())
+        if len(line) > max_chars:
+            line = line[: max_chars - 1] + f"… (full message in {full_text_in})"
         if line:
-            lines += textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False) or [line]
+            lines.append(line)
     if len(lines) > max_lines:
         lines = lines[: max_lines - 1] + [f"… {len(lines) - max_lines + 1} more line(s); full message in {full_text_in}"]
     return "\n    ".join(lines)
