@@ -37,6 +37,48 @@ def test_section_values_and_overrides_are_merged_overrides_win(project: Project)
     assert resolved.stage == "params_simple"
 
 
+def test_project_facts_reach_stages_that_declare_them_and_the_stage_section_and_p_win(project: Project) -> None:
+    text = """
+        project:
+          target: converted
+          numeric_features: [age, income]
+          key: lead_id
+        params_simple:
+          alpha: 0.1
+        """
+    info = read_notebook(NOTEBOOKS / "params_simple.ipynb")
+    # params_simple declares `features` and `name`, not the project's keys: nothing is injected, nothing fails
+    assert resolve(project, text).values == {"alpha": 0.1}
+    from dataclasses import replace
+
+    from mlprod.stages.notebook import Parameter
+    from mlprod.stages.types import spec_from_value
+
+    declared = dict(info.parameters)
+    for name, default in (("target", "y"), ("numeric_features", ["x"]), ("key", "id")):
+        declared[name] = Parameter(name=name, default=default, type=spec_from_value(default), line=0)
+    facts_nb = replace(info, parameters=declared)
+    resolved = resolve(project, text, info=facts_nb)
+    assert resolved.values == {"alpha": 0.1, "target": "converted", "numeric_features": ["age", "income"],
+                               "key": "lead_id"}
+    assert resolved.shared == ("target", "numeric_features", "key")
+    overridden = resolve(project, text.replace("alpha: 0.1", "alpha: 0.1\n          key: id2"), "target=label",
+                         info=facts_nb)
+    assert (overridden.values["target"], overridden.values["key"]) == ("label", "id2")
+    assert overridden.shared == ("numeric_features",)
+    with pytest.raises(ConfigError, match=r"\[project\]\.numeric_features: expected a list of column names"):
+        resolve(project, text.replace("[age, income]", "age"), info=facts_nb)
+
+
+def test_the_project_section_is_parsed_strictly(project: Project) -> None:
+    with pytest.raises(ConfigError, match=r"\[project\]: unknown key 'targte'; did you mean 'target'\?"):
+        resolve(project, "project:\n  targte: y\nparams_simple: {}\n")
+    with pytest.raises(ConfigError, match=r"'age' listed as both categorical and numeric"):
+        resolve(project, "project:\n  categorical_features: [age]\n  numeric_features: [age]\nparams_simple: {}\n")
+    with pytest.raises(ConfigError, match=r"project\]\.target: 'y' is also listed as a feature"):
+        resolve(project, "project:\n  target: y\n  numeric_features: [y]\nparams_simple: {}\n")
+
+
 def test_int_for_float_is_converted_everywhere(project: Project) -> None:
     resolved = resolve(project, """
         params_simple:

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 
 from .. import yamlio
 from ..errors import ConfigError, ParamsError
+from ..project.facts import SECTION as SHARED_SECTION
+from ..project.facts import read_facts
 from .notebook import NotebookInfo
 from .types import check_value, yaml_type_name
 
@@ -30,6 +32,7 @@ class ResolvedParams:
     defaults_used: tuple[str, ...]
     params_file: Path | None
     overrides: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()  # parameters whose value is the project's shared fact (params.yaml [project])
 
 
 def find_params_file(start: str | Path | None = None) -> Path | None:
@@ -125,7 +128,12 @@ def resolve_params(
         raise ParamsError(f"no {PARAMS_FILE} found in the working directory or its parents for notebook "
                           f"{notebook.path}; create one with a '{stage}:' section, or pass --params FILE")
 
-    given: list[tuple[str, str, Any]] = [(f"{params_path} [{stage}]", k, v) for k, v in (section or {}).items()]
+    # the project's shared facts the notebook declares, then the stage's section, then -p: later ones win
+    shared: dict[str, Any] = {}
+    if params_path is not None:
+        shared = {k: v for k, v in read_facts(all_params, params_path).as_params().items() if k in declared}
+    given: list[tuple[str, str, Any]] = [(f"{params_path} [{SHARED_SECTION}]", k, v) for k, v in shared.items()]
+    given += [(f"{params_path} [{stage}]", k, v) for k, v in (section or {}).items()]
     given += [("-p", k, v) for k, v in overrides.items()]
     if given and notebook.parameters_cell is None:
         keys = ", ".join(sorted({str(k) for _, k, _ in given}))
@@ -165,5 +173,6 @@ def resolve_params(
             + f"\n  declared parameters: {listing}\n"
             "Fix the values, or declare the parameter in the parameters cell.")
     defaults_used = tuple(name for name in declared if name not in values)
+    from_project = tuple(k for k in shared if k not in (section or {}) and k not in overrides)
     return ResolvedParams(stage=stage, values=values, defaults_used=defaults_used, params_file=params_path,
-                          overrides=tuple(sorted(overrides)))
+                          overrides=tuple(sorted(overrides)), shared=from_project)

@@ -1,0 +1,1 @@
+"""The project's shared facts about its dataset (the ``project:`` section of params.yaml)."""
