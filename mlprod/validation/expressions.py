@@ -18,7 +18,9 @@ rule never double-reports what the schema's nullability check already reports. `
 from __future__ import annotations
 
 import ast
+import keyword
 import re
+import unicodedata
 from typing import Any, Mapping
 
 import numpy as np
@@ -33,7 +35,56 @@ MAX_NODES = 200
 COLUMN_TYPES = {"int": "number", "float": "number", "bool": "bool", "str": "str", "datetime": "datetime"}
 
 _ORDERED = {"number", "str", "datetime", "timedelta"}  # types with < and >
-_BACKTICK = re.compile(r"`([^`]+)`")
+
+
+def quote_column(name: str) -> str:
+    """``name`` as a rule refers to it: bare when it is a plain ASCII identifier, else in backticks (a backtick
+    inside the name doubled), e.g. ``income``, ```Annual income (EUR)```; :func:`compile_expression` reads it back."""
+    if name.isascii() and name.isidentifier() and not keyword.iskeyword(name) and name not in FUNCTIONS:
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _unquote(text: str, names: dict[str, str], where: str) -> str:
+    """``text`` with each ```quoted column``` replaced by a placeholder identifier (recorded in ``names``).
+
+    Backticks inside string literals ('...', "...") are left alone; ``````  inside a quoted name is one backtick.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"":  # a string literal, copied as is (its end found the way Python's tokenizer does)
+            j = i + 1
+            while j < n and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif ch == "`":
+            j, name = i + 1, []
+            while True:
+                end = text.find("`", j)
+                if end < 0:
+                    raise ConfigError(f"{where}: {_clip(text)!r} has a ` at column {i + 1} that is never closed; "
+                                      "quote a column name as `Annual income (EUR)` (a ` inside the name written ``).")
+                name.append(text[j:end])
+                if text.startswith("``", end):
+                    name.append("`")
+                    j = end + 2
+                    continue
+                break
+            column = "".join(name)
+            if not column.strip():
+                raise ConfigError(f"{where}: {_clip(text)!r} has empty backticks at column {i + 1}; "
+                                  "put a column name between them.")
+            ident = next((k for k, v in names.items() if v == column), None) or f"_mlprod_col_{len(names)}"
+            names[ident] = column
+            out.append(ident)
+            i = end + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 class Expression:
@@ -63,19 +114,14 @@ def compile_expression(text: Any, column_types: Mapping[str, str], *, where: str
         raise ConfigError(f"{where}: the expression is {len(text)} characters long; the limit is {MAX_LENGTH}. "
                           "Split it into several rules.")
     names: dict[str, str] = {}
-
-    def quote(match: re.Match) -> str:
-        ident = f"_mlprod_col_{len(names)}"
-        names[ident] = match.group(1)
-        return ident
-
-    source = _BACKTICK.sub(quote, text.strip())
+    source = _unquote(text.strip(), names, where)
     try:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         detail = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
         raise ConfigError(f"{where}: {_clip(text)!r} is not a valid expression ({detail}). Write comparisons such as "
-                          "'income >= 0' combined with and/or/not; quote odd column names with `backticks`.") from exc
+                          "'income >= 0' combined with and/or/not; quote odd column names with `backticks`."
+                          f"{_quote_hint(source, column_types)}") from exc
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise ConfigError(f"{where}: the expression has {nodes} parts; the limit is {MAX_NODES}. Split it.")
@@ -111,6 +157,10 @@ class _TypeChecker:
     def visit(self, node: ast.AST) -> str:
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
+            written = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Subscript)) else None
+            if written in self.column_types:
+                raise self.fail(node, f"{written} is read as {_describe(node)}; to mean the column, quote it: "
+                                      f"{quote_column(written)}.")
             raise self.fail(node, f"{_describe(node)} is not allowed in a rule. Allowed: column names, numbers, "
                                   "'text', True/False, comparisons (== != < <= > >= in, not in), and/or/not, "
                                   f"+ - * / // %, and the functions {', '.join(FUNCTIONS.names())}.")
@@ -118,13 +168,22 @@ class _TypeChecker:
 
     def visit_Name(self, node: ast.Name) -> str:
         column = self.names.get(node.id, node.id)
+        if column not in self.column_types:  # the same text in another Unicode form (Python reads bare names as NFKC)
+            same = [c for c in self.column_types if _nfkc(c) == _nfkc(column)]
+            if len(same) == 1:
+                column = self.names[node.id] = same[0]
         if column not in self.column_types:
             close = [c for c in self.column_types if c.lower() == column.lower()]
+            if not close and node.id not in self.names:  # a word of a longer name that needs backticks?
+                close = [c for c in self.column_types if quote_column(c) != c
+                         and re.search(rf"(?<!\w){re.escape(node.id)}(?!\w)", c)]
             hint = f" Did you mean {close[0]!r}?" if close else ""
+            if close and quote_column(close[0]) != close[0]:
+                hint += f" A rule writes it {quote_column(close[0])}."
             if node.id in FUNCTIONS:
                 hint = f" {node.id!r} is a function: call it, e.g. {node.id}(...)."
             raise self.fail(node, f"unknown column {column!r}; the schema declares: "
-                                  f"{', '.join(self.column_types)}.{hint}")
+                                  f"{', '.join(quote_column(c) for c in self.column_types)}.{hint}")
         self.used.append(node.id)
         return COLUMN_TYPES[self.column_types[column]]
 
@@ -206,6 +265,9 @@ class _TypeChecker:
             raise self.fail(node, "only the rule functions can be called, as name(...), "
                                   f"available: {', '.join(FUNCTIONS.names())}.")
         name = node.func.id
+        if name in self.names:
+            raise self.fail(node, f"{quote_column(self.names[name])} is a quoted column name, not a function; "
+                                  f"available functions: {', '.join(FUNCTIONS.names())}.")
         if name not in FUNCTIONS:
             raise self.fail(node, f"unknown function {name!r}; available: {', '.join(FUNCTIONS.names())}.")
         function = FUNCTIONS.get(name)
@@ -269,6 +331,20 @@ def _fold_constants(tree: ast.expression) -> None:
                             value[index] = folded
                         else:
                             setattr(node, field, folded)
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _quote_hint(source: str, column_types: Mapping[str, str]) -> str:
+    """A hint naming the columns written bare in ``source`` that need backticks (longest names first)."""
+    found = []
+    for column in sorted(column_types, key=len, reverse=True):
+        if quote_column(column) != column and column in source:
+            found.append(column)
+            source = source.replace(column, " ")
+    return f" Quote {', '.join(quote_column(c) for c in reversed(found))}." if found else ""
 
 
 def _describe(node: ast.AST) -> str:

@@ -1,7 +1,8 @@
 """The gate policy: what a failed check does (fail, warn or ignore), separate from the checks themselves.
 
 A failed check's action comes from the first pattern under ``policy.checks`` that matches its id (or
-``<dataset>/<id>``; shell-style globs such as ``stats.*`` or ``current/rule:*``), otherwise from its
+``<dataset>/<id>``, written out, or shell-style globs such as ``stats.*`` or ``current/rule:*``; an id written
+out matches itself even when the column name holds glob characters, as ``score[0]``), otherwise from its
 severity (``error: fail``, ``warning: warn`` by default). Passed checks pass; checks that could not be
 evaluated are ``skipped`` (the reason is always another, failed check).
 """
@@ -23,7 +24,7 @@ def decide(result: CheckResult, policy: PolicySpec, dataset: str = "") -> str:
         return "skipped"
     qualified = f"{dataset}/{result.check}"
     for pattern, action in policy.checks:
-        if fnmatchcase(result.check, pattern) or fnmatchcase(qualified, pattern):
+        if pattern in (result.check, qualified) or any(fnmatchcase(c, pattern) for c in (result.check, qualified)):
             return action
     return policy.warning if result.severity == "warning" else policy.error
 

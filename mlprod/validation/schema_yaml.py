@@ -7,6 +7,7 @@ trailing comments for the reviewer.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,8 +39,7 @@ def schema_to_yaml(schema: Schema, *, header: str = "", notes: Mapping[str, str]
                 entry["description"] = rule.description
             lines.append(f"  - {_flow(entry)}")
     else:
-        lines += ["rules: []  # business rules, e.g.:",
-                  "#  - {name: income_positive, expr: \"income > 0\", severity: error}"]
+        lines += ["rules: []  # business rules, e.g.:", f"#  - {_flow(_example_rule(schema))}"]
     if schema.statistics is not None:
         lines.append("statistics:  # compared with a reference profile (--reference); false switches a check off")
         for spec in schema.statistics:
@@ -50,6 +50,15 @@ def schema_to_yaml(schema: Schema, *, header: str = "", notes: Mapping[str, str]
     lines.append(f"  warning: {policy.warning}")
     lines.append(f"  checks: {_flow(dict(policy.checks))}")
     return "\n".join(lines) + "\n"
+
+
+def _example_rule(schema: Schema) -> dict[str, str]:
+    """A commented-out rule on the schema's first numeric column, quoted as rules quote names (else on income)."""
+    from .expressions import quote_column
+
+    column = next((c.name for c in schema.columns if c.type in ("int", "float")), "income")
+    slug = re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_") or "value"
+    return {"name": f"{slug}_not_negative", "expr": f"{quote_column(column)} >= 0", "severity": "error"}
 
 
 def write_schema(schema: Schema, path: str | Path, *, overwrite: bool = False, **kwargs: Any) -> Path:
