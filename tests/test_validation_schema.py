@@ -250,3 +250,16 @@ def test_each_dataset_of_a_mapping_is_checked_and_named(tmp_path):
     assert {o.dataset for o in outcome.failures} == {"current"}
     with pytest.raises(DataError, match="dataset 'x' is a list"):
         validate({"x": [1, 2]}, make_schema())
+
+
+def test_integers_with_gaps_read_as_floats_are_ints_and_fractions_are_not():
+    import numpy as np
+    import pandas as pd
+
+    from mlprod.validation.schema_layer import dtype_matches
+
+    assert dtype_matches("int", pd.Series([1.0, np.nan, 3.0]))  # a CSV int column with a gap
+    assert dtype_matches("int", pd.Series([np.nan, np.nan], dtype="float64"))
+    assert not dtype_matches("int", pd.Series([1.0, 3.0]))  # floats without gaps: the type changed
+    assert not dtype_matches("int", pd.Series([1.5, np.nan]))
+    assert not dtype_matches("int", pd.Series([1.0, np.inf]))

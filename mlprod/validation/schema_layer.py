@@ -81,7 +81,9 @@ class SchemaChecks:
 
 
 def dtype_matches(kind: str, series) -> bool:
-    """Whether ``series`` holds the declared column type (any int width for int, ints or floats for float ...)."""
+    """Whether ``series`` holds the declared column type (any int width for int, and whole-number floats
+    with missing values, which is how pandas reads integers with gaps; ints or floats for float ...)."""
+    import numpy as np
     import pandas as pd
 
     if isinstance(series.dtype, pd.CategoricalDtype):  # a categorical column holds what its categories hold
@@ -93,6 +95,11 @@ def dtype_matches(kind: str, series) -> bool:
     if kind == "bool":
         return api.is_bool_dtype(dtype)
     if kind == "int":
+        if api.is_float_dtype(dtype):  # integers with gaps: pandas reads them as floats with NaN
+            values = series.to_numpy(dtype="float64", na_value=float("nan"))
+            missing = np.isnan(values)
+            present = values[~missing]
+            return bool(missing.any() and np.all(np.isfinite(present) & (present == np.round(present))))
         return api.is_integer_dtype(dtype) and not api.is_bool_dtype(dtype)
     if kind == "float":
         return api.is_numeric_dtype(dtype) and not api.is_bool_dtype(dtype)
