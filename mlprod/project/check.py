@@ -250,7 +250,7 @@ def _check_overrides(stage: Stage, params: dict, facts: ProjectFacts, out: Findi
             out.add("warning", PARAMS_FILE, where, f"{same} the shared fact {SECTION}.{key}",
                     f"remove {key} from [{stage.section}]; the stage gets {SECTION}.{key}")
         else:
-            out.add("warning", PARAMS_FILE, where, f"a shared fact set in one stage only ({section[key]!r})",
+            out.add("warning", PARAMS_FILE, where, f"a shared fact set in a stage section, not in {SECTION}: ({section[key]!r})",
                     f"move it to the {SECTION}: section, so every stage agrees")
 
 
