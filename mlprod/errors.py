@@ -21,6 +21,10 @@ class ParamsError(ConfigError):
     """Stage parameters do not match the notebook's ``parameters`` cell."""
 
 
+class FactsError(ParamsError):
+    """The project's shared facts (target, features, ...) name columns a stage's data files lack."""
+
+
 class OutputPathError(MlprodError):
     """An output cannot be written where it was asked to go: a device, named pipe or socket at the target, a
     file where a folder is expected (or the reverse), a symlinked output folder, or a place that is not writable."""

@@ -29,6 +29,7 @@ from ..errors import ConfigError
 
 SECTION = "project"
 _LISTS = ("categorical_features", "numeric_features", "slice_columns")
+COLUMN_FACTS = ("target", "date_column", "key", "categorical_features", "numeric_features", "slice_columns")
 
 
 @dataclass(frozen=True)

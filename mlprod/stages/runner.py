@@ -2,7 +2,8 @@
 
 Order of work, chosen so a user mistake costs nothing and the run costs little:
 
-1. read the notebook and check the stage's parameters against its ``parameters`` cell (no kernel yet);
+1. read the notebook and check the stage's parameters against its ``parameters`` cell, and the project's facts
+   it uses (target, features, ...) against the header of the data files it names (no kernel yet);
 2. take the stage's lock (:mod:`mlprod.stages.stagelock`): a second run of the stage stops (or waits) here,
    before it touches anything of the first one;
 3. start the kernel on this interpreter, then import papermill while the kernel boots;
@@ -34,6 +35,7 @@ from typing import Any, Iterable
 from . import outputs
 from ..atomic import replace_dir, write_text
 from ..errors import KernelDiedError, NotebookError, ParamsError
+from ..project.stagecheck import check_stage_facts
 from .failures import cell_failure, classify, execution_error, source_indexer, stop_reason, stopped_at_start
 from .notebook import NotebookInfo, read_notebook
 from ..outpaths import check_dir
@@ -107,6 +109,7 @@ def run_notebook(
     root, params_path = project_root(cwd, params_file)
     parsed = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     resolved = resolve_params(info, stage, params_path, parsed)
+    check_stage_facts(resolved, root)  # the facts it uses name columns of its data files (header reads only)
     if info.injected_cell is not None and not resolved.values:
         raise NotebookError(
             f"{info.path}: {info.cell_label(info.injected_cell)} is papermill's 'injected-parameters' cell, saved "

@@ -32,6 +32,11 @@ def infer_schema(frame, *, max_categories: int = MAX_CATEGORIES) -> Schema:
     return _infer(frame, max_categories)[0]
 
 
+def infer_with_notes(frame, *, max_categories: int = MAX_CATEGORIES) -> tuple[Schema, dict[str, str]]:
+    """The draft and, per column, the observed facts written beside it (for :func:`schema_to_yaml`'s notes)."""
+    return _infer(frame, max_categories)
+
+
 def draft_schema_yaml(frame, *, source: str = "the data", max_categories: int = MAX_CATEGORIES) -> str:
     """The draft as YAML text, with the observed facts as comments for the reviewer."""
     from .schema_yaml import schema_to_yaml

@@ -1,0 +1,64 @@
+"""The project template ``mlprod init`` writes: the stage notebooks, dvc.yaml, params.yaml, schema.yaml and
+.gitignore, shipped as package data (copies of the repository's own files).
+
+The repository's files are the originals; after changing them, ``python -m mlprod.project.template --sync``
+copies them here (``--check`` only lists what differs). A test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+TEMPLATE = Path(__file__).parent
+NOTEBOOKS = "notebooks"
+#: project file -> its copy in the template (dotfiles renamed: package data skips names starting with a dot;
+#: dvc.yaml renamed so that DVC, which collects every dvc.yaml in a repository, never runs the template's stages)
+FILES = {"dvc.yaml": "dvc.yaml.template", "params.yaml": "params.yaml", "schema.yaml": "schema.yaml",
+         ".gitignore": "gitignore", ".dvcignore": "dvcignore"}
+
+
+def template_path(name: str) -> Path:
+    """The packaged copy of the project file ``name`` (``dvc.yaml``, ``.gitignore``, ``notebooks/x.ipynb``)."""
+    return TEMPLATE / FILES.get(name, name)
+
+
+def notebooks() -> list[str]:
+    """The packaged stage notebooks, as project paths (``notebooks/ingest.ipynb``, ...), sorted."""
+    return sorted(f"{NOTEBOOKS}/{p.name}" for p in (TEMPLATE / NOTEBOOKS).glob("*.ipynb"))
+
+
+def project_files(repo: Path) -> list[str]:
+    """The files of ``repo`` the template copies, as project paths, sorted."""
+    found = [name for name in FILES if (repo / name).is_file()]
+    found += [f"{NOTEBOOKS}/{p.name}" for p in (repo / NOTEBOOKS).glob("*.ipynb")]
+    return sorted(found)
+
+
+def differences(repo: Path) -> list[str]:
+    """Project paths whose packaged copy differs from ``repo``'s file (or exists on one side only)."""
+    names = sorted(set(project_files(repo)) | set(notebooks()) | {n for n in FILES if template_path(n).is_file()})
+    diff = []
+    for name in names:
+        ours, theirs = template_path(name), repo / name
+        if not (ours.is_file() and theirs.is_file() and ours.read_bytes() == theirs.read_bytes()):
+            diff.append(name)
+    return diff
+
+
+def sync(repo: Path) -> list[str]:
+    """Copy ``repo``'s notebooks and project files into the template; returns what changed."""
+    changed = differences(repo)
+    for name in changed:
+        source, target = repo / name, template_path(name)
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        elif target.is_file():
+            target.unlink()
+    return changed
+
+
+def repository() -> Path:
+    """The repository this package is installed from (editable install): the folder holding ``pyproject.toml``."""
+    return TEMPLATE.parents[2]
