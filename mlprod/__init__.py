@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 _API = {
     "init_stage": "mlprod.stages.interactive",
     "run_notebook": "mlprod.stages.runner",
+    "run_file": "mlprod.stages.runfiles",
     "MlprodError": "mlprod.errors",
     "save_model": "mlprod.manifest.store",
     "load_model": "mlprod.manifest.store",

@@ -310,6 +310,36 @@ def test_release_verification_refuses_a_dirty_tree_and_incomplete_lineage(data, 
     assert "no current entry in" in failed["data train.parquet"]
 
 
+@pytest.mark.parametrize("stage, notebook", [("train", "notebooks/train.ipynb"),
+                                             ("fit", "notebooks/train.ipynb")])  # found by the notebook it runs
+def test_release_verification_names_the_command_that_rebuilds_the_model(data, tmp_path, monkeypatch, stage, notebook):
+    X, y = data
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  ingest:\n    cmd: mlprod run notebooks/ingest.ipynb\n"
+        "  train:\n    cmd: mlprod run notebooks/train.ipynb\n    outs: [model]\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "project")
+    (tmp_path / "scratch.py").write_text("x = 1\n")
+    monkeypatch.setenv("MLPROD_RUN", json.dumps({"run_id": "r1", "stage": stage, "notebook": notebook,
+                                                 "notebook_sha256": "f" * 64}))
+    mlprod.save_model(LogisticRegression().fit(X, y), "model", name="leads", X=X, training_data="train.parquet")
+    failed = {c.name: c.message for c in verify("model", release=True).failures}
+    assert failed["git"].endswith("commit the changes, then rebuild the model from the commit with "
+                                  "`dvc repro --force train` (plain `dvc repro` reruns nothing when only git state "
+                                  "changed)")
+
+
+def test_release_verification_without_a_matching_stage_says_which_stages_to_name(data, tmp_path):
+    X, y = data
+    mlprod.save_model(LogisticRegression().fit(X, y), "model", name="leads", X=X, training_data="train.parquet")
+    failed = {c.name: c.message for c in verify("model", release=True).failures}
+    assert "rebuild the model from the commit with `dvc repro --force STAGE ...` (naming the dvc.yaml stages that " \
+           "build this model)" in failed["git"]
+    assert failed["lineage"].endswith("Rebuild the model through the pipeline, whose stages record it, with "
+                                      "`dvc repro --force STAGE ...` (naming the dvc.yaml stages that build this model)")
+
+
 # --- fields that become paths: only their expected form -------------------------------------------------------
 
 @pytest.mark.parametrize("edit, field", [

@@ -13,7 +13,7 @@ import pytest
 from mlprod.manifest.reproduce import Reproduction, compare, render_text
 from mlprod.manifest.schema import read_manifest
 
-from pipeline import BIN, GIT, copy_project, repro, set_param, sh
+from pipeline import BIN, GIT, copy_project, dvc, ran, repro, set_param, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +112,22 @@ def test_compare_says_what_differs(clones):
     assert [(d.what, d.name) for d in diffs] == [("artifact", "model.skops"), ("metric", "training.roc_auc")]
     text = render_text(Reproduction(folder="m", commit="c" * 40, recorded=recorded, rebuilt=rebuilt, differences=diffs))
     assert ": DIFFERENT" in text and "metric training.roc_auc: recorded" in text and "rebuilt 0.5" in text
+
+
+def test_the_rebuild_verify_release_names_makes_the_model_releasable_where_plain_dvc_repro_does_nothing(clones):
+    project = clones[1]
+    set_param(project, "learning_rate: 0.1", "learning_rate: 0.05")
+    repro(project, "evaluate")  # built from uncommitted params.yaml
+    refused = mlprod(project, "manifest", "verify", "models/model", "--release", check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert ("commit the changes, then rebuild the model from the commit with `dvc repro --force train evaluate` "
+            "(plain `dvc repro` reruns nothing when only git state changed)") in refused.stdout
+    sh(["git", "add", "-A"], project)
+    sh([*GIT, "commit", "-qm", "learning rate 0.05"], project)
+    assert ran(repro(project, "evaluate").stdout) == set()  # nothing changed for DVC: the model stays dirty
+    assert mlprod(project, "manifest", "verify", "models/model", "--release", check=False).returncode == 1
+    rebuilt = dvc(project, "repro", "--force", "train", "evaluate")
+    assert {"train", "evaluate"} <= ran(rebuilt.stdout)
+    verified = mlprod(project, "manifest", "verify", "models/model", "--release")
+    assert "verified (release checks)" in verified.stdout
+    assert not read_manifest(project / "models/model").lineage.git.dirty

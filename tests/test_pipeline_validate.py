@@ -1,7 +1,8 @@
 """End to end: the example pipeline's `validate` gate under real `dvc repro`, on a temporary copy of the project.
 
 The demo data passes with warnings (the behaviour shift in `current`); the same pipeline fed bad rows stops
-at the gate with a readable message, writes nothing, and `train` does not run.
+at the gate with a readable message (one line per check over all splits), writes none of the stage's outputs,
+keeps the full report with the failed run where the message says it is, and `train` does not run.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def test_bad_rows_stop_the_pipeline_at_the_gate_with_a_readable_message(project)
     leads = make_leads(n_rows=8000, seed=42)
     current = np.flatnonzero((leads["created_at"] >= "2024-07-01").to_numpy())
     leads.loc[current[10], "age"] = 200
+    leads.loc[5, "age"] = 200  # in train as well: one line for the check, with a count per split
     leads.loc[current[[20, 30]], "income"] = -50.0
     leads.loc[current[40], "region"] = "Mars"
     write_table(leads, project / "bad_leads.parquet")
@@ -64,9 +66,11 @@ def test_bad_rows_stop_the_pipeline_at_the_gate_with_a_readable_message(project)
         output = result.stderr + result.stdout
         assert result.returncode != 0, output
         assert "notebooks/validate.ipynb failed in cell" in output and "(id 'gate-code'): DataValidationError: " \
-               "data validation failed: 4 check(s) failed (current):" in output, output
-        assert re.search(r"- current: schema\.range:age - 1 of [\d,]+ rows .* outside the allowed range "
-                         r"\(values between 18 and 100\); e\.g\. row \d+ \(age=200\)", output), output
+               "data validation failed: 5 check(s) failed (train, current):" in output, output
+        assert re.search(r"- schema\.range:age - 2 datasets: train 1 of [\d,]+ rows, current 1 of [\d,]+ are outside "
+                         r"the allowed range \(values between 18 and 100\); e\.g\. train row 5 \(age=200\), "
+                         r"current row \d+ \(age=200\)", output), output
+        assert output.count("schema.range:age") == 1, output
         assert re.search(r"- current: schema\.range:income - 2 of [\d,]+ rows .*row \d+ \(income=-50\.0\)", output)
         assert re.search(r"- current: schema\.categories:region - 1 of .*unknown values include \['Mars'\]", output)
         assert re.search(r"- current: rule:income_positive - 2 of [\d,]+ rows .* break the rule income > 0", output)
@@ -80,6 +84,11 @@ def test_bad_rows_stop_the_pipeline_at_the_gate_with_a_readable_message(project)
         assert _stage_lock(project / "dvc.lock", "train") == _stage_lock(lock_before, "train")
         failed_page = (project / "reports" / "failed" / "validate" / "validate.html").read_text()
         assert "region=&#39;Mars&#39;" in failed_page or "region='Mars'" in failed_page
+        # the message names the full report, and the failed run kept it there (not among the stage's outputs)
+        assert "full report: reports/failed/validate/validation-report.html" in output, output
+        report = (project / "reports" / "failed" / "validate" / "validation-report.html").read_text()
+        assert report.lower().startswith("<!doctype html>") and "Failed: 5 failed" in report
+        assert "Mars" in report and "rule:<wbr>income_positive" in report
     finally:
         set_param(project, "source: bad_leads.parquet", "source: demo")
     restored = repro_train(project)  # DVC's run cache brings the last good outputs back

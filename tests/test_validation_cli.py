@@ -53,6 +53,7 @@ def test_a_failed_gate_exits_1_listing_each_failing_check(files, capsys):
     assert any(line.startswith("  - bad: schema.range:income - 2 of ") and "e.g. row 4 (income=-10.0), row 9 "
                "(income=-10.0)" in line for line in lines), err
     assert any("bad: schema.categories:region" in line and "row 6 (region='Mars')" in line for line in lines)
+    assert "full report: out/report.html" in lines  # the message names the report it wrote
     assert "Traceback" not in err
     summary = json.loads((files.root / "out" / "summary.json").read_text())
     assert summary["datasets"]["holdout"]["failed"] == 0 and summary["datasets"]["bad"]["failed"] == 2

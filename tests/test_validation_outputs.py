@@ -53,9 +53,10 @@ def test_status_and_failure_message_list_each_failing_check_with_count_and_examp
     assert message.splitlines()[0] == "data validation failed: 3 check(s) failed (current):"
     assert ("  - current: rule:income_positive - 1 of 3 rows (33.3%) break the rule income > 0; e.g. row 1 "
             "(income=-1.0)") in message.splitlines()
-    one_line = result.failure_message(one_line=True, max_checks=2)
+    one_line = result.failure_message(one_line=True, max_lines=2, report="out/report.html")
     assert one_line == ("3 check(s) failed in current: schema.unique:id 2 rows (row 1: id=2; row 2: id=2); "
-                        "schema.categories:region 1 row (row 1: region='Mars'); and 1 more (see the report)")
+                        "schema.categories:region 1 row (row 1: region='Mars'); and 1 more failing check(s); "
+                        "see out/report.html")
     with pytest.raises(DataValidationError) as info:
         result.raise_for_status()
     assert info.value.exit_code == 1 and info.value.result is result

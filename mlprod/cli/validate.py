@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     for outcome in result.warnings:
         print(f"  warning {outcome.describe()}", file=sys.stderr)
     written = [f if not is_stdout(f) else "standard output" for f in outputs.values()]
-    result.raise_for_status(hint=f"written: {', '.join(written)}" if written else "")
+    report = args.report if args.report and not is_stdout(args.report) else None
+    result.raise_for_status(hint=f"written: {', '.join(written)}" if written else "", report=report)
     print(f"mlprod validate: {result.status}" + (f"; written: {', '.join(written)}" if written else ""),
           file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@
 Every check returns a :class:`Check` value; :func:`verify` collects them and :class:`Verification`
 says whether the folder passes. The basic checks prove the artifact is the one the manifest
 describes (hash, size, only allowed classes and functions, by the same audit that loading uses). Release mode adds what a production release
-needs: a clean, committed tree, complete lineage, and data hashes that agree with ``dvc.lock``.
+needs: a clean, committed tree, complete lineage, and data hashes that agree with ``dvc.lock``; a failed
+release check names the command that rebuilds the model (:func:`rebuild_command`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from .datarefs import locked_md5
 from .schema import Manifest, ManifestError, read_manifest
 from .store import project_root, verified_artifact_bytes
+
+_PLAIN_REPRO = "(plain `dvc repro` reruns nothing when only git state changed)"
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ def verify(folder: str | Path, *, release: bool = False, root: Path | None = Non
     checks = [_artifact(folder, manifest)]
     if release:
         root = root or project_root()
-        checks += [_clean_tree(manifest), *_lineage_complete(manifest), _history(manifest, root),
-                   *_data_agrees_with_dvc(manifest, root)]
+        rebuild = rebuild_command(manifest, root)
+        checks += [_clean_tree(manifest, rebuild), *_lineage_complete(manifest, rebuild), _history(manifest, root),
+                   *_data_agrees_with_dvc(manifest, root, rebuild)]
     return Verification(folder=folder, manifest=manifest, checks=tuple(checks), release=release)
 
 
@@ -70,19 +74,51 @@ def _artifact(folder: Path, manifest: Manifest) -> Check:
                                    f"({manifest.artifact.size:,} bytes, {manifest.artifact.format})")
 
 
-def _clean_tree(manifest: Manifest) -> Check:
+def rebuild_command(manifest: Manifest, root: Path) -> str:
+    """The command (in backticks) that rebuilds the model even when only git state changed: ``dvc repro
+    --force`` on the dvc.yaml stages that produced it (the manifest's lineage runs). Plain ``dvc repro`` reruns nothing when
+    those stages' dependencies are unchanged, and DVC's run cache would bring back the same model."""
+    stages = _dvc_stages(manifest, root)
+    if not stages:
+        return "`dvc repro --force STAGE ...` (naming the dvc.yaml stages that build this model)"
+    return f"`dvc repro --force {' '.join(stages)}`"
+
+
+def _dvc_stages(manifest: Manifest, root: Path) -> list[str]:
+    """The root dvc.yaml's stages behind the lineage runs: by stage name, else by the notebook they run."""
+    from .. import yamlio
+    from ..errors import ConfigError
+
+    try:
+        data = yamlio.load_file(root / "dvc.yaml") if (root / "dvc.yaml").is_file() else {}
+    except ConfigError:
+        data = {}
+    stages = (data or {}).get("stages") if isinstance(data, dict) else None
+    stages = stages if isinstance(stages, dict) else {}
+    found: list[str] = []
+    for run in manifest.lineage.runs:
+        name = run.stage if run.stage in stages else next(
+            (n for n, spec in stages.items() if run.notebook and isinstance(spec, dict)
+             and run.notebook in str(spec.get("cmd", "")).split()), None)
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def _clean_tree(manifest: Manifest, rebuild: str) -> Check:
     git = manifest.lineage.git
     if git.commit is None:
         return Check("git", False, "no git commit recorded: the model was built outside git or before the first "
-                                   "commit; commit the project and retrain", True)
+                                   f"commit; commit the project, then rebuild the model from the commit with "
+                                   f"{rebuild} {_PLAIN_REPRO}", True)
     if git.dirty:
         return Check("git", False, f"built from a dirty tree at {git.commit[:12]} (uncommitted changes, digest "
-                                   f"{(git.diff_sha256 or '')[:12]}); commit the changes and retrain with dvc repro",
-                     True)
+                                   f"{(git.diff_sha256 or '')[:12]}); commit the changes, then rebuild the model from "
+                                   f"the commit with {rebuild} {_PLAIN_REPRO}", True)
     return Check("git", True, f"built from clean commit {git.commit[:12]}", True)
 
 
-def _lineage_complete(manifest: Manifest) -> list[Check]:
+def _lineage_complete(manifest: Manifest, rebuild: str) -> list[Check]:
     missing = []
     runs = manifest.lineage.runs
     if not runs:
@@ -101,7 +137,8 @@ def _lineage_complete(manifest: Manifest) -> list[Check]:
     if not manifest.metrics:
         missing.append("metrics")
     if missing:
-        return [Check("lineage", False, "missing lineage: " + "; ".join(missing) + ". Rebuild with dvc repro.", True)]
+        return [Check("lineage", False, "missing lineage: " + "; ".join(missing) + f". Rebuild the model through the "
+                                        f"pipeline, whose stages record it, with {rebuild}", True)]
     return [Check("lineage", True, f"{len(runs)} stage run(s), {len(manifest.data)} data reference(s), "
                                    f"{len(manifest.environment.packages)} packages", True)]
 
@@ -119,7 +156,7 @@ def _history(manifest: Manifest, root: Path) -> Check:
                  True)
 
 
-def _data_agrees_with_dvc(manifest: Manifest, root: Path) -> list[Check]:
+def _data_agrees_with_dvc(manifest: Manifest, root: Path, rebuild: str) -> list[Check]:
     checks = []
     for ref in manifest.data:
         locked = locked_md5(ref.path, root)
@@ -128,7 +165,8 @@ def _data_agrees_with_dvc(manifest: Manifest, root: Path) -> list[Check]:
                                 "release data must be produced or tracked by DVC (dvc repro / dvc add)", True))
         elif locked != ref.md5:
             checks.append(Check(f"data {ref.path}", False, f"{ref.path}: md5 {ref.md5[:12]}... in the manifest, "
-                                f"{locked[:12]}... in dvc.lock; the data changed since this model was built", True))
+                                f"{locked[:12]}... in dvc.lock; the data changed since this model was built: rebuild "
+                                f"it with {rebuild}", True))
         else:
             checks.append(Check(f"data {ref.path}", True, f"{ref.role} data md5 {ref.md5[:12]}... agrees with dvc.lock",
                                 True))

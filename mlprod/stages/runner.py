@@ -170,7 +170,9 @@ def _execute(job: _Job, snap: outputs.OutputSnapshot, params_path: Path | None, 
     executed = paths.running / f"{stage}.ipynb"
     context = {"run_id": job.run_id, "stage": stage, "notebook": display_path(info.path),
                "notebook_sha256": info.sha256, "parameters": resolved.values, "started_at": job.started,
-               "run_record": display_path(paths.succeeded / RUN_RECORD_FILE)}
+               "run_record": display_path(paths.succeeded / RUN_RECORD_FILE),
+               # files the notebook keeps with its run (mlprod.run_file): written here, moved with the run
+               "results_dir": str(paths.running.resolve()), "failed_dir": display_path(paths.failed)}
     env = {ENV_STAGE: stage, ENV_PARAMS_FILE: str(params_path.resolve()) if params_path else "",
            ENV_RUN: json.dumps(context, sort_keys=True, default=str)}
     try:

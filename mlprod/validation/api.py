@@ -80,6 +80,8 @@ def validate(
                                      results=tuple(found), source=source,
                                      reference=reference_label if compared else None))
     result = apply_policy(results, policy or schema.policy)
+    if schema.source != "<schema>":
+        result = dataclasses.replace(result, schema=schema.source)
     if profile is None:
         return result
     used = {s.name: {"warning": s.warning, "error": s.error} for s in statistics}

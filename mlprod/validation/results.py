@@ -98,6 +98,7 @@ class ValidationResult:
     outcomes: tuple[Outcome, ...]
     policy: dict[str, Any]
     statistics: dict[str, Any] = field(default_factory=dict)  # thresholds used, when compared with a reference
+    schema: str | None = None  # the schema file the data was checked against, as messages name it
 
     @property
     def status(self) -> str:
@@ -120,31 +121,24 @@ class ValidationResult:
     def outcomes_for(self, dataset: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.dataset == dataset]
 
-    def failure_message(self, *, max_checks: int | None = None, max_examples: int = 3, one_line: bool = False) -> str:
-        """Each failing check with its count and example rows (``max_checks`` limits the listing)."""
-        failures = self.failures
-        shown = failures if max_checks is None else failures[:max_checks]
-        datasets = list(dict.fromkeys(o.dataset for o in failures))
-        if one_line:
-            single = len(datasets) == 1
-            head = f"{len(failures)} check(s) failed" + (f" in {datasets[0]}" if single else "")
-            examples = min(max_examples, 2 if len(shown) <= 2 else 1)  # keep the line short
-            lines = [o.brief(examples, dataset=not single) for o in shown]
-            if len(shown) < len(failures):
-                lines.append(f"and {len(failures) - len(shown)} more (see the report)")
-            return head + ": " + "; ".join(lines)
-        head = f"data validation failed: {len(failures)} check(s) failed ({', '.join(datasets)})"
-        lines = [o.describe(max_examples) for o in shown]
-        if len(shown) < len(failures):
-            lines.append(f"... and {len(failures) - len(shown)} more failing check(s), see the report")
-        return head + ":\n" + "\n".join(f"  - {line}" for line in lines)
+    def failure_message(self, *, max_lines: int | None = None, max_examples: int = 3, one_line: bool = False,
+                        report: str | None = None) -> str:
+        """Each failing check with its counts and example rows, one line per check over all datasets
+        (``max_lines`` limits the listing; ``report`` names where the full report is)."""
+        from .messages import failure_message
 
-    def raise_for_status(self, *, hint: str = "", one_line: bool = False, max_checks: int | None = None) -> None:
-        """Raise :class:`~mlprod.errors.DataValidationError` listing the failing checks, if any failed."""
+        return failure_message(self, max_lines=max_lines, max_examples=max_examples, one_line=one_line,
+                               report=report)
+
+    def raise_for_status(self, *, hint: str = "", one_line: bool = False, max_lines: int | None = None,
+                         report: str | None = None) -> None:
+        """Raise :class:`~mlprod.errors.DataValidationError` listing the failing checks, if any failed.
+
+        ``report``: where the full report of this result is (the message names it)."""
         if self.passed:
             return
-        message = self.failure_message(one_line=one_line, max_checks=max_checks,
-                                       max_examples=2 if one_line else 3)
+        message = self.failure_message(one_line=one_line, max_lines=max_lines, max_examples=2 if one_line else 3,
+                                       report=report)
         if hint:
             message += (" | " if one_line else "\n") + hint
         raise DataValidationError(message, result=self)
