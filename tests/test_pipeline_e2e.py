@@ -14,7 +14,8 @@ from pipeline import BIN, copy_project, set_param, sh
 
 pytestmark = pytest.mark.e2e
 
-STAGES = ("ingest", "validate", "train", "evaluate")  # what this module checks; later stages have their own tests
+STAGES = ("ingest", "validate", "train", "evaluate")
+REGIONS = ("central", "east", "north", "south", "west")  # what this module checks; later stages have their own tests
 
 
 def repro(project: Path, check: bool = True):
@@ -52,9 +53,12 @@ def test_first_run_produces_outputs_metrics_and_plots(project):
     assert data["train"]["rows"] + data["holdout"]["rows"] + data["current"]["rows"] == 8000
 
     plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
-    assert {"ROC", "Precision-recall", "Calibration", "ROC AUC by region"} <= set(plots["data"])
+    assert {"ROC", "Precision-recall", "Calibration", "ROC AUC by segment"} <= set(plots["data"])
     slices = (project / "plots" / "slices.csv").read_text().splitlines()
-    assert slices[0].startswith("region,") and len(slices) == 6  # header + five regions
+    assert slices[0].startswith("segment,column,value,rows,") and len(slices) == 6  # header + five regions
+    assert [line.split(",")[0] for line in slices[1:]] == [f"region={r}" for r in REGIONS]
+    segments = plots["data"]["ROC AUC by segment"]
+    assert sorted(point["segment"] for point in segments) == [f"region={r}" for r in REGIONS]
 
 
 def test_second_run_reruns_nothing(project):
