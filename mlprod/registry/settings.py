@@ -102,7 +102,7 @@ def load_settings(params_file: str | Path | None = None) -> RegisterSettings:
     section = stage_section(params, SECTION, path)
     if section is None:
         raise ConfigError(f"{path}: no '{SECTION}:' section; add one with the promotion gates (see docs/registry.md)")
-    section = {**shared_facts(params, path, ("target",)), **section}  # as the register stage sees it
+    section = {**shared_facts(params, path, ("target",)), **section}  # what the register stage sees
     settings = parse_settings(section, where=f"{path} [{SECTION}]")
     root = path.resolve().parent
     if root == Path.cwd().resolve():
