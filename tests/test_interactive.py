@@ -142,3 +142,24 @@ def test_the_running_cell_source_decides_what_is_a_parameter(in_notebooks_folder
     project.params("train:\n  epochs: 3\n")
     init_stage(namespace, "train")
     assert (namespace["epochs"], namespace["rate"], namespace["frame"]) == (3, 0.1, [1, 2])
+
+
+def test_the_project_facts_are_applied_and_params_key_names_where_each_is_set(in_notebooks_folder: Project,
+                                                                               capsys) -> None:
+    from mlprod import params_key
+
+    in_notebooks_folder.params("""
+        project:
+          target: converted
+          slice_columns: [region]
+        train:
+          alpha: 0.25
+        """)
+    cell = 'target = "y"\nslice_columns: list[str] | None = None\nalpha = 0.5\nepochs = 3\n'
+    namespace: dict = {"__name__": "__main__", "In": ["", cell + 'init_stage(globals(), "train")'], "Out": {}}
+    exec(compile(cell, "<parameters cell>", "exec"), namespace)  # noqa: S102 - our own fixture text
+    init_stage(namespace, "train")
+    assert (namespace["target"], namespace["slice_columns"], namespace["alpha"]) == ("converted", ["region"], 0.25)
+    assert "[train] (shared from [project]: target, slice_columns)" in capsys.readouterr().out
+    assert [params_key(n) for n in ("target", "slice_columns", "alpha", "epochs")] == \
+        ["project.target", "project.slice_columns", "train.alpha", "train.epochs"]

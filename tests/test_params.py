@@ -70,6 +70,15 @@ def test_project_facts_reach_stages_that_declare_them_and_the_stage_section_and_
         resolve(project, text.replace("[age, income]", "age"), info=facts_nb)
 
 
+def test_shared_facts_gives_readers_of_a_section_the_facts_it_uses(tmp_path: Path) -> None:
+    from mlprod.stages.params import shared_facts
+
+    params = {"project": {"target": "churned", "key": "id", "positive_label": None}, "register": {"threshold": 0.4}}
+    assert shared_facts(params, tmp_path / "params.yaml", ("target", "positive_label", "date_column")) == \
+        {"target": "churned", "positive_label": None}
+    assert shared_facts({"register": {}}, tmp_path / "params.yaml", ("target",)) == {}
+
+
 def test_the_project_section_is_parsed_strictly(project: Project) -> None:
     with pytest.raises(ConfigError, match=r"\[project\]: unknown key 'targte'; did you mean 'target'\?"):
         resolve(project, "project:\n  targte: y\nparams_simple: {}\n")

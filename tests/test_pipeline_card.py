@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import BIN, copy_project, ran, sh
+from pipeline import BIN, copy_project, ran, set_param, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +55,22 @@ def test_editing_the_card_section_reruns_only_the_card(project):
     assert ran(restored.stdout) <= {"model_card"}, restored.stdout
     assert "| **License** | Apache-2.0 |" in (project / "reports" / "model_card" / "model_card.md").read_text()
     assert ran(sh([str(BIN / "dvc"), "repro"], project).stdout) == set()
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("  key: lead_id ", "  key: null    ", {"drift_report"}),
+    ("  slice_columns: [region]", "  slice_columns: [region, channel]", {"evaluate"}),
+    ("  target: converted ", "  target: label     ", {"ingest", "train", "evaluate", "drift_report", "register"}),
+    ("  model_name: lead-scoring", "  model_name: churn", {"train"}),
+])
+def test_changing_one_fact_changes_only_the_stages_that_use_it(project, old, new, expected):
+    """dvc.yaml lists the facts each stage uses (project.target, ...), never the whole project: section."""
+    set_param(project, old, new)
+    try:
+        status = json.loads(sh([str(BIN / "dvc"), "status", "--json"], project).stdout)
+    finally:
+        set_param(project, new, old)
+    fact = new.split(":")[0].strip()
+    changed = {stage for stage, entries in status.items() for entry in entries
+               if entry["changed deps"]["params.yaml"] == {f"project.{fact}": "modified"}}
+    assert set(status) == changed == expected, status  # nothing else is out of date

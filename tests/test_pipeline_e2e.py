@@ -14,7 +14,8 @@ from pipeline import BIN, copy_project, set_param, sh
 
 pytestmark = pytest.mark.e2e
 
-STAGES = ("ingest", "validate", "train", "evaluate")  # what this module checks; later stages have their own tests
+STAGES = ("ingest", "validate", "train", "evaluate")
+REGIONS = ("central", "east", "north", "south", "west")  # what this module checks; later stages have their own tests
 
 
 def repro(project: Path, check: bool = True):
@@ -52,9 +53,12 @@ def test_first_run_produces_outputs_metrics_and_plots(project):
     assert data["train"]["rows"] + data["holdout"]["rows"] + data["current"]["rows"] == 8000
 
     plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
-    assert {"ROC", "Precision-recall", "Calibration", "ROC AUC by region"} <= set(plots["data"])
+    assert {"ROC", "Precision-recall", "Calibration", "ROC AUC by segment"} <= set(plots["data"])
     slices = (project / "plots" / "slices.csv").read_text().splitlines()
-    assert slices[0].startswith("region,") and len(slices) == 6  # header + five regions
+    assert slices[0].startswith("segment,column,value,rows,") and len(slices) == 6  # header + five regions
+    assert [line.split(",")[0] for line in slices[1:]] == [f"region={r}" for r in REGIONS]
+    bars = plots["data"]["ROC AUC by segment"][0]["content"]["data"]["values"]
+    assert sorted(bar["segment"] for bar in bars) == [f"region={r}" for r in REGIONS]
 
 
 def test_second_run_reruns_nothing(project):
@@ -128,3 +132,91 @@ def test_an_ill_typed_parameter_fails_before_any_kernel_starts(project):
     restored = repro(project)
     assert ran(restored.stdout) == set(), restored.stdout
     assert (project / "models" / "trained" / "model.skops").is_file()
+
+
+def test_run_records_and_the_manifest_hold_the_shared_facts(project):
+    record = json.loads((project / "reports" / "notebooks" / "train" / "run.json").read_text())
+    assert sorted(record["shared"]) == ["categorical_features", "model_name", "numeric_features", "positive_label",
+                                        "target"]
+    import yaml
+
+    manifest = yaml.safe_load((project / "models" / "model" / "model_manifest.yaml").read_text())
+    assert manifest["parameters"]["train"]["target"] == "converted"  # resolved values, wherever they came from
+    assert manifest["parameters"]["evaluate"]["slice_columns"] == ["region"]
+    assert manifest["name"] == "lead-scoring"
+
+
+def test_slice_columns_give_metrics_per_value_of_each(project):
+    set_param(project, "  slice_columns: [region]", "  slice_columns: [region, channel]")
+    try:
+        result = repro(project)
+        assert ran(result.stdout) == {"evaluate"}, result.stdout
+        lines = (project / "plots" / "slices.csv").read_text().splitlines()
+        segments = [line.split(",")[0] for line in lines[1:]]
+        channels = ("email", "event", "paid_search", "referral", "web")
+        assert segments == [f"region={r}" for r in REGIONS] + [f"channel={c}" for c in channels]
+        plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
+        assert len(plots["data"]["ROC AUC by segment"][0]["content"]["data"]["values"]) == 10
+    finally:
+        set_param(project, "  slice_columns: [region, channel]", "  slice_columns: [region]")
+    restored = repro(project)
+    assert ran(restored.stdout) <= {"evaluate"}, restored.stdout
+
+
+@pytest.mark.parametrize(("old", "new", "stage", "message"), [
+    ("  target: converted ", "  target: convertd  ", "ingest",
+     "the demo dataset: no column 'convertd' (project.target in params.yaml); did you mean 'converted'?; columns: lead_id, "),
+    ("  categorical_features: [region, channel]", "  categorical_features: [regoin, channel]", "train",
+     "data/prepared/train.parquet: no column 'regoin' (project.categorical_features in params.yaml); did you mean "
+     "'region'?"),
+    ("  categorical_features: [region, channel]\n  numeric_features: [age,",
+     "  categorical_features: [channel]\n  numeric_features: [region, age,", "train",
+     "data/prepared/train.parquet: column 'region' in project.numeric_features holds values that are not numbers"),
+])
+def test_a_misconfigured_fact_stops_the_first_stage_using_it_with_the_key_to_change(project, old, new, stage, message):
+    lock_before = (project / "dvc.lock").read_text()
+    set_param(project, old, new)
+    try:
+        result = repro(project, check=False)
+        assert result.returncode != 0
+        assert f"notebooks/{stage}.ipynb failed" in result.stderr, result.stderr
+        assert message in result.stderr, result.stderr
+        assert "KeyError" not in result.stderr and "Traceback" not in result.stderr
+        assert (project / "dvc.lock").read_text() == lock_before
+    finally:
+        set_param(project, new, old)
+    restored = repro(project)
+    assert ran(restored.stdout) == set(), restored.stdout
+
+
+def test_a_text_label_is_mapped_to_0_1_and_rows_without_a_label_are_counted(tmp_path):
+    import pandas as pd
+
+    from mlprod.data import make_leads
+
+    root = copy_project(tmp_path / "project", n_rows=3000)
+    leads = make_leads(n_rows=3000, seed=7)
+    leads["converted"] = leads["converted"].map({1: "yes", 0: "no"}).astype(object)
+    leads.loc[leads.index % 100 == 5, "converted"] = None  # 30 rows without a label
+    leads.to_csv(root / "leads.csv", index=False)
+    set_param(root, "source: demo", "source: leads.csv")
+
+    failed = pipeline.repro(root, "ingest", check=False)  # positive_label: null and a text label
+    assert failed.returncode != 0
+    assert ("leads.csv: target column 'converted' holds 'no', 'yes', not 0/1 labels; set project.positive_label in "
+            "params.yaml to the value that means positive") in failed.stderr, failed.stderr
+
+    set_param(root, "  positive_label: null ", "  positive_label: yes  ")  # YAML reads an unquoted yes as true
+    pipeline.repro(root, "ingest")
+    data = json.loads((root / "metrics" / "data.json").read_text())
+    assert data["labels"] == {"rows_read": 3000, "unlabelled_dropped": 30, "positive_label": "yes",
+                              "negative_label": "no"}
+    assert sum(data[part]["rows"] for part in ("train", "holdout", "current")) == 2970
+    train = pd.read_parquet(root / "data" / "prepared" / "train.parquet")
+    assert set(train["converted"].unique()) == {0, 1} and str(train["converted"].dtype) == "int64"
+
+    set_param(root, "drop_unlabelled: true", "drop_unlabelled: false")
+    strict = pipeline.repro(root, "ingest", check=False)
+    assert strict.returncode != 0
+    assert ("leads.csv: 30 of 3,000 rows have no label in target column 'converted' (rows 6, 106, 206, 306, 406, "
+            "...); fill them in, or set ingest.drop_unlabelled: true to leave them out") in strict.stderr, strict.stderr

@@ -217,6 +217,17 @@ def test_parse_settings_is_strict_about_keys_and_values():
         parse_settings({"require_validation": "yes"})
 
 
+def test_promote_reads_the_target_from_the_project_facts_as_the_register_stage_does(tmp_path, monkeypatch):
+    from mlprod.registry.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    params = tmp_path / "params.yaml"
+    params.write_text("project:\n  target: churned\nregister:\n  threshold: 0.4\n")
+    assert (load_settings(params).target, load_settings(params).threshold) == ("churned", 0.4)
+    params.write_text("project:\n  target: churned\nregister:\n  target: left\n")  # the section wins
+    assert load_settings(params).target == "left"
+
+
 # -- upstream gates ----------------------------------------------------------------------------------------
 
 def write(path, data):

@@ -74,7 +74,8 @@ def test_parameters_reach_the_notebook_and_are_recorded(project: Project) -> Non
     assert data["html"] == "reports/notebooks/params_simple/params_simple.html"
     assert "failure" not in data
     assert data["python"]["executable"] == sys.executable
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
+    assert data["shared"] == []  # no project: section
     assert len(data["run_id"]) == 32
     html = (project.root / data["html"]).read_text(encoding="utf-8")
     assert html.lstrip().lower().startswith("<!doctype html>")
@@ -383,3 +384,36 @@ def test_a_very_long_error_message_is_bounded_and_says_where_the_rest_is(project
     assert lines[15] == "  partially executed notebook: reports/failed/fails_with_long_message/fails_with_long_message.ipynb"
     evalue = run_json(project.root / "reports" / "failed" / "fails_with_long_message")["failure"]["evalue"]
     assert evalue.splitlines() == [f"problem {i}" for i in range(1, 41)]
+
+
+def test_the_run_record_lists_the_shared_facts_and_the_notebook_names_where_each_value_is_set(
+        project: Project) -> None:
+    nb_path = project.notebook("uses_project_facts")
+    project.params("""
+        project:
+          target: converted
+          key: lead_id
+          model_name: not-declared-by-this-notebook
+        uses_project_facts:
+          key: row_id         # the stage's section wins over the project's fact
+          label: from-section
+        """)
+    record = run_notebook(nb_path, overrides=["threshold=0.9"], html=False)
+    assert record.shared == ["target"]
+    data = run_json(project.root / "reports" / "notebooks" / "uses_project_facts")
+    assert data["shared"] == ["target"]
+    assert data["parameters"] == {"target": "converted", "key": "row_id", "label": "from-section", "threshold": 0.9}
+    keys = json.loads((project.root / "keys.json").read_text())
+    assert keys == {"target": "project.target", "key": "uses_project_facts.key", "threshold": "-p threshold",
+                    "label": "uses_project_facts.label"}
+    assert read_run_record(project.root / "reports" / "notebooks" / "uses_project_facts" / "run.json").shared == \
+        ["target"]
+
+
+def test_a_version_2_run_record_stays_readable(tmp_path: Path) -> None:
+    record = {"schema_version": 2, "stage": "train", "notebook": "train.ipynb", "notebook_sha256": "0",
+              "status": "succeeded", "started_at": "", "ended_at": "", "duration_seconds": 1.0, "parameters": {},
+              "defaults_used": [], "overrides": [], "params_file": None, "executed_notebook": "x.ipynb", "html": None,
+              "python": {}, "run_id": "0" * 32}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert read_run_record(tmp_path / "run.json").shared == []

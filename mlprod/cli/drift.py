@@ -44,13 +44,16 @@ def run(args: argparse.Namespace) -> int:
     from ..outpaths import check_dir
 
     check_dir(args.output_dir, what="--output-dir", files=DEFAULT_NAMES.values())  # before the data is read
-    values = {}
+    values, row_key = {}, None
     if args.params_file:
         values = _section(args.params_file, args.section)
+        row_key = values.pop("key", None)
     for key, value in (("target", args.target), ("prediction", args.prediction), ("date_column", args.date_column),
                        ("exclude", args.exclude), ("stat_test", args.test)):
         if value is not None:
             values[key] = value
+    if row_key is not None and row_key not in values.get("exclude", []):  # a row's key is never compared
+        values["exclude"] = [*values.get("exclude", []), row_key]
     settings = DriftSettings.from_mapping(values, where=f"{args.params_file} [{args.section}]" if args.params_file
                                           else "drift settings", ignore=PATH_KEYS)
     model = _model(args.model) if args.model else None
@@ -78,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _section(path: str, section: str) -> dict:
+    """The section with the project's shared facts below it, as the drift_report stage sees them (``key``
+    included: the caller adds it to ``exclude``)."""
     from ..errors import ConfigError
+    from ..stages.params import shared_facts
     from ..yamlio import load_file
 
     data = load_file(path)
@@ -87,7 +93,7 @@ def _section(path: str, section: str) -> dict:
     values = data[section]
     if not isinstance(values, dict):
         raise ConfigError(f"{path} [{section}]: expected a mapping of settings")
-    return dict(values)
+    return {**shared_facts(data, path, ("target", "date_column", "key")), **values}
 
 
 def _model(path: str):

@@ -78,7 +78,7 @@ def score(model: Any, frame: Any, *, target: str, threshold: float, metrics: lis
 
     if target not in frame.columns:
         raise DataError(f"{source}: no target column {target!r} (columns: {', '.join(map(str, frame.columns))}); "
-                        "set register.target in params.yaml to the 0/1 label column")
+                        "set project.target in params.yaml to the 0/1 label column")
     if len(frame) == 0:
         raise DataError(f"{source}: no rows to score the models on")
     y_true = frame[target].to_numpy()

@@ -92,15 +92,17 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
 
 def load_settings(params_file: str | Path | None = None) -> RegisterSettings:
     """The ``register`` section of ``params_file`` (default: the project's params.yaml)."""
-    from ..stages.params import find_params_file, load_params_file, stage_section
+    from ..stages.params import find_params_file, load_params_file, shared_facts, stage_section
 
     path = Path(params_file) if params_file else find_params_file()
     if path is None:
         raise ConfigError(f"no params.yaml found here or in a parent folder; the gates are read from its "
                           f"'{SECTION}:' section (or pass --params-file FILE)")
-    section = stage_section(load_params_file(path), SECTION, path)
+    params = load_params_file(path)
+    section = stage_section(params, SECTION, path)
     if section is None:
         raise ConfigError(f"{path}: no '{SECTION}:' section; add one with the promotion gates (see docs/registry.md)")
+    section = {**shared_facts(params, path, ("target",)), **section}  # what the register stage sees
     settings = parse_settings(section, where=f"{path} [{SECTION}]")
     root = path.resolve().parent
     if root == Path.cwd().resolve():

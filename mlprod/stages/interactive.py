@@ -18,7 +18,7 @@ from .notebook import NotebookInfo, Parameter
 from .params import project_root, resolve_params
 from .types import spec_from_value
 
-_applied: dict[str, Any] = {}  # the last stage init_stage applied in this process: {"stage", "parameters"}
+_applied: dict[str, Any] = {}  # the last stage init_stage applied here: {"stage", "parameters", "shared", ...}
 
 
 def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
@@ -42,8 +42,10 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     os.chdir(root)
     namespace.update(resolved.values)
     _applied.clear()
-    _applied.update(stage=stage, parameters=dict(resolved.values))
-    print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]; "
+    _applied.update(stage=stage, parameters=dict(resolved.values), shared=list(resolved.shared),
+                    overrides=list(resolved.overrides))
+    shared = f" (shared from [project]: {', '.join(resolved.shared)})" if resolved.shared else ""
+    print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]{shared}; "
           f"working directory: the project root {root}")
     return None
 
@@ -89,5 +91,5 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
 
 
 def applied_stage() -> dict[str, Any] | None:
-    """``{"stage", "parameters"}`` from the last :func:`init_stage` in this interactive session, if any."""
+    """``{"stage", "parameters", "shared", "overrides"}`` from the last :func:`init_stage` in this interactive session, if any."""
     return dict(_applied) if _applied else None

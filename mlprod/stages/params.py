@@ -80,6 +80,16 @@ def stage_section(params: Mapping[str, Any], stage: str, path: str | Path) -> di
     return dict(section)
 
 
+def shared_facts(params: Mapping[str, Any], path: str | Path, names: Iterable[str]) -> dict[str, Any]:
+    """The project's shared facts (``project:``) among ``names`` that params.yaml sets; a section goes over them.
+
+    For readers of a stage's section outside ``mlprod run`` (``mlprod drift --params-file``, ``mlprod promote``),
+    so they see the values the stage sees: ``{**shared_facts(params, path, names), **section}``.
+    """
+    wanted = set(names)
+    return {k: v for k, v in read_facts(params, path).as_params().items() if k in wanted}
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["key=value", ...]`` to a dict; values are read as YAML scalars (``3`` is an int)."""
     result: dict[str, Any] = {}
@@ -131,7 +141,7 @@ def resolve_params(
     # the project's shared facts the notebook declares, then the stage's section, then -p: later ones win
     shared: dict[str, Any] = {}
     if params_path is not None:
-        shared = {k: v for k, v in read_facts(all_params, params_path).as_params().items() if k in declared}
+        shared = shared_facts(all_params, params_path, declared)
     given: list[tuple[str, str, Any]] = [(f"{params_path} [{SHARED_SECTION}]", k, v) for k, v in shared.items()]
     given += [(f"{params_path} [{stage}]", k, v) for k, v in (section or {}).items()]
     given += [("-p", k, v) for k, v in overrides.items()]

@@ -171,6 +171,7 @@ def _execute(job: _Job, snap: outputs.OutputSnapshot, params_path: Path | None, 
     context = {"run_id": job.run_id, "stage": stage, "notebook": display_path(info.path),
                "notebook_sha256": info.sha256, "parameters": resolved.values, "started_at": job.started,
                "run_record": display_path(paths.succeeded / RUN_RECORD_FILE),
+               "shared": list(resolved.shared), "overrides": list(resolved.overrides),  # for mlprod.params_key
                # files the notebook keeps with its run (mlprod.run_file): written here, moved with the run
                "results_dir": str(paths.running.resolve()), "failed_dir": display_path(paths.failed)}
     env = {ENV_STAGE: stage, ENV_PARAMS_FILE: str(params_path.resolve()) if params_path else "",
@@ -288,7 +289,7 @@ def _write_results(job: _Job, executed: Path, nb: Any, renderer: Any, failure: C
         stage=stage, run_id=job.run_id, notebook=display_path(info.path), notebook_sha256=info.sha256,
         status="failed" if failure else "succeeded", started_at=job.started, ended_at=_now(),
         duration_seconds=round(time.monotonic() - job.t0, 3), parameters=resolved.values,
-        defaults_used=list(resolved.defaults_used), overrides=list(resolved.overrides),
+        defaults_used=list(resolved.defaults_used), overrides=list(resolved.overrides), shared=list(resolved.shared),
         params_file=display_path(resolved.params_file) if resolved.params_file else None,
         executed_notebook=display_path(target / f"{stage}.ipynb"),
         html=display_path(target / f"{stage}.html") if html_file.is_file() else None, failure=failure)

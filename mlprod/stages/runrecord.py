@@ -1,7 +1,8 @@
 """The run record: a small JSON file written for every notebook execution.
 
-It says which notebook (by content hash) ran as which stage, with which resolved parameters, when,
-with what outcome, and where the executed notebook is. Model manifests build their lineage on it.
+It says which notebook (by content hash) ran as which stage, with which resolved parameters (and which
+of them are the project's shared facts, ``project:`` in params.yaml), when, with what outcome, and
+where the executed notebook is. Model manifests build their lineage on it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 from .. import atomic
 from ..errors import ConfigError
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1 had no run_id
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # version 1 had no run_id, version 2 no shared
 RUN_RECORD_FILE = "run.json"
 
 
@@ -52,6 +53,7 @@ class RunRecord:
         "executable": sys.executable, "version": platform.python_version(), "platform": platform.platform()})
     failure: CellFailure | None = None
     run_id: str | None = None  # unique per execution; a model manifest names the run that produced it
+    shared: list[str] = field(default_factory=list)  # parameters whose value is the project's shared fact
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,4 +92,6 @@ def read_run_record(path: str | Path) -> RunRecord:
         raise ConfigError(f"{path}: unknown keys in run record: {', '.join(unknown)}")
     if data.get("failure") is not None:
         data["failure"] = CellFailure(**data["failure"])
+    for name in ("params_file", "html"):  # written without them when None (to_dict drops None values)
+        data.setdefault(name, None)
     return RunRecord(**data)
