@@ -67,7 +67,7 @@ def register_other_champion(root: Path, store: Path) -> None:
 def test_every_wrong_configuration_of_the_story_is_reported_in_one_run(made, empty_store, monkeypatch, capsys):
     params = made / "params.yaml"
     # the target renamed in one place only: a stage keeps its own (old) name for it
-    edit(params, "\ntrain:\n", "\ntrain:\n  target: converted\n")
+    edit(params, "\n  learning_rate: 0.1\n", "\n  learning_rate: 0.1\n  target: converted\n")
     # a feature list naming a column the data lacks
     edit(params, "    - support calls\n", "    - support calls\n    - total spend\n")
     # a schema for another dataset (the demo's)

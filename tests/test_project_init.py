@@ -58,7 +58,7 @@ def test_init_dir_drafts_a_project_from_messy_data(fresh, capsys):
     pipeline = yamlio.load_file(root / "dvc.yaml")
     assert "data/raw/customers.csv" in pipeline["stages"]["ingest"]["deps"]
     fields = [v for plot in pipeline["plots"] for spec in plot.values() for v in (spec.get("y") or {}).values()]
-    assert "plan (tier)" in fields and "region" not in fields
+    assert "segment" in fields and "region" not in fields  # segments by name: the same plot for any slice column
     schema = load_schema(root / "schema.yaml")
     assert not schema.rules
     assert schema.column(TARGET).type == "int" and schema.column(TARGET).categories == (0, 1)
