@@ -30,10 +30,9 @@ def registry(monkeypatch, tmp_path, empty_store) -> Registry:
     for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLPROD_STAGE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLPROD_USER", "tester")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "store").mkdir()
-    shutil.copy(empty_store / "mlflow.db", tmp_path / "store" / "mlflow.db")
-    return Registry.open(tmp_path / "store")
+    monkeypatch.chdir(tmp_path)  # the CLI's default store is the working directory's mlflow.db
+    shutil.copy(empty_store / "mlflow.db", tmp_path / "mlflow.db")
+    return Registry.open(tmp_path)
 
 
 def other_model(root, version="1.0.0"):
@@ -109,3 +108,18 @@ def test_remove_deletes_only_versions_nothing_points_to_and_records_it(registry,
     assert "carries the alias" in capsys.readouterr().err
     assert main(["registry", "remove", MODEL, "3", "--reason", "rolled back"]) == 0  # popped off the champion line
     assert "removed toy version 3 (1.2.0)" in capsys.readouterr().out
+
+
+def test_registering_leaves_the_process_pointed_where_it_was(registry, toys, tmp_path, monkeypatch):
+    import os
+
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    before = mlflow.get_tracking_uri()
+    register_model(toys.model_dir("weak"), registry=registry)
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: left set, every later Registry.open would use it
+    assert "MLFLOW_TRACKING_URI" not in os.environ and mlflow.get_tracking_uri() == before
+    other = tmp_path / "other"
+    other.mkdir()
+    assert Registry.open(other).location.tracking_uri == f"sqlite:///{other.resolve() / 'mlflow.db'}"

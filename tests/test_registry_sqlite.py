@@ -55,7 +55,7 @@ def champion(registry):
 
 # -- registration ------------------------------------------------------------------------------------------
 
-def test_register_logs_a_complete_run_and_links_the_version_to_the_semver(env, empty_store, toys):
+def test_register_logs_a_complete_run_and_links_the_version_to_the_semver(env, empty_store, toys, monkeypatch):
     copy_store(empty_store, env / "store")
     registry = Registry.open(env / "store")
     model_dir = env / "good"
@@ -86,6 +86,7 @@ def test_register_logs_a_complete_run_and_links_the_version_to_the_semver(env, e
     assert (mlmodel / "model.skops").read_bytes() == (model_dir / "model.skops").read_bytes()
     from mlflow.models import get_model_info
 
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.location.tracking_uri)  # models:/m-... resolve there
     info = get_model_info(mv.source)
     assert info.flavors["sklearn"]["serialization_format"] == "skops"  # never pickle
     assert [c["name"] for c in info.signature.inputs.to_dict()] == ["x1", "x2", "region"]

@@ -19,11 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text
+from ..atomic import write_bytes, write_text
 from ..errors import ConfigError
 from . import columns as cols
 from . import template
-from .draft import PLACEHOLDER, FactsDraft, demo_columns, edit_dvc, edit_params, yaml_engine
+from .draft import PLACEHOLDER, FactsDraft, demo_columns, edit_dvc, edit_params, stage_sections, yaml_engine
+from .notebook_defaults import stage_defaults, with_defaults
 
 GUARDED = ("params.yaml", "dvc.yaml", "schema.yaml")
 RAW_DIR = "data/raw"
@@ -147,6 +148,7 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
     for path, text in (("params.yaml", params.text), ("dvc.yaml", dvc_text), ("schema.yaml", schema_text)):
         write_text(root / path, text)
         written.append(path)
+    stages = set(stage_sections(yaml_engine().load(params.text) or {}))
     for path in [*template.notebooks(), ".gitignore", ".dvcignore"]:
         target_path, source = root / path, template.template_path(path)
         if target_path.exists():
@@ -156,7 +158,12 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
             kept.append(path)
             continue
         target_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target_path)
+        if path.endswith(".ipynb"):  # the project's values as the notebook's defaults, not the demo's
+            stage = Path(path).stem
+            values = stage_defaults(source, stage, root / "params.yaml") if stage in stages else {}
+            write_bytes(target_path, with_defaults(source.read_bytes(), values))
+        else:
+            shutil.copyfile(source, target_path)
         written.append(path)
     review += [f"params.yaml [card]: replace every {PLACEHOLDER} text (the model card shows them)",
                "params.yaml [project]: check the feature lists (the columns left out are listed above them, with "

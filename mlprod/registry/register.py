@@ -18,9 +18,10 @@ import logging
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import MlprodError, RegistryError
 from ..manifest.schema import MANIFEST_FILE, Manifest, read_manifest
@@ -79,15 +80,17 @@ def register_model(model_dir: str | Path, *, model_card: str | Path | None = Non
         tags = version_tags(manifest, manifest_sha)
         if card is not None:
             tags["mlprod.model_card"] = f"{CARD_ARTIFACTS}/{card.name}"
-        with registry.errors(f"logging {manifest.name} {manifest.version}"):
-            run_id, model_uri, model_id = _log_run(registry, experiment_id, model_dir, manifest, artifact, tags, card,
-                                                      example_data)
-        if registry.registered_model(manifest.name) is None:
-            registry.call(f"creating model {manifest.name!r}", registry.client.create_registered_model,
-                          manifest.name, tags={"mlprod.managed": "true"}, description=manifest.description or None)
-        version = registry.call(
-            f"creating a version of {manifest.name!r}", registry.client.create_model_version, manifest.name,
-            model_uri, run_id=run_id, tags=tags, description=_description(manifest, manifest_sha), model_id=model_id)
+        with _mlflow_uris(registry):  # MLflow resolves the logged model (models:/m-...) through its global URI
+            with registry.errors(f"logging {manifest.name} {manifest.version}"):
+                run_id, model_uri, model_id = _log_run(registry, experiment_id, model_dir, manifest, artifact, tags,
+                                                          card, example_data)
+            if registry.registered_model(manifest.name) is None:
+                registry.call(f"creating model {manifest.name!r}", registry.client.create_registered_model,
+                              manifest.name, tags={"mlprod.managed": "true"}, description=manifest.description or None)
+            version = registry.call(
+                f"creating a version of {manifest.name!r}", registry.client.create_model_version, manifest.name,
+                model_uri, run_id=run_id, tags=tags, description=_description(manifest, manifest_sha),
+                model_id=model_id)
     logger.info("registered %s %s as version %s (%s)", manifest.name, manifest.version, version.version,
                 registry.location.display)
     return RegisteredVersion(name=manifest.name, version=str(version.version), semver=manifest.version,
@@ -240,6 +243,31 @@ def _check_not_older(registry: Registry, manifest: Manifest, versions: list) -> 
             f"'{latest.bump('patch')}' or higher, as the change requires) and retrain.")
 
 
+@contextmanager
+def _mlflow_uris(registry: Registry) -> Iterator[None]:
+    """Point MLflow's fluent API (start_run, log_model) at ``registry`` for the block, and put back what was
+    there: ``mlflow.set_tracking_uri`` also sets MLFLOW_TRACKING_URI in this process's environment, which
+    would point every later Registry.open in the process (a notebook, a test) at this store."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    environment = {name: os.environ.get(name) for name in names}
+    before = (getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None))
+    mlflow.set_tracking_uri(registry.location.tracking_uri)
+    mlflow.set_registry_uri(registry.location.registry_uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = before  # MLflow has no public reset
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: Manifest, artifact: bytes,
              tags: dict[str, str], card: Path | None, example_data: str | Path | None) -> tuple[str, str, str]:
     import mlflow
@@ -248,8 +276,6 @@ def _log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: 
 
     from ..modelfile.skops_io import audit_model, loads_model
 
-    mlflow.set_tracking_uri(registry.location.tracking_uri)
-    mlflow.set_registry_uri(registry.location.registry_uri)
     client = registry.client
     source = model_dir / manifest.artifact.path
     model = loads_model(artifact, source=source)
