@@ -88,7 +88,7 @@ def test_help_lists_every_verb_and_a_verb_parses_with_only_its_own_parser(projec
         assert f"\n    {verb} " in top.stdout, verb
     unknown = mlprod(project, "-v", "runn")
     assert unknown.returncode == 2
-    assert "invalid choice: 'runn' (choose from 'run', 'manifest'" in unknown.stderr
+    assert "invalid choice: 'runn' (choose from 'init', 'check', 'run', 'manifest'" in unknown.stderr
     for verb in VERBS:
         shown = mlprod(project, "-v", verb, "--help")
         assert shown.returncode == 0, (verb, shown.stderr)

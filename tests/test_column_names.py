@@ -225,7 +225,7 @@ def test_schema_infer_validate_and_reports_keep_the_names(messy, capsys, monkeyp
                         "--schema", "schema.yaml", "--reference", "data/train.parquet", "--summary", "out/summary.json",
                         "--details", "out/details.json", "--report", "out/report.html")
     assert code == 1, out  # incomes below 30,000 break an error rule
-    assert f"break the rule `{INCOME}` > 30000; e.g. row" in out and f"({INCOME}=" in out
+    assert f"break the rule `{INCOME}` > 30000; e.g. " in out and f"({INCOME}=" in out
     details = json.loads((messy / "out" / "details.json").read_text(encoding="utf-8"))
     checks = {c["check"]: c for d in details["datasets"] for c in d["checks"]}
     assert {c.get("column") for c in checks.values()} >= set(ODD)
@@ -363,6 +363,7 @@ def test_mlflow_signature_and_pyfunc_scoring_use_the_names(messy, monkeypatch):
     version = register_model("models/model", registry=registry, example_data="data/holdout.parquet")
     inputs = registry.version("messy", version.version).tags["mlprod.inputs"]
     assert [c for c, _ in json.loads(inputs)] == ODD
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.location.tracking_uri)  # models:/ resolve there
     model = mlflow.pyfunc.load_model(version.uri)
     assert model.metadata.get_input_schema().input_names() == ODD
     current = pd.read_parquet("data/current.parquet")

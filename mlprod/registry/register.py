@@ -185,8 +185,13 @@ def _check_comparable(registry: Registry, manifest: Manifest, allow: bool) -> No
     champion = registry.alias(manifest.name, CHAMPION)
     if champion is None:
         return
-    problems = incompatibilities(recorded_inputs(registry, champion), [(c.name, c.dtype) for c in manifest.inputs])
+    recorded = recorded_inputs(registry, champion)
+    problems = incompatibilities(recorded, [(c.name, c.dtype) for c in manifest.inputs])
     if not problems:
+        if recorded != [(c.name, c.dtype) for c in manifest.inputs]:
+            logger.warning("%s %s: its input schema differs from champion version %s's (a major version change); "
+                           "the champion can still score its data, so the gates compare the two", manifest.name,
+                           manifest.version, champion.version)
         return
     semver = (champion.tags or {}).get("mlprod.semver", "?")
     listed = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
