@@ -140,3 +140,8 @@ class StopRequested(KeyboardInterrupt):
         self.signum = signum
         super().__init__(f"stopped by {signal.Signals(signum).name}")
 
+
+
+class MonitoringError(MlprodError):
+    """The monitoring history cannot be updated: invalid settings, an unreadable predictions or labels file,
+    a window summary of an unknown format."""

@@ -1,0 +1,194 @@
+"""Monitoring history: windows, mergeable summaries, incremental == from scratch, late labels."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlprod.errors import MonitoringError
+from mlprod.monitoring.history import MonitorSettings, read_history, update
+from mlprod.profile import build_profile
+
+AS_OF = "2024-06-01T00:00:00Z"
+
+
+def write_predictions(root, batch_id, frame, *, threshold=0.5, version="1.0.0", marker=True, source=None):
+    """A predictions record in the shared contract's format (Parquet + commit marker written last)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = root / "monitoring" / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = frame.copy()
+    out["decision"] = (out["score"] >= threshold).astype("int8")
+    out["model_name"], out["model_version"], out["model_sha256"] = "leads", version, "ab" * 32
+    out["batch_id"], out["scored_at"] = batch_id, "2024-05-01T00:00:00Z"
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    table = table.replace_schema_metadata({"mlprod.schema": "predictions", "mlprod.schema_version": "1"})
+    pq.write_table(table, folder / f"{batch_id}.parquet")
+    if marker:
+        (folder / f"{batch_id}.done.json").write_text(json.dumps({
+            "schema_version": 1, "batch_id": batch_id, "source": source, "rows": len(out),
+            "model": {"name": "leads", "version": version, "sha256": "ab" * 32, "registry_version": None},
+            "threshold": threshold, "scored_at": "2024-05-01T00:00:00Z"}, sort_keys=True))
+
+
+def make_batch(root, batch_id, start, n, seed, *, first_key):
+    """A batch file (features) and its predictions spanning the 7 days from ``start``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    region = rng.choice(["north", "south"], size=n)
+    dates = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 7 * 24, size=n), unit="h")
+    keys = np.arange(first_key, first_key + n)
+    batch = pd.DataFrame({"lead_id": keys, "created_at": dates, "x": x, "region": region})
+    (root / "inbox").mkdir(exist_ok=True)
+    batch.to_csv(root / "inbox" / f"{batch_id}.csv", index=False)
+    score = 1 / (1 + np.exp(-(x - 1)))
+    write_predictions(root, batch_id, pd.DataFrame({"lead_id": keys, "created_at": dates, "score": score}),
+                      source=f"inbox/{batch_id}.csv")
+    return pd.DataFrame({"lead_id": keys, "converted": rng.binomial(1, score)})
+
+
+def reference_profile():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    return build_profile(pd.DataFrame({"x": x, "region": rng.choice(["north", "south"], size=2000),
+                                       "prediction": 1 / (1 + np.exp(-(x - 1)))}), sample_size=0)
+
+
+def settings_for(root, **extra):
+    return MonitorSettings(root=str(root), key="lead_id", date_column="created_at", target="converted",
+                           kpis={"top_share_conversions": {"share": 0.2},
+                                 "net_value": {"value_per_conversion": 100, "cost_per_wasted_call": 5}},
+                           reference_roc_auc=0.75, disagreement_min_labelled=50, **extra)
+
+
+BATCHES = [("b1", "2024-01-01", 300), ("b2", "2024-01-08", 250), ("b3", "2024-01-10", 200), ("b4", "2024-01-15", 300)]
+
+
+def build_project(root):
+    labels = {}
+    for i, (batch, start, n) in enumerate(BATCHES):
+        labels[batch] = make_batch(root, batch, start, n, seed=i, first_key=1000 * (i + 1))
+    return labels
+
+
+def monitoring_bytes(root):
+    folder = root / "monitoring"
+    files = sorted(p for p in (folder / "windows").glob("*.json"))
+    return {p.name: p.read_bytes() for p in files}, (folder / "history.parquet").read_bytes()
+
+
+def test_windows_are_iso_weeks_and_history_has_the_contract_columns(tmp_path):
+    build_project(tmp_path)
+    result = update(settings_for(tmp_path), reference_profile(), as_of=AS_OF)
+    assert result.added_batches == ("b1", "b2", "b3", "b4")
+    assert result.windows == ("2024-W01", "2024-W02", "2024-W03")
+    history = read_history(tmp_path / "monitoring" / "history.parquet")
+    assert list(history.columns) == ["window", "window_start", "window_end", "metric", "kind", "value", "threshold",
+                                     "alert", "model_version", "rows", "labelled_rows", "as_of"]
+    w2 = history[history["window"] == "2024-W02"]
+    assert set(w2["window_start"]) == {"2024-01-08"} and set(w2["window_end"]) == {"2024-01-14"}
+    assert set(history["kind"]) == {"volume", "estimated", "kpi", "drift"}  # no labels yet: nothing realised
+    rows = history[(history["metric"] == "rows")].set_index("window")["value"]
+    assert rows.sum() == sum(n for _, _, n in BATCHES)
+    assert {"feature_drift:x", "feature_drift:region", "prediction_drift"} <= set(history["metric"])
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(tmp_path / "monitoring" / "history.parquet").metadata
+    assert meta[b"mlprod.schema_version"] == b"1"
+    order = history[["window_start", "window", "kind", "metric"]].to_records(index=False).tolist()
+    assert order == sorted(order)
+
+
+def test_nothing_new_is_a_noop(tmp_path):
+    build_project(tmp_path)
+    settings = settings_for(tmp_path)
+    update(settings, reference_profile(), as_of=AS_OF)
+    before = monitoring_bytes(tmp_path)
+    result = update(settings, reference_profile(), as_of="2030-01-01T00:00:00Z")
+    assert result.windows == () and monitoring_bytes(tmp_path) == before
+
+
+def test_predictions_without_commit_marker_are_not_read(tmp_path):
+    build_project(tmp_path)
+    write_predictions(tmp_path, "half", pd.DataFrame({"lead_id": [1], "created_at": [pd.Timestamp("2024-03-01")],
+                                                      "score": [0.3]}), marker=False)
+    result = update(settings_for(tmp_path), reference_profile(), as_of=AS_OF)
+    assert "half" not in result.added_batches
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incremental_history_equals_recomputation_in_any_batch_order(tmp_path, seed):
+    scratch, incremental = tmp_path / "scratch", tmp_path / "incremental"
+    for root in (scratch, incremental):
+        root.mkdir()
+        labels = build_project(root)
+    for root in (scratch, incremental):
+        (root / "monitoring" / "labels").mkdir(parents=True)
+        pd.concat([labels["b1"], labels["b3"]]).to_csv(root / "monitoring" / "labels" / "week1.csv", index=False)
+    update(settings_for(scratch), reference_profile(), as_of=AS_OF)
+    # incremental: batches become visible one at a time, in a random order, with updates in between
+    folder = incremental / "monitoring" / "predictions"
+    markers = {p.name: p.read_bytes() for p in folder.glob("*.done.json")}
+    for p in folder.glob("*.done.json"):
+        p.unlink()
+    names = sorted(markers)
+    random.Random(seed).shuffle(names)
+    for name in names:
+        (folder / name).write_bytes(markers[name])
+        update(settings_for(incremental), reference_profile(), as_of=AS_OF)
+    assert monitoring_bytes(incremental) == monitoring_bytes(scratch)
+
+
+def test_late_labels_recompute_only_their_windows(tmp_path):
+    labels = build_project(tmp_path)
+    settings = settings_for(tmp_path)
+    update(settings, reference_profile(), as_of=AS_OF)
+    before = read_history(tmp_path / "monitoring" / "history.parquet")
+    windows_before = monitoring_bytes(tmp_path)[0]
+    (tmp_path / "monitoring" / "labels").mkdir(parents=True)
+    labels["b1"].to_csv(tmp_path / "monitoring" / "labels" / "late.csv", index=False)  # b1 is all in 2024-W01
+    result = update(settings, reference_profile(), as_of="2024-07-01T00:00:00Z")
+    assert result.label_files == ("late.csv",) and result.windows == ("2024-W01",)
+    after = read_history(tmp_path / "monitoring" / "history.parquet")
+    others = lambda h: h[h["window"] != "2024-W01"].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(others(before), others(after))
+    windows_after = monitoring_bytes(tmp_path)[0]
+    assert {k for k in windows_after if windows_after[k] != windows_before[k]} == {"2024-W01.json"}
+    w1 = after[after["window"] == "2024-W01"]
+    assert set(w1["as_of"]) == {"2024-07-01T00:00:00Z"}
+    realised = w1[w1["kind"] == "realised"].set_index("metric")["value"]
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    frame = pd.read_parquet(tmp_path / "monitoring" / "predictions" / "b1.parquet").merge(labels["b1"], on="lead_id")
+    assert realised["roc_auc"] == pytest.approx(roc_auc_score(frame["converted"], frame["score"]), abs=0.003)
+    assert realised["log_loss"] == pytest.approx(log_loss(frame["converted"], frame["score"]), rel=1e-9)
+    assert realised["positive_rate"] == pytest.approx(frame["converted"].mean())
+    assert set(w1["labelled_rows"]) == {300}
+
+
+def test_a_batch_without_date_column_is_its_own_window(tmp_path):
+    write_predictions(tmp_path, "2024-05-01", pd.DataFrame({"row": [0, 1, 2], "score": [0.1, 0.6, 0.9]}))
+    settings = MonitorSettings(root=str(tmp_path))
+    result = update(settings, None, as_of=AS_OF)
+    assert result.windows == ("2024-05-01",)
+    history = read_history(tmp_path / "monitoring" / "history.parquet")
+    assert set(history["window_start"]) == {"2024-05-01"}
+
+
+def test_settings_are_strict(tmp_path):
+    with pytest.raises(MonitoringError, match=r"unknown key\(s\) \['kpi'\].*Did you mean 'kpis'"):
+        MonitorSettings.from_mapping({"kpi": {}})
+    with pytest.raises(MonitoringError, match="No KPI named 'top_share'"):
+        MonitorSettings.from_mapping({"kpis": {"top_share": {}}})
+
+
+def test_bad_scores_are_refused_with_a_clear_message(tmp_path):
+    write_predictions(tmp_path, "b", pd.DataFrame({"row": [0, 1], "score": [0.1, 1.5]}))
+    with pytest.raises(MonitoringError, match=r"outside \[0, 1\]"):
+        update(MonitorSettings(root=str(tmp_path)), None, as_of=AS_OF)
