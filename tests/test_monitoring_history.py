@@ -192,3 +192,63 @@ def test_bad_scores_are_refused_with_a_clear_message(tmp_path):
     write_predictions(tmp_path, "b", pd.DataFrame({"row": [0, 1], "score": [0.1, 1.5]}))
     with pytest.raises(MonitoringError, match=r"outside \[0, 1\]"):
         update(MonitorSettings(root=str(tmp_path)), None, as_of=AS_OF)
+
+
+def test_a_rewritten_or_removed_label_file_recomputes_the_windows_it_labelled(tmp_path):
+    labels = build_project(tmp_path)
+    settings = settings_for(tmp_path)
+    (tmp_path / "monitoring" / "labels").mkdir(parents=True)
+    path = tmp_path / "monitoring" / "labels" / "batch1.csv"
+    labels["b1"].to_csv(path, index=False)
+    update(settings, reference_profile(), as_of=AS_OF)
+    labelled = lambda: read_history(tmp_path / "monitoring" / "history.parquet").groupby("window")["labelled_rows"].max()  # noqa: E731
+    assert labelled()["2024-W01"] == 300
+    labels["b1"].head(100).to_csv(path, index=False)  # corrected file: fewer rows
+    assert update(settings, reference_profile(), as_of=AS_OF).windows == ("2024-W01",)
+    assert labelled()["2024-W01"] == 100
+    path.unlink()
+    assert update(settings, reference_profile(), as_of=AS_OF).windows == ("2024-W01",)
+    assert labelled()["2024-W01"] == 0
+
+
+def test_labels_that_no_longer_follow_the_scores_raise_the_disagreement_alert(tmp_path):
+    labels = build_project(tmp_path)
+    settings = settings_for(tmp_path)
+    rng = np.random.default_rng(9)
+    shifted = labels["b4"].assign(converted=rng.binomial(1, 0.3, size=len(labels["b4"])))  # concept shift in W03
+    (tmp_path / "monitoring" / "labels").mkdir(parents=True)
+    pd.concat([labels["b1"], shifted]).to_csv(tmp_path / "monitoring" / "labels" / "all.csv", index=False)
+    update(settings, reference_profile(), as_of=AS_OF)
+    history = read_history(tmp_path / "monitoring" / "history.parquet")
+    flag = history[history["metric"] == "estimate_disagreement"].set_index("window")
+    assert bool(flag.loc["2024-W03", "alert"]) and not bool(flag.loc["2024-W01", "alert"])
+    auc = history[(history["metric"] == "roc_auc") & (history["kind"] == "realised")].set_index("window")
+    assert bool(auc.loc["2024-W03", "alert"])  # below reference 0.75 - 0.05
+
+
+def test_the_policy_reads_the_history_update_wrote(tmp_path):
+    from mlprod.monitoring.policy import PolicySettings, decide
+
+    build_project(tmp_path)
+    update(settings_for(tmp_path), reference_profile(), as_of=AS_OF)
+    decision = decide(read_history(tmp_path / "monitoring" / "history.parquet"),
+                      PolicySettings(consecutive_windows=2), as_of=AS_OF)
+    assert decision.windows == ("2024-W01", "2024-W02", "2024-W03") and not decision.retrain
+    assert decision.model_version == "1.0.0"
+
+
+def test_a_shifted_feature_raises_drift_in_its_window_only(tmp_path):
+    build_project(tmp_path)
+    rng = np.random.default_rng(11)
+    n, keys = 400, np.arange(9000, 9400)
+    dates = pd.Timestamp("2024-01-22") + pd.to_timedelta(rng.integers(0, 100, size=n), unit="h")
+    x = rng.normal(2.0, 1.0, size=n)  # the reference is N(0, 1)
+    pd.DataFrame({"lead_id": keys, "created_at": dates, "x": x, "region": "north"}).to_csv(
+        tmp_path / "inbox" / "b5.csv", index=False)
+    write_predictions(tmp_path, "b5", pd.DataFrame({"lead_id": keys, "created_at": dates,
+                                                    "score": 1 / (1 + np.exp(-(x - 1)))}), source="inbox/b5.csv")
+    update(settings_for(tmp_path), reference_profile(), as_of=AS_OF)
+    history = read_history(tmp_path / "monitoring" / "history.parquet")
+    drift = history[history["metric"] == "feature_drift:x"].set_index("window")["alert"]
+    assert drift.to_dict() == {"2024-W01": False, "2024-W02": False, "2024-W03": False, "2024-W04": True}
+    assert bool(history[(history["metric"] == "prediction_drift") & (history["window"] == "2024-W04")]["alert"].iloc[0])

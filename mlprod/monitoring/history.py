@@ -384,9 +384,10 @@ def update(settings: MonitorSettings, reference=None, *, as_of: str | None = Non
     new_batches = [b for b in committed_batches(settings) if b not in done]
     files = label_files(settings)
     changed_files = sorted(n for n, md5 in files.items() if state["label_files"].get(n) != md5)
-    if not new_batches and not changed_files:
+    removed_files = sorted(set(state["label_files"]) - set(files))
+    if not new_batches and not changed_files and not removed_files:
         return UpdateResult((), (), (), None)
-    labels = read_labels(settings, files) if (new_batches or changed_files) else None
+    labels = read_labels(settings, files)
     touched: dict[str, WindowSummary] = {}
     for batch in new_batches:
         parts, index = _parts(settings, batch, reference, labels, files)
@@ -397,18 +398,27 @@ def update(settings: MonitorSettings, reference=None, *, as_of: str | None = Non
             start, end = _bounds(settings, window, merged)
             touched[window] = _save_window(settings, WindowSummary(window, start, end, merged))
         write_index(settings, batch, index)
-    if changed_files:
-        for window in _windows_of_keys(settings, set(labels[labels["file"].isin(changed_files)]["key"])):
+    if changed_files or removed_files:
+        keys = set(labels[labels["file"].isin(changed_files)]["key"])
+        earlier = {w for name in changed_files + removed_files for w in state.get("label_windows", {}).get(name, [])}
+        for window in sorted(set(_windows_of_keys(settings, keys)) | earlier):  # earlier: a file rewritten
             summary = touched.get(window) or read_window(settings, window)
+            if summary is None:
+                continue
             touched[window] = _save_window(settings, _relabel(settings, summary, labels, files))
     history = read_history(history_path(settings))
     history = history[~history["window"].isin(list(touched))]
     new_rows = [row for window in sorted(touched) for row in window_rows(touched[window], reference, settings, as_of)]
     frame = pd.concat([history, pd.DataFrame(new_rows, columns=list(COLUMNS))], ignore_index=True)
     path = write_history(history_path(settings), frame)
+    label_windows = {name: set(ws) for name, ws in state.get("label_windows", {}).items() if name in files}
+    for window, summary in touched.items():
+        for name in {n for part in summary.parts.values() for n in part.label_files}:
+            label_windows.setdefault(name, set()).add(window)
     atomic.write_json(_state_path(settings), {"schema_version": SCHEMA_VERSION,
-                                              "batches": sorted(done | set(new_batches)), "label_files": files})
-    return UpdateResult(tuple(new_batches), tuple(changed_files), tuple(sorted(touched)), path)
+                                              "batches": sorted(done | set(new_batches)), "label_files": files,
+                                              "label_windows": {n: sorted(w) for n, w in sorted(label_windows.items())}})
+    return UpdateResult(tuple(new_batches), tuple(changed_files + removed_files), tuple(sorted(touched)), path)
 
 
 def write_index(settings: MonitorSettings, batch: str, index: pd.DataFrame) -> None:
