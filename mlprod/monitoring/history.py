@@ -294,11 +294,11 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
             floor is not None and value is not None and value < floor)
     profile = summary.profile()
     if reference is not None and profile is not None:
-        out += _drift_rows(reference, profile, settings, add)
+        _drift_rows(reference, profile, settings, add)
     return out
 
 
-def _drift_rows(reference, profile, settings: MonitorSettings, add) -> list:
+def _drift_rows(reference, profile, settings: MonitorSettings, add) -> None:
     from ..drift.features import compare_column, feature_drift
 
     drift = settings.drift_settings()
@@ -314,7 +314,6 @@ def _drift_rows(reference, profile, settings: MonitorSettings, add) -> list:
         result, _ = compare_column(reference, profile, name, drift)
         value = result.p_value if result.score == "p_value" else result.statistic
         add("prediction_drift", "drift", value, result.threshold, result.drifted)
-    return []
 
 
 # --- the history file -------------------------------------------------------------------------------
