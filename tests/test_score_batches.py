@@ -247,3 +247,21 @@ def test_write_prometheus_uses_bounded_labels(project, models):
     text = write_prometheus(run, project / "score.prom").read_text()
     labels = set(re.findall(r'status="([a-z]+)"', text))
     assert labels == {"scored", "skipped", "quarantined"}
+
+
+def test_a_csv_batch_is_read_through_the_schema_and_a_batch_without_the_key_is_quarantined(project, models, capsys):
+    inbox = project / "csv-inbox"
+    inbox.mkdir()
+    frame = pd.read_parquet(project / "stream" / "inbox" / f"{SPEC.week_ids[0]}.parquet")
+    frame.to_csv(inbox / "c1.csv", index=False)
+    frame.drop(columns="lead_id").to_csv(inbox / "c2.csv", index=False)
+    code = main(["score", str(models["a"]), "csv-inbox", "-o", "predictions", "--fail-on-quarantine"])
+    err = capsys.readouterr().err
+    assert code == 1 and "'c2'" in err and "lead_id" in err  # the gates stop the batch without the key
+    scored = records.read_predictions(project / "predictions", "c1")
+    assert str(scored["created_at"].dtype).startswith("datetime64")  # the schema parses the CSV's dates
+    frame.drop(columns="lead_id").to_csv(project / "c3.csv", index=False)
+    code = main(["score", str(models["a"]), "c3.csv", "-o", "predictions", "--no-gates"])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((project / "quarantine" / "c3" / "quarantined.json").read_text())
+    assert "lead_id" in record["summary"] and record["report"] is None
