@@ -93,6 +93,10 @@ def test_scoring_an_inbox_writes_the_contract_record(project, models):
     assert list(frame.columns) == ["lead_id", "created_at", "score", "decision", "model_name", "model_version",
                                    "model_sha256", "batch_id", "scored_at"]
     assert str(frame["score"].dtype) == "float64" and str(frame["decision"].dtype) == "int8"
+    assert all(pd.api.types.is_string_dtype(frame[c]) and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+               for c in ("model_name", "model_version", "model_sha256", "batch_id",
+                                                   "scored_at"))  # plain text, not pandas categoricals
+    assert str(frame["created_at"].dtype) == "datetime64[ns]" and str(frame["lead_id"].dtype) == "int64"
     assert (frame["decision"] == (frame["score"] >= 0.5)).all() and len(frame) == 300
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", frame["scored_at"].iloc[0])
     marker = records.read_marker(project / "predictions", ids[0])

@@ -79,9 +79,12 @@ def write_predictions(folder: str | Path, batch_id: str, frame: Any, marker: dic
     if missing:
         raise DataError(f"predictions of batch {batch_id!r}: column(s) {missing} missing; expected {list(REQUIRED)}")
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = dict(table.schema.metadata or {})
-    metadata.update({b"mlprod.schema": SCHEMA.encode(), b"mlprod.schema_version": str(SCHEMA_VERSION).encode()})
-    table = table.replace_schema_metadata(metadata)
+    for i, column in enumerate(table.schema):  # categorical text (the constant columns) is stored as plain text
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(column.type.value_type))
+    # pandas' own metadata would name categoricals; the Arrow types say all a reader needs
+    table = table.replace_schema_metadata({b"mlprod.schema": SCHEMA.encode(),
+                                           b"mlprod.schema_version": str(SCHEMA_VERSION).encode()})
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     data = buffer.getvalue()

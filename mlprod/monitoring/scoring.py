@@ -151,17 +151,21 @@ def score_frame(model: ScoringModel, frame: Any, *, threshold: float, batch_id: 
         out["row"] = np.arange(len(frame), dtype="int64")
     if date_column:
         out[date_column] = frame[date_column].to_numpy()
-    n = len(frame)
+    codes = np.zeros(len(frame), dtype="int8")  # one value per column: categoricals, not a million objects
+
+    def constant(value: str) -> Any:
+        return pd.Categorical.from_codes(codes, categories=[value])
+
     out.update({
         "score": score,
         "decision": (score >= threshold).astype("int8"),
-        "model_name": np.full(n, model.name, dtype=object),
-        "model_version": np.full(n, model.version, dtype=object),
-        "model_sha256": np.full(n, model.sha256, dtype=object),
-        "batch_id": np.full(n, batch_id, dtype=object),
-        "scored_at": np.full(n, scored_at, dtype=object),
+        "model_name": constant(model.name),
+        "model_version": constant(model.version),
+        "model_sha256": constant(model.sha256),
+        "batch_id": constant(batch_id),
+        "scored_at": constant(scored_at),
     })
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def check_threshold(value: Any) -> float:
