@@ -269,3 +269,33 @@ def test_a_csv_batch_is_read_through_the_schema_and_a_batch_without_the_key_is_q
     assert code == 0, capsys.readouterr().err
     record = json.loads((project / "quarantine" / "c3" / "quarantined.json").read_text())
     assert "lead_id" in record["summary"] and record["report"] is None
+
+
+def test_a_run_killed_midway_leaves_only_whole_batches_and_the_next_run_finishes(tmp_path, monkeypatch, models):
+    import signal
+    import time
+
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    shutil.copy(REPO / "schema.yaml", tmp_path / "schema.yaml")
+    spec = StreamSpec(n_weeks=12, rows_per_week=3000)
+    write_stream(tmp_path / "stream", spec)
+    monkeypatch.chdir(tmp_path)
+    command = [sys.executable, "-m", "mlprod", "score", str(models["a"]), "stream/inbox", "-o", "predictions"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "predictions").glob("*.done.json")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    folder = tmp_path / "predictions"
+    done = records.committed(folder)
+    assert 1 <= len(done) <= 12
+    print(f"killed after {len(done)} of 12 batches")
+    for batch in done:  # whatever the kill interrupted, every listed batch is whole
+        assert len(records.read_predictions(folder, batch)) == 3000
+    run = score_inbox(models["a"], tmp_path / "stream" / "inbox", folder, schema=tmp_path / "schema.yaml",
+                      target="converted", key="lead_id", date_column="created_at", root=tmp_path)
+    assert run.counts == {"scored": 12 - len(done), "skipped": len(done), "quarantined": 0}
+    assert records.committed(folder) == spec.week_ids
+    assert all(len(records.read_predictions(folder, b)) == 3000 for b in spec.week_ids)
