@@ -61,10 +61,28 @@ def make_leads(
     first, last, shift = _check_dates(start, end, shift_date)
     positive_rate = _check_rate(positive_rate)
     rng = np.random.default_rng(seed)
-
     created_at = _created_at(rng, n_rows, first, last)
-    after = created_at >= shift.to_datetime64()
+    frame, _ = draw_leads(rng, created_at, shift, positive_rate=positive_rate)
+    return frame
 
+
+def draw_leads(
+    rng: np.random.Generator,
+    created_at: np.ndarray,
+    shift: pd.Timestamp,
+    *,
+    positive_rate: float = 0.15,
+    intercepts: tuple[float, float] | None = None,
+    first_id: int = 1,
+) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """Leads created at ``created_at`` (rows on or after ``shift`` behave as after the shift).
+
+    Returns the frame and the logistic intercepts used (weak region, other regions): calibrated to
+    ``positive_rate`` on these rows unless ``intercepts`` are given (the demo stream reuses the demo's).
+    The draws from ``rng`` are in a fixed order, so :func:`make_leads` stays byte-identical.
+    """
+    n_rows = len(created_at)
+    after = created_at >= shift.to_datetime64()
     age = np.clip(np.rint(rng.normal(44.0, 12.0, n_rows)), 18, 80).astype(np.int64)
     region = rng.choice(len(REGIONS), size=n_rows, p=_REGION_SHARES)
     channel = np.where(
@@ -90,17 +108,16 @@ def make_leads(
     central = region == REGIONS.index("central")
     signal = np.where(central, _CENTRAL_SIGNAL, 1.0) * signal
     # One intercept per signal strength, so the weak region has the same base rate as the others.
-    intercept = np.where(
-        central,
-        _calibrate_intercept(signal[central], positive_rate),
-        _calibrate_intercept(signal[~central], positive_rate),
-    )
+    if intercepts is None:
+        intercepts = (_calibrate_intercept(signal[central], positive_rate),
+                      _calibrate_intercept(signal[~central], positive_rate))
+    intercept = np.where(central, intercepts[0], intercepts[1])
     probability = _sigmoid(intercept + signal)
     converted = (rng.random(n_rows) < probability).astype(np.int64)
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
-            "lead_id": np.arange(1, n_rows + 1, dtype=np.int64),
+            "lead_id": np.arange(first_id, first_id + n_rows, dtype=np.int64),
             "created_at": created_at,
             "age": age,
             "income": income,
@@ -113,6 +130,7 @@ def make_leads(
         },
         columns=list(LEADS_COLUMNS),
     )
+    return frame, (float(intercepts[0]), float(intercepts[1]))
 
 
 def _created_at(rng: np.random.Generator, n_rows: int, first: pd.Timestamp, last: pd.Timestamp):

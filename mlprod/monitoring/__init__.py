@@ -1,5 +1,8 @@
-"""The production loop: batch scoring, the monitoring history, estimated performance, the retraining
-policy. Modules: windows (time windows and their mergeable summaries), estimate (realised and
-confidence-based estimated performance), kpi (business KPIs), history (the monitoring history),
-policy (the retraining decision). Nothing is imported here: ``import mlprod.monitoring`` is instant.
+"""The production loop after promotion. Nothing is imported here: ``import mlprod.monitoring`` is instant.
+
+* scoring: :mod:`.inbox` (every new batch in a folder, gated, scored once), :mod:`.scoring` (a frame with a
+  model), :mod:`.predictions` (the predictions record and its commit marker)
+* monitoring: :mod:`.windows` (time windows and their mergeable summaries), :mod:`.history` (the monitoring
+  history), :mod:`.estimate` (realised and confidence-based estimated performance), :mod:`.kpi` (business KPIs)
+* deciding: :mod:`.policy` (the retraining decision)
 """

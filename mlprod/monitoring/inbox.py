@@ -1,0 +1,306 @@
+"""Scoring an inbox: every batch file not yet committed passes the data gates, then is scored once.
+
+Order of work, and why:
+
+1. List the batch files (a file, or every CSV/Parquet file in a folder) and check their ids, before
+   anything is locked or loaded: a bad name is a clear error, not a half-done run.
+2. Take the lock of the predictions folder (``fcntl`` via :mod:`mlprod.stages.stagelock`, released by
+   the kernel however the holder dies): two runs at once never score the same batch.
+3. Leave out the committed batches (marker present). A committed batch is never rescored or rewritten,
+   even when the champion changed since. A predictions file without its marker was left by a killed run
+   and is replaced. With nothing new the run ends here, without loading the model (a cron no-op).
+4. Load the model once (an alias is resolved now), then per batch, in id order: the gates
+   (:func:`mlprod.validation.validate` with the schema and the model's reference profile); a failing
+   batch is quarantined with its report and the others go on (``fail_on_quarantine`` stops the run);
+   a passing one is scored and committed (predictions file, then marker, both atomic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError, DataValidationError
+from . import predictions as records
+from .scoring import ScoringModel, check_reference, check_threshold, load_scoring_model, score_frame
+
+logger = logging.getLogger(__name__)
+SUFFIXES = (".csv", ".parquet", ".pq")
+LOCK_NAME = "score"
+QUARANTINE_MARKER = "quarantined.json"
+STATUSES = ("scored", "skipped", "quarantined")
+# A batch is much smaller than the training data by design: its row count is not compared.
+_BATCH_STATISTICS_OFF = ("row_count",)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    status: str  # scored | skipped (committed earlier) | quarantined
+    source: str
+    rows: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """What one run did, batch by batch."""
+
+    predictions_dir: Path
+    quarantine_dir: Path
+    results: tuple[BatchResult, ...]
+    model: dict[str, Any] | None  # None when nothing needed scoring (the model was not loaded)
+    threshold: float | None
+    seconds: float
+    gate_seconds: float = 0.0
+    load_seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        counts = {status: sum(r.status == status for r in self.results) for status in STATUSES}
+        object.__setattr__(self, "counts", counts)
+
+    @property
+    def rows_scored(self) -> int:
+        return sum(r.rows or 0 for r in self.results if r.status == "scored")
+
+    def line(self) -> str:
+        c = self.counts
+        return (f"scored {c['scored']} batch(es) ({self.rows_scored:,} rows), skipped {c['skipped']} already "
+                f"scored, quarantined {c['quarantined']}")
+
+
+def batch_files(data: str | Path) -> list[Path]:
+    """The batch files in ``data``: the file itself, or the CSV/Parquet files of a folder by name."""
+    path = Path(data)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+                       and p.is_file())
+    else:
+        raise DataError(f"{path}: no such file or folder; DATA is a batch file (CSV/Parquet) or an inbox folder "
+                        "of them")
+    if path.is_file() and path.suffix.lower() not in SUFFIXES:
+        raise DataError(f"{path}: not a CSV or Parquet file (expected {', '.join(SUFFIXES)})")
+    seen: dict[str, Path] = {}
+    for file in files:
+        batch_id = records.check_batch_id(file.stem, source=file)
+        if batch_id in seen:
+            raise DataError(f"{path}: two files are batch {batch_id!r} ({seen[batch_id].name}, {file.name}); keep "
+                            "one file per batch")
+        seen[batch_id] = file
+    return files
+
+
+def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | Path, *,
+                threshold: float | None = None, schema: Any = None, reference: Any = None,
+                quarantine: str | Path | None = None, fail_on_quarantine: bool = False,
+                key: str | None = None, date_column: str | None = None, target: str | None = None,
+                root: str | Path | None = None, wait: float = 0.0) -> ScoreRun:
+    """Score every new batch in ``data`` into the predictions folder ``out`` (see the module docstring).
+
+    model: a model folder, ``NAME@alias`` (resolved only if a batch needs scoring) or a loaded model.
+    threshold: the decision threshold (default: the one the manifest records, else 0.5).
+    schema: a schema file or :class:`~mlprod.validation.spec.Schema` for the gates (None: no gates);
+    the ``target`` column, absent from unlabelled batches, is made optional.
+    reference: the profile the statistical checks compare with (default: the model's reference profile).
+    quarantine: where failing batches go (default ``<out>/../quarantine``).
+    key, date_column: the project's key and date columns, copied into the predictions.
+    root: the project root (source paths in markers are relative to it; the registry's location).
+    wait: seconds to wait for another run holding the lock (then :class:`~mlprod.errors.StageBusyError`).
+    """
+    from ..stages.stagelock import stage_lock
+
+    started = time.perf_counter()
+    root = Path(root) if root is not None else Path.cwd()
+    out = Path(out)
+    quarantine_dir = Path(quarantine) if quarantine is not None else out.parent / "quarantine"
+    if threshold is not None:
+        threshold = check_threshold(threshold)
+    if not isinstance(model, ScoringModel):
+        check_reference(model)  # a wrong name is an error even when there is nothing to score
+    files = batch_files(data)
+    _check_folder(out, "predictions folder (-o)")
+    _check_folder(quarantine_dir, "quarantine folder")
+    gates = _gate_schema(schema, target)
+    results: list[BatchResult] = []
+    loaded: ScoringModel | None = None
+    gate_seconds = load_seconds = 0.0
+    out.mkdir(parents=True, exist_ok=True)
+    with stage_lock(out, LOCK_NAME, wait=wait):
+        done = set(records.committed(out))
+        for file in files:
+            if file.stem in done:
+                results.append(BatchResult(file.stem, "skipped", _display(file, root), detail="committed earlier"))
+        pending = [f for f in files if f.stem not in done]
+        for file in pending:
+            batch_id, source = file.stem, _display(file, root)
+            md5 = _md5(file)
+            earlier = _quarantined(quarantine_dir, batch_id, md5)
+            if earlier:
+                results.append(BatchResult(batch_id, "quarantined", source, detail=f"quarantined earlier: {earlier}"))
+                _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
+                continue
+            if loaded is None:
+                tick = time.perf_counter()
+                loaded = model if isinstance(model, ScoringModel) else load_scoring_model(model, root=root)
+                load_seconds = time.perf_counter() - tick
+                threshold = loaded.default_threshold if threshold is None else threshold
+            tick = time.perf_counter()
+            gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile)
+            gate_seconds += time.perf_counter() - tick
+            if problem is None:
+                try:
+                    scored = score_frame(loaded, frame, threshold=threshold, batch_id=batch_id, scored_at=_now(),
+                                         key=key, date_column=date_column, source=file)
+                except DataError as exc:
+                    problem = (str(exc), None)
+            if problem is not None:
+                summary, result = problem
+                _quarantine(quarantine_dir, batch_id, source, md5, summary, result)
+                results.append(BatchResult(batch_id, "quarantined", source, detail=summary))
+                logger.warning("quarantined %s: %s", batch_id, summary)
+                _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
+                continue
+            marker = records.write_predictions(out, batch_id, scored, {
+                "source": source, "source_md5": md5, "model": loaded.record, "threshold": threshold,
+                "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()})
+            results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"]))
+            logger.info("scored %s: %d rows", batch_id, marker["rows"])
+    order = {f.stem: i for i, f in enumerate(files)}
+    results.sort(key=lambda r: order[r.batch_id])
+    return ScoreRun(predictions_dir=out, quarantine_dir=quarantine_dir, results=tuple(results),
+                    model=loaded.record if loaded is not None else None, threshold=threshold,
+                    seconds=time.perf_counter() - started, gate_seconds=gate_seconds, load_seconds=load_seconds)
+
+
+def _gate_schema(schema: Any, target: str | None) -> Any:
+    """The schema for unlabelled batches: the target optional, the row-count comparison off."""
+    if schema is None:
+        return None
+    from ..validation.spec import Schema, default_statistics, load_schema
+
+    if not isinstance(schema, Schema):
+        schema = load_schema(schema)
+    columns = tuple(dataclasses.replace(c, required=False) if c.name == target else c for c in schema.columns)
+    statistics = schema.statistics if schema.statistics is not None else default_statistics()
+    statistics = tuple(s for s in statistics if s.name not in _BATCH_STATISTICS_OFF)
+    return dataclasses.replace(schema, columns=columns, statistics=statistics)
+
+
+def _gate(file: Path, batch_id: str, schema: Any, reference: Any):
+    """(gate record, frame, problem): ``problem`` is (summary, validation result) for a batch to quarantine."""
+    from ..data.io import read_table
+
+    if schema is None:
+        gate = {"status": "skipped", "summary": "no schema given: the data gates did not run"}
+        try:
+            return gate, read_table(file), None
+        except DataError as exc:
+            return gate, None, (str(exc), None)
+    from ..validation import validate
+    from ..validation.api import read_data
+
+    try:
+        result = validate({batch_id: file}, schema, reference=reference)
+    except DataError as exc:
+        return None, None, (str(exc), None)
+    if result.status == "failed":
+        return None, None, (result.failure_message(one_line=True, max_lines=5), result)
+    warnings = [o.brief(dataset=False) for o in result.warnings]
+    gate = {"status": "warned" if warnings else "passed",
+            "summary": "; ".join(warnings[:5]) + (f" (+{len(warnings) - 5} more)" if len(warnings) > 5 else "")
+            if warnings else f"{sum(len(d.results) for d in result.datasets)} checks passed"}
+    try:
+        return gate, read_data(file, schema), None
+    except DataError as exc:
+        return None, None, (str(exc), None)
+
+
+def _quarantine(folder: Path, batch_id: str, source: str, md5: str, summary: str, result: Any) -> None:
+    from ..atomic import dumps_json, write_json, write_text
+
+    target = folder / batch_id
+    record = {"schema_version": 1, "batch_id": batch_id, "source": source, "source_md5": md5, "summary": summary,
+              "quarantined_at": _now(), "report": None, "details": None}
+    if result is not None:
+        from ..validation import build_details
+        from ..validation.report import render_html
+
+        write_text(target / "details.json", dumps_json(build_details(result)))
+        write_text(target / "report.html", render_html(result, title=f"Batch {batch_id}: data gates"))
+        record.update(report="report.html", details="details.json")
+    write_json(target / QUARANTINE_MARKER, record)  # last: the quarantine is complete
+
+
+def _quarantined(folder: Path, batch_id: str, md5: str) -> str | None:
+    """The summary of an earlier quarantine of this same file (same md5), else None (a changed file is re-gated)."""
+    import json
+
+    try:
+        record = json.loads((folder / batch_id / QUARANTINE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("source_md5") == md5:
+        return str(record.get("summary", ""))
+    return None
+
+
+def _stop_if(fail: bool, result: BatchResult, folder: Path) -> None:
+    if fail:
+        raise DataValidationError(f"batch {result.batch_id!r} ({result.source}) is quarantined in "
+                                  f"{folder / result.batch_id}: {result.detail}. Stopped (--fail-on-quarantine); "
+                                  "fix or remove the batch and run again")
+
+
+def _check_folder(path: Path, what: str) -> None:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is not a folder; name a folder (it is created if missing)")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix() \
+            if path.resolve().is_relative_to(root.resolve()) else str(path.resolve())
+    except (OSError, ValueError):
+        return str(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_prometheus(run: ScoreRun, path: str | Path) -> Path:
+    """The run's counts as a Prometheus textfile (for node_exporter's textfile collector), written atomically."""
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    batches = Gauge("mlprod_score_batches", "Batches in the last scoring run, by outcome", ["status"],
+                    registry=registry)
+    for status in STATUSES:
+        batches.labels(status=status).set(run.counts[status])
+    Gauge("mlprod_score_rows", "Rows scored in the last scoring run", registry=registry).set(run.rows_scored)
+    Gauge("mlprod_score_run_seconds", "Duration of the last scoring run", registry=registry).set(run.seconds)
+    Gauge("mlprod_score_last_run_timestamp_seconds", "When the last scoring run ended (Unix time)",
+          registry=registry).set(time.time())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+    return path
+
