@@ -172,10 +172,10 @@ whether to retrain; the history below is shown as it is.</span></div>
 <td class="num">{{ t.thresholds[-1] | fmt }}</td></tr>{% endfor %}</table>{% endif %}
 
 <h2>Estimated vs realised ROC AUC</h2>
-{% if performance %}<figure>{{ performance }}</figure>
-<p class="muted small">Estimated: from the model's scores alone, assuming they are calibrated (CBPE), for every window
+{% if performance %}<div class="grid2"><figure>{{ performance }}</figure>
+<p class="muted">Estimated: from the model's scores alone, assuming they are calibrated (CBPE), for every window
 at once. Realised: from the labels that have arrived. A lasting gap means the relation between inputs and label has
-changed, which the estimate cannot see (the <code>estimate_disagreement</code> alert).</p>
+changed, which the estimate cannot see (the <code>estimate_disagreement</code> alert).</p></div>
 {% else %}<p class="muted">No ROC AUC in the history yet.</p>{% endif %}
 
 <p class="small marks">Dotted purple lines: the model version scoring from that window on (a retrain or a rollback).
@@ -236,7 +236,7 @@ def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None
                   if kind in auc}
         floor = next((t.thresholds for t in auc.values() if any(v is not None for v in t.thresholds)), None)
         performance = svg.timeline(names, series, title="ROC AUC per window: estimated and realised",
-                                   threshold=floor, marks=marks, width=720, height=230)
+                                   threshold=floor, marks=marks)
     latest = [t for t in lines if t.alerts and t.alerts[-1]]
     as_of = str(frame["as_of"].max()) if len(frame) else None
     model = windows[-1]["model_version"] if windows else None

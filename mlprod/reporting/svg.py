@@ -164,9 +164,11 @@ def timeline(x_labels: Sequence[str], series: dict[str, Sequence[float | None]],
         return top + plot_h * (high - v) / (high - low)
 
     names = list(series) + (["alert at"] if any(v is not None for v in guide) else [])
-    body = [f'<g font-size="12">']
+    body = ['<g font-size="12">']
+    ox = float(left)
     for i, name in enumerate(names):
-        ox = left + i * 120
+        if i:
+            ox += max(70, 7 * len(names[i - 1]) + 30)
         if name == "alert at" and i == len(series):
             body.append(f'<line x1="{_num(ox)}" y1="10" x2="{_num(ox + 14)}" y2="10" stroke="#b42318" '
                         f'stroke-dasharray="4 3" stroke-width="1.5"/><text x="{_num(ox + 18)}" y="14">alert at</text>')
