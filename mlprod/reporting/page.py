@@ -1,7 +1,7 @@
 """Self-contained HTML pages from Jinja templates: autoescaped, inline CSS, no scripts, no network.
 
 A report template extends ``base.html`` and fills the ``content`` block (``title`` and ``subtitle``
-come from the context); :func:`render` takes the report's own templates by name.
+come from the context; an optional ``style`` block adds CSS rules of its own); :func:`render` takes the report's own templates by name.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ th { background: var(--bg); font-weight: 600; } td.num, th.num { text-align: rig
 figure { margin: 8px 0; } figcaption { font-weight: 600; margin-bottom: 2px; }
 details summary { cursor: pointer; color: var(--muted); } code, pre { font-size: 12px; background: var(--bg); }
 pre { padding: 8px; overflow-x: auto; } footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+{% block style %}{% endblock %}
 </style>
 </head>
 <body><main>

@@ -138,3 +138,80 @@ def lines(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
         _, y = xy(0, v)
         body.append(f'<text x="{left - 4}" y="{_num(y + 4)}" text-anchor="end">{_tick(v)}</text>')
     return _markup(_frame(width, height, title, body))
+
+
+def timeline(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str = "",
+             threshold: Sequence[float | None] | None = None, alerts: Sequence[bool] | None = None,
+             marks: Sequence[tuple[int, str]] = (), width: int = 480, height: int = 200):
+    """Values over ordered windows: ``threshold`` per window (dashed line, "alert at"), ``alerts`` marks the
+    first series' points in alert (red ring), ``marks`` are labelled vertical lines before a window (e.g. a
+    new model version). Text is 12px so a viewBox scaled down to a phone's width stays legible."""
+    left, right, top, bottom = 46, 14, 34, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    guide = list(threshold or [])
+    values = [v for s in series.values() for v in s if v is not None] + [v for v in guide if v is not None]
+    if not values:
+        return _markup(_frame(width, height, title, ['<text x="10" y="40">no data</text>']))
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.1 or 0.05
+    low, high = low - pad, high + pad
+    n = max(len(x_labels), 1)
+
+    def x_of(i: float) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (high - v) / (high - low)
+
+    names = list(series) + (["alert at"] if any(v is not None for v in guide) else [])
+    body = ['<g font-size="12">']
+    ox = float(left)
+    for i, name in enumerate(names):
+        if i:
+            ox += max(70, 7 * len(names[i - 1]) + 30)
+        if name == "alert at" and i == len(series):
+            body.append(f'<line x1="{_num(ox)}" y1="10" x2="{_num(ox + 14)}" y2="10" stroke="#b42318" '
+                        f'stroke-dasharray="4 3" stroke-width="1.5"/><text x="{_num(ox + 18)}" y="14">alert at</text>')
+        else:
+            body.append(f'<rect x="{_num(ox)}" y="5" width="10" height="10" fill="{COLORS[i % 4]}"/>'
+                        f'<text x="{_num(ox + 14)}" y="14">{escape(name)}</text>')
+    body.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ddd"/>')
+    for i, label in marks:
+        x = x_of(i - 0.5) if 0 < i < n else x_of(i)
+        body.append(f'<line x1="{_num(x)}" y1="{top - 4}" x2="{_num(x)}" y2="{top + plot_h}" stroke="#6e40c9" '
+                    f'stroke-dasharray="2 2"/><text x="{_num(x + 3)}" y="{top - 6}" fill="#6e40c9">'
+                    f'{escape(label)}</text>')
+    if guide:
+        segments, run = [], []
+        for i, v in enumerate(guide):
+            if v is None:
+                segments, run = segments + [run], []
+            else:
+                run.append((i, v))
+        for run in segments + [run]:
+            if len(run) == 1:
+                run = [(run[0][0] - 0.3, run[0][1]), (run[0][0] + 0.3, run[0][1])]
+            if run:
+                path = " ".join(f"{_num(x_of(i))},{_num(y_of(v))}" for i, v in run)
+                body.append(f'<polyline points="{path}" fill="none" stroke="#b42318" stroke-width="1.2" '
+                            f'stroke-dasharray="4 3"/>')
+    for k, (name, points) in enumerate(series.items()):
+        color = COLORS[k % 4]
+        path = " ".join(f"{_num(x_of(i))},{_num(y_of(v))}" for i, v in enumerate(points) if v is not None)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        for i, v in enumerate(points):
+            if v is None:
+                continue
+            alert = k == 0 and alerts is not None and alerts[i]
+            ring = ' stroke="#b42318" stroke-width="2.5"' if alert else ""
+            body.append(f'<circle cx="{_num(x_of(i))}" cy="{_num(y_of(v))}" r="{4 if alert else 2.5}" '
+                        f'fill="{"#fff" if alert else color}"{ring}><title>{escape(x_labels[i])}: {escape(name)} '
+                        f'{_tick(v)}{" (alert)" if alert else ""}</title></circle>')
+    shown = sorted({0, n - 1} | ({(n - 1) // 2} if n > 4 else set()))
+    for i in shown:
+        anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
+        body.append(f'<text x="{_num(x_of(i))}" y="{height - 6}" text-anchor="{anchor}">{escape(x_labels[i])}</text>')
+    for v in (low + pad, high - pad) if high - low > 2 * pad * 1.0001 else (low + pad,):
+        body.append(f'<text x="{left - 4}" y="{_num(y_of(v) + 4)}" text-anchor="end">{_tick(v)}</text>')
+    body.append("</g>")
+    return _markup(_frame(width, height, title, body))
