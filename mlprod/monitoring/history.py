@@ -304,8 +304,9 @@ def _drift_rows(reference, profile, settings: MonitorSettings, add) -> None:
     drift = settings.drift_settings()
     features, _ = feature_drift(reference, profile, drift)
     for column in features.columns:
-        add(f"feature_drift:{column.column}", "drift", column.statistic if column.statistic is not None else
-            column.p_value, column.threshold, column.drifted)
+        # the figure the threshold applies to: the p-value for tests decided on it, else the distance
+        value = column.p_value if column.score == "p_value" else column.statistic
+        add(f"feature_drift:{column.column}", "drift", value, column.threshold, column.drifted)
     if features.columns:
         add("feature_drift_share", "drift", features.share_drifted, drift.max_drifted_share,
             features.share_drifted > drift.max_drifted_share)
