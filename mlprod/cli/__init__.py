@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 from ..errors import MlprodError, StopRequested
 
-VERBS = ("init", "check", "run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift", "score")
+VERBS = ("init", "check", "run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift", "score", "monitor", "demo-stream")
 
 
 def build_parser(verbs: Sequence[str] = VERBS) -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def build_parser(verbs: Sequence[str] = VERBS) -> argparse.ArgumentParser:
     import importlib
 
     for verb in verbs:
-        importlib.import_module(f"{__name__}.{verb}").add_parser(sub)
+        importlib.import_module(f"{__name__}.{verb.replace('-', '_')}").add_parser(sub)
     return parser
 
 

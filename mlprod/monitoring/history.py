@@ -374,6 +374,26 @@ def _read_state(settings: MonitorSettings) -> dict:
     return state
 
 
+def pending(settings: MonitorSettings) -> tuple[list[str], list[str]]:
+    """What :func:`update` would add: new committed batches, and new, changed or removed label files.
+    Cheap (marker names and label files' md5 only): a scheduler checks it before loading anything."""
+    state = _read_state(settings)
+    done = set(state["batches"])
+    files = label_files(settings)
+    changed = {n for n, md5 in files.items() if state["label_files"].get(n) != md5} | (set(state["label_files"]) - set(files))
+    return [b for b in committed_batches(settings) if b not in done], sorted(changed)
+
+
+def initialise(settings: MonitorSettings) -> None:
+    """Write an empty history, state and summary folders where none exist yet (valid outputs before any batch)."""
+    for name in ("windows", "keys"):
+        settings.path(settings.monitoring_dir, name).mkdir(parents=True, exist_ok=True)
+    if not history_path(settings).is_file():
+        write_history(history_path(settings), pd.DataFrame({c: [] for c in COLUMNS}))
+    if not _state_path(settings).is_file():
+        atomic.write_json(_state_path(settings), _read_state(settings))
+
+
 def update(settings: MonitorSettings, reference=None, *, as_of: str | None = None) -> UpdateResult:
     """Add new committed batches and new label files to the monitoring history (see the module docstring).
     ``reference``: the model's reference profile (features, and the score under the drift settings'

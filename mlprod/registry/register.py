@@ -1,7 +1,8 @@
 """Registering a model from its manifest folder as an MLflow run and a registry version.
 
 The run holds the manifest's parameters and metrics, tags for the git state, data hashes and
-manifest hash, the manifest and hash-checked artifact (``mlprod/model/``, what mlprod loads back),
+manifest hash, the manifest and hash-checked artifact (``mlprod/model/``, what mlprod loads back, with
+the model folder's ``reference_profile.json`` when there is one: monitoring measures drift against it),
 the model card when there is one (``mlprod/model_card/``), and an MLflow model (sklearn flavor,
 skops serialization, signature and input example) that the registry version points to. The version
 is linked to the manifest's semantic version (tag ``mlprod.semver`` and its description).
@@ -31,6 +32,7 @@ from .store import Registry
 logger = logging.getLogger(__name__)
 MODEL_ARTIFACTS = "mlprod/model"  # run artifact folder: manifest + mlprod's artifact
 CARD_ARTIFACTS = "mlprod/model_card"
+PROFILE_FILE = "reference_profile.json"  # the model folder's reference profile, logged beside the manifest
 CARD_FILES = ("model_card.md", "model_card.html", "MODEL_CARD.md")
 EXAMPLE_ROWS = 5
 _PINNED = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
@@ -303,6 +305,9 @@ def _log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: 
             folder.mkdir()
             (folder / MANIFEST_FILE).write_bytes((model_dir / MANIFEST_FILE).read_bytes())
             (folder / manifest.artifact.path).write_bytes(artifact)
+            profile = model_dir / PROFILE_FILE
+            if profile.is_file():  # the reference drift is measured against, downloaded with the model
+                (folder / PROFILE_FILE).write_bytes(profile.read_bytes())
             client.log_artifacts(run_id, str(folder), MODEL_ARTIFACTS)
         if card is not None:
             client.log_artifact(run_id, str(card), CARD_ARTIFACTS)

@@ -1,0 +1,252 @@
+"""The production loop's monitor and decide steps, shared by the ``pipelines/monitoring`` stages and
+``mlprod monitor`` (cron): one library function per step, so both run exactly the same code.
+
+Order of work in :func:`monitor` (and why):
+1. take the monitoring folder's lock (``<monitoring_dir>/.mlprod/locks/history.lock``): two runs at once
+   (cron and ``dvc repro``) never update the history together; the kernel releases it however a run ends;
+2. look for new committed batches and new or changed label files: with nothing new the run ends here,
+   without asking the registry (cron every few minutes costs about a second);
+3. resolve the champion in the registry (the alias now) and read the reference profile registered with
+   it (its training rows' features and scores under ``prediction``): drift is measured against the model
+   that scores, not against the training pipeline's outputs;
+4. :func:`mlprod.monitoring.history.update`, then the plots CSV (one row per window) and the metrics
+   summary, each written atomically.
+
+:func:`decide` reads the history and applies :func:`mlprod.monitoring.policy.decide`; ``last_retrain``
+``"auto"`` counts only the windows scored by the latest model version (after a retrain, the old model's
+alerts no longer count).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import atomic
+from ..errors import MonitoringError
+from .history import MonitorSettings
+
+logger = logging.getLogger(__name__)
+LOCK_NAME = "history"
+PLOT_KINDS_PREFIXED = ("estimated", "realised")  # metrics both kinds have (roc_auc, precision, ...)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registered model the reference comes from; ``profile`` None when it was registered without one."""
+
+    name: str
+    alias: str
+    registry_version: str
+    version: str  # semantic version
+    profile: Any
+    roc_auc: float | None  # the holdout ROC AUC its manifest records
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "alias": self.alias, "registry_version": self.registry_version,
+                "version": self.version, "reference_roc_auc": self.roc_auc, "profile": self.profile is not None}
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    new_batches: tuple[str, ...]
+    label_files: tuple[str, ...]
+    windows: tuple[str, ...]  # recomputed
+    champion: Champion | None  # None: nothing new, the registry was not asked
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new_batches or self.label_files)
+
+    def line(self) -> str:
+        if not self.changed:
+            return f"nothing new (no batch or label file since the last run; {self.seconds:.2f} s)"
+        model = f" against {self.champion.name} {self.champion.version}" if self.champion else ""
+        return (f"added {len(self.new_batches)} batch(es), {len(self.label_files)} label file(s); recomputed "
+                f"{len(self.windows)} window(s){model} ({self.seconds:.2f} s)")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """``NAME@alias`` as (name, alias)."""
+    name, sep, alias = str(model).rpartition("@")
+    if not sep or not name or not alias:
+        raise MonitoringError(f"model {model!r}: expected NAME@alias (e.g. lead-scoring@champion), the registered "
+                              f"model whose reference profile drift is measured against")
+    return name, alias
+
+
+def champion(model: str, *, root: str | Path = ".") -> Champion:
+    """Resolve ``NAME@alias`` now and read its registered reference profile and holdout ROC AUC."""
+    from ..errors import RegistryError
+    from ..manifest.schema import read_manifest
+    from ..profile.files import read_profile
+    from ..registry.register import download_model
+    from ..registry.store import Registry
+    from .scoring import PROFILE_FILE
+
+    name, alias = split_model(model)
+    registry = Registry.open(root)
+    registry.require_model(name)
+    version = registry.alias(name, alias)
+    if version is None:
+        raise RegistryError(f"registry {registry.location.display}: {name!r} has no alias {alias!r}; promote a "
+                            f"version (`mlprod promote {name} --version V`) first")
+    with tempfile.TemporaryDirectory(prefix="mlprod-monitor-") as tmp:
+        folder = download_model(registry, version, Path(tmp))
+        manifest = read_manifest(folder)
+        if manifest.artifact.sha256 != (version.tags or {}).get("mlprod.artifact_sha256"):
+            raise RegistryError(f"{name!r} version {version.version}: the manifest in its run does not describe the "
+                                f"registered artifact; the run's files were changed")
+        profile = read_profile(folder / PROFILE_FILE) if (folder / PROFILE_FILE).is_file() else None
+    if profile is None:
+        logger.warning("%s version %s was registered without %s: drift is not measured (register the model "
+                       "folder again with this mlprod)", name, version.version, PROFILE_FILE)
+    auc = (manifest.metrics.get("holdout") or {}).get("roc_auc")
+    return Champion(name, alias, str(version.version), manifest.version, profile,
+                    float(auc) if isinstance(auc, (int, float)) else None)
+
+
+def monitor(settings: MonitorSettings, *, model: str, reference_roc_auc: float | str | None = "auto",
+            plots_file: str | Path | None = None, metrics_file: str | Path | None = None,
+            as_of: str | None = None, wait: float = 0.0) -> MonitorRun:
+    """Add what is new to the history (see the module docstring). ``reference_roc_auc``: ``"auto"`` the
+    champion's holdout ROC AUC (the floor for ``roc_auc`` alerts is it minus ``max_auc_drop``), a number, or
+    None (no floor). Paths are relative to ``settings.root``."""
+    import dataclasses
+
+    from ..stages.stagelock import stage_lock
+    from . import history
+
+    started = time.perf_counter()
+    if not (reference_roc_auc is None or reference_roc_auc == "auto" or (
+            isinstance(reference_roc_auc, (int, float)) and not isinstance(reference_roc_auc, bool)
+            and 0 <= reference_roc_auc <= 1)):
+        raise MonitoringError(f"reference_roc_auc: expected 'auto', a number in [0, 1] or null, got "
+                              f"{reference_roc_auc!r}")
+    split_model(model)
+    folder = settings.path(settings.monitoring_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with stage_lock(folder, LOCK_NAME, wait=wait):
+        new_batches, changed = history.pending(settings)
+        if not new_batches and not changed:
+            history.initialise(settings)  # a first run with nothing yet still leaves valid (empty) outputs
+            _write_outputs(settings, plots_file, metrics_file, None)
+            return MonitorRun((), (), (), None, time.perf_counter() - started)
+        found = champion(model, root=settings.root)
+        if reference_roc_auc == "auto":
+            settings = dataclasses.replace(settings, reference_roc_auc=found.roc_auc)
+        elif reference_roc_auc is not None:
+            settings = dataclasses.replace(settings, reference_roc_auc=float(reference_roc_auc))
+        result = history.update(settings, found.profile, as_of=as_of or now())
+        _write_outputs(settings, plots_file, metrics_file, found)
+    return MonitorRun(result.added_batches, result.label_files, result.windows, found,
+                      time.perf_counter() - started)
+
+
+def _write_outputs(settings: MonitorSettings, plots_file, metrics_file, found: Champion | None) -> None:
+    from . import history
+
+    frame = history.read_history(history.history_path(settings))
+    if plots_file is not None:
+        path = settings.path(str(plots_file))
+        if found is not None or not path.is_file():
+            atomic.write_text(path, plots_table(frame).to_csv(index=False, lineterminator="\n"))
+    if metrics_file is not None:
+        path = settings.path(str(metrics_file))
+        if found is not None or not path.is_file():
+            atomic.write_json(path, metrics_summary(frame, found))
+
+
+def plots_table(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per window (in time order) and one column per metric, for ``dvc plots`` with the window on x:
+    ``estimated_``/``realised_`` prefixes for the performance metrics, the metric's own name otherwise;
+    per-feature drift is left out (it is in the history)."""
+    rows = history[~history["metric"].astype(str).str.contains(":")].copy()
+    if rows.empty:
+        return pd.DataFrame({"window": [], "window_start": [], "model_version": []})
+    rows["column"] = [f"{k}_{m}" if k in PLOT_KINDS_PREFIXED and not m.startswith("estimate_") else m
+                      for k, m in zip(rows["kind"], rows["metric"])]
+    wide = rows.pivot_table(index=["window_start", "window"], columns="column", values="value", aggfunc="first")
+    wide = wide[sorted(wide.columns)].reset_index()
+    versions = history.drop_duplicates("window").set_index("window")["model_version"]
+    wide.insert(2, "model_version", wide["window"].map(versions))
+    return wide[["window", "window_start", "model_version", *[c for c in wide.columns
+                                                              if c not in ("window", "window_start", "model_version")]]]
+
+
+def metrics_summary(history: pd.DataFrame, found: Champion | None) -> dict[str, Any]:
+    """The DVC metrics of the monitor step: counts and the latest window's metrics and alerts."""
+    windows = history.drop_duplicates("window").sort_values(["window_start", "window"], kind="stable")
+    out: dict[str, Any] = {"windows": int(len(windows)), "alerts": int(history["alert"].astype(bool).sum())}
+    if len(windows):
+        latest = windows["window"].iloc[-1]
+        rows = history[history["window"] == latest]
+        out["latest_window"] = str(latest)
+        out["latest_alerts"] = sorted(f"{k}:{m}" for k, m, a in zip(rows["kind"], rows["metric"], rows["alert"]) if a)
+        table = plots_table(history)
+        last = table[table["window"] == latest].iloc[0]
+        out["latest"] = {c: (None if pd.isna(last[c]) else round(float(last[c]), 6)) for c in table.columns
+                         if c not in ("window", "window_start", "model_version")}
+    if found is not None:
+        out["reference"] = found.record()
+    return out
+
+
+def auto_last_retrain(history: pd.DataFrame) -> str | None:
+    """The start of the first window scored by the latest model version, after windows of another version
+    (None: one version throughout)."""
+    windows = history.drop_duplicates("window").sort_values(["window_start", "window"], kind="stable")
+    if windows.empty:
+        return None
+    versions = windows["model_version"].astype(str).tolist()
+    latest = versions[-1]
+    i = len(versions) - 1
+    while i > 0 and versions[i - 1] == latest:
+        i -= 1
+    return None if i == 0 else str(windows["window_start"].iloc[i])
+
+
+def decide(history_file: str | Path, policy: Any = None, *, last_retrain: str | None = "auto",
+           decision_file: str | Path | None = None, metrics_file: str | Path | None = None,
+           as_of: str | None = None):
+    """The retraining decision over the history; written as the decision record and a flat metrics file."""
+    from .history import read_history
+    from .policy import PolicySettings
+    from .policy import decide as policy_decide
+
+    settings = policy if isinstance(policy, PolicySettings) else PolicySettings.from_mapping(policy, "decide")
+    frame = read_history(history_file)
+    if last_retrain == "auto":
+        last_retrain = auto_last_retrain(frame)
+    elif last_retrain is not None:
+        try:
+            datetime.fromisoformat(str(last_retrain)[:10])
+        except ValueError as exc:
+            raise MonitoringError(f"decide.last_retrain: expected 'auto', null or an ISO date (2025-03-01), got "
+                                  f"{last_retrain!r}") from exc
+        last_retrain = str(last_retrain)
+    decision = policy_decide(frame, settings, as_of=as_of or now(), last_retrain=last_retrain)
+    if decision_file is not None:
+        decision.write(decision_file)
+    if metrics_file is not None:
+        atomic.write_json(metrics_file, decision_metrics(decision))
+    return decision
+
+
+def decision_metrics(decision) -> dict[str, Any]:
+    checks = {c.name: int(bool(c.passed)) for c in decision.checks}
+    return {"retrain": int(bool(decision.retrain)), "windows": len(decision.windows),
+            "triggers_fired": sum(1 for c in decision.checks if c.kind == "trigger" and c.passed),
+            "checks": checks, "model_version": decision.model_version}
