@@ -78,10 +78,10 @@ def test_hostile_owner_column_and_model_names_are_escaped(history, tmp_path):
 
 def test_settings_are_read_strictly(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text("monitoring:\n  policy:\n    consecutive_window: 2\n")
+    params.write_text("decide:\n  consecutive_window: 2\n")
     with pytest.raises(MonitoringError, match="consecutive_windows"):
         write_runbook("leads", tmp_path / "out", params_file=params)
-    params.write_text("monitoring:\n  kpis:\n    top_share_conversion: {}\n")
+    params.write_text("monitor:\n  kpis:\n    top_share_conversion: {}\n")
     with pytest.raises(MonitoringError, match="top_share_conversion"):
         write_runbook("leads", tmp_path / "out", params_file=params)
     params.write_text("card:\n  owner: me\n")

@@ -65,6 +65,12 @@ def test_monitoring_pipeline_scores_watches_and_decides(tmp_path):
     assert any(r.startswith("feature_drift") for r in decision["reasons"]), decision["reasons"]
     metrics = json.loads((project / "metrics/decision.json").read_text())
     assert metrics["retrain"] == 1
+    # the dashboard (decision first, a Prometheus textfile beside it) and the runbook (rollback, owners)
+    page = (project / "reports/monitoring/dashboard/dashboard.html").read_text()
+    assert "Retraining recommended" in page and "2025-W13" in page
+    assert "mlprod_monitoring_retrain_recommended" in (project / "reports/monitoring/dashboard/monitoring.prom").read_text()
+    runbook = (project / "reports/runbook/runbook.md").read_text()
+    assert "mlprod rollback lead-scoring" in runbook and "ml-team@example.com" in runbook
     plots = pd.read_csv(project / "plots/monitoring_history.csv")
     assert plots["window"].tolist() == [f"2025-W{w:02d}" for w in range(2, 14)]
     assert {"estimated_roc_auc", "realised_roc_auc", "feature_drift_share"} <= set(plots.columns)

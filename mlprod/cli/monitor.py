@@ -32,54 +32,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..monitoring import loop
-    from ..monitoring.history import MonitorSettings
-    from ..project.facts import read_facts
-    from ..stages.params import load_params_file, project_root
+    from ..stages.params import project_root
 
     if args.wait < 0 or math.isnan(args.wait):
         raise ConfigError(f"--wait must be a number of seconds >= 0, got {args.wait}")
     root, params_file = project_root()
     if params_file is None:
         raise ConfigError(f"no params.yaml in {Path.cwd()} or its parents; run mlprod monitor inside the project")
-    params = load_params_file(params_file)
-    facts = read_facts(params, params_file)
-    monitor = _section(params, "monitor", params_file)
-    decide = _section(params, "decide", params_file)
-    alias = monitor.pop("alias", "champion")
-    reference_roc_auc = monitor.pop("reference_roc_auc", "auto")
-    plots_file, metrics_file = monitor.pop("plots_file", None), monitor.pop("metrics_file", None)
-    if not facts.model_name:
-        raise ConfigError(f"{params_file}: project.model_name is not set; expected the registered model's name")
-    settings = MonitorSettings.from_mapping({
-        **monitor, "root": str(root), "key": facts.key, "date_column": facts.date_column,
-        "target": facts.target or "target", "positive_label": facts.positive_label}, where="monitor")
-    result = loop.monitor(settings, model=f"{facts.model_name}@{alias}", reference_roc_auc=reference_roc_auc,
-                          plots_file=plots_file, metrics_file=metrics_file, as_of=args.as_of, wait=args.wait)
+    loop_settings = loop.read_settings(params_file, root)
+    result = loop.monitor(loop_settings.monitor, model=loop_settings.model,
+                          reference_roc_auc=loop_settings.reference_roc_auc, plots_file=loop_settings.plots_file,
+                          metrics_file=loop_settings.metrics_file, as_of=args.as_of, wait=args.wait)
     print(f"mlprod monitor: {result.line()}", file=sys.stderr)
-    paths = {k: decide.pop(k, d) for k, d in (("history_file", "monitoring/history.parquet"),
-                                               ("decision_file", "reports/monitoring/decision.json"),
-                                               ("metrics_file", "metrics/decision.json"))}
-    last_retrain = decide.pop("last_retrain", "auto")
-    decision_file = root / paths["decision_file"]
+    decision_file = root / loop_settings.decision_file
     if result.changed or not decision_file.is_file():
-        decision = loop.decide(root / paths["history_file"], decide, last_retrain=last_retrain,
-                               decision_file=decision_file, metrics_file=root / paths["metrics_file"],
-                               as_of=args.as_of)
+        decision = loop.decide(root / loop_settings.history_file, loop_settings.policy,
+                               last_retrain=loop_settings.last_retrain, decision_file=decision_file,
+                               metrics_file=root / loop_settings.decision_metrics_file, as_of=args.as_of)
         retrain, reasons = decision.retrain, list(decision.reasons)
+        _reports(loop_settings, root, params_file, decision)
     else:
         recorded = json.loads(decision_file.read_text(encoding="utf-8"))
         retrain, reasons = bool(recorded.get("retrain")), list(recorded.get("reasons") or [])
     verdict = "retraining is due" if retrain else "no retraining"
-    print(f"mlprod monitor: {verdict}: {'; '.join(reasons)} ({paths['decision_file']})", file=sys.stderr)
+    print(f"mlprod monitor: {verdict}: {'; '.join(reasons)} ({loop_settings.decision_file})", file=sys.stderr)
     return 1 if retrain and args.fail_on_retrain else 0
 
 
-def _section(params: dict, name: str, params_file) -> dict:
-    from ..errors import ConfigError
+def _reports(settings, root, params_file, decision) -> None:
+    """The dashboard (with its Prometheus textfile) and the runbook, as the pipeline's decide stage writes them."""
+    from ..monitoring.dashboard import write_dashboard
+    from ..monitoring.runbook import write_runbook
+    from ..registry.store import Registry
 
-    section = params.get(name)
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{params_file}: section {name!r} must be a mapping, got {type(section).__name__}")
-    return dict(section)
+    name = settings.model.rsplit("@", 1)[0]
+    write_dashboard(root / settings.history_file, root / settings.dashboard_dir, decision=decision,
+                    title=f"Monitoring: {name}")
+    write_runbook(name, root / settings.runbook_dir, params_file=params_file, history=root / settings.history_file,
+                  decision=decision, registry=Registry.open(root))

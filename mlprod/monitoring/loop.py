@@ -32,6 +32,7 @@ import pandas as pd
 from .. import atomic
 from ..errors import MonitoringError
 from .history import MonitorSettings
+from .policy import PolicySettings
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = "history"
@@ -250,3 +251,69 @@ def decision_metrics(decision) -> dict[str, Any]:
     return {"retrain": int(bool(decision.retrain)), "windows": len(decision.windows),
             "triggers_fired": sum(1 for c in decision.checks if c.kind == "trigger" and c.passed),
             "checks": checks, "model_version": decision.model_version}
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The monitoring pipeline's settings from params.yaml: the ``monitor:`` and ``decide:`` sections with the
+    project's facts, parsed strictly (the same for the pipeline's stages, ``mlprod monitor`` and the runbook)."""
+
+    monitor: MonitorSettings
+    model: str  # NAME@alias
+    reference_roc_auc: Any
+    plots_file: str | None
+    metrics_file: str | None
+    policy: PolicySettings
+    last_retrain: str | None
+    history_file: str
+    decision_file: str
+    decision_metrics_file: str
+    dashboard_dir: str
+    runbook_dir: str
+
+
+def read_settings(params_file: str | Path, root: str | Path, *, need_model: bool = True) -> LoopSettings:
+    """:class:`LoopSettings` from ``params_file``; a bad section (or, with ``need_model``, no model name) is a
+    ConfigError. A number for ``monitor.reference_roc_auc`` is the monitor settings' own; ``auto`` is resolved
+    from the champion when the history is updated."""
+    from ..errors import ConfigError
+    from ..project.facts import read_facts
+    from ..stages.params import load_params_file
+
+    params = load_params_file(params_file)
+    facts = read_facts(params, params_file)
+    monitor, decide = (_section(params, name, params_file) for name in ("monitor", "decide"))
+    if need_model and not facts.model_name:
+        raise ConfigError(f"{params_file}: project.model_name is not set; expected the registered model's name")
+    alias = monitor.pop("alias", "champion")
+    reference_roc_auc = monitor.pop("reference_roc_auc", "auto")
+    if isinstance(reference_roc_auc, (int, float)) and not isinstance(reference_roc_auc, bool):
+        monitor["reference_roc_auc"] = reference_roc_auc
+    plots_file, metrics_file = monitor.pop("plots_file", None), monitor.pop("metrics_file", None)
+    settings = MonitorSettings.from_mapping({
+        **monitor, "root": str(root), "key": facts.key, "date_column": facts.date_column,
+        "target": facts.target or "target", "positive_label": facts.positive_label},
+        where=f"{params_file} [monitor]")
+    files = {k: decide.pop(k, d) for k, d in (("history_file", "monitoring/history.parquet"),
+                                               ("decision_file", "reports/monitoring/decision.json"),
+                                               ("metrics_file", "metrics/decision.json"),
+                                               ("dashboard_dir", "reports/monitoring/dashboard"),
+                                               ("runbook_dir", "reports/runbook"))}
+    last_retrain = decide.pop("last_retrain", "auto")
+    policy = PolicySettings.from_mapping(decide, f"{params_file} [decide]")
+    return LoopSettings(monitor=settings, model=f"{facts.model_name}@{alias}", reference_roc_auc=reference_roc_auc,
+                        plots_file=plots_file, metrics_file=metrics_file, policy=policy, last_retrain=last_retrain,
+                        history_file=files["history_file"], decision_file=files["decision_file"],
+                        decision_metrics_file=files["metrics_file"], dashboard_dir=files["dashboard_dir"],
+                        runbook_dir=files["runbook_dir"])
+
+
+def _section(params: dict, name: str, params_file) -> dict:
+    from ..errors import ConfigError
+
+    section = params.get(name)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{params_file}: section {name!r} must be a mapping, got {type(section).__name__}")
+    return dict(section)

@@ -1,7 +1,7 @@
 """The incident runbook of a model, in Markdown (reviews well in a pull request) and HTML (shared report style).
 
-Order of work: read the settings strictly (``monitoring:`` of params.yaml through
-:meth:`MonitorSettings.from_mapping`, its ``policy:`` through :meth:`PolicySettings.from_mapping`, ``card:``
+Order of work: read the settings strictly (the ``monitor:`` and ``decide:`` sections of params.yaml, as the
+monitoring pipeline reads them: :func:`mlprod.monitoring.loop.read_settings`, ``card:``
 through :func:`mlprod.card.info.parse_card_info`), collect the alerts (those in the history when given,
 else every alert the settings can raise), the rollback target (from the registry's alias-move log when a
 registry is given), then render both formats from the same values. User text is escaped in both
@@ -23,7 +23,6 @@ from .kpi import get_kpi, parse_kpis
 from .policy import PolicySettings
 
 MARKDOWN, HTML = "runbook.md", "runbook.html"
-SECTION, POLICY = "monitoring", "policy"
 _TRIGGER_OF = {("drift", "feature_drift_share"): "feature_drift", ("drift", "prediction_drift"): "prediction_drift",
                ("estimated", "roc_auc"): "estimated_drop", ("realised", "roc_auc"): "realised_drop",
                ("realised", "estimate_disagreement"): "disagreement"}
@@ -55,20 +54,15 @@ class Runbook:
 
 
 def read_settings(params_file: str | Path | None) -> tuple[MonitorSettings, PolicySettings, Any]:
-    """``monitoring:`` (without ``policy:``), ``monitoring.policy:`` and ``card:`` of ``params_file``, strictly."""
+    """The ``monitor:`` and ``decide:`` sections (as the monitoring pipeline reads them) and ``card:`` of
+    ``params_file``, strictly."""
     from ..card.info import load_card_info
-    from ..errors import MonitoringError
-    from ..stages.params import load_params_file
+    from .loop import read_settings as loop_settings
 
     if params_file is None:
         return MonitorSettings(), PolicySettings(), load_card_info(None)[0]
-    section = load_params_file(params_file).get(SECTION) or {}
-    if not isinstance(section, Mapping):
-        raise MonitoringError(f"{params_file} [{SECTION}]: expected a mapping of settings, got {section!r}")
-    section = dict(section)
-    policy = PolicySettings.from_mapping(section.pop(POLICY, None), where=f"{params_file} [{SECTION}.{POLICY}]")
-    return (MonitorSettings.from_mapping(section, where=f"{params_file} [{SECTION}]"), policy,
-            load_card_info(params_file)[0])
+    settings = loop_settings(params_file, Path(params_file).resolve().parent, need_model=False)
+    return settings.monitor, settings.policy, load_card_info(params_file)[0]
 
 
 def _fmt(value: Any) -> str:
@@ -82,7 +76,7 @@ def alert_catalogue(settings: MonitorSettings, history: pd.DataFrame | None) -> 
     drift = settings.drift_settings()
     auc_floor = (f"below {_fmt(settings.reference_roc_auc - settings.max_auc_drop)} (reference ROC AUC "
                  f"{_fmt(settings.reference_roc_auc)} - max_auc_drop {_fmt(settings.max_auc_drop)})"
-                 if settings.reference_roc_auc is not None else "none: set monitoring.reference_roc_auc to alert")
+                 if settings.reference_roc_auc is not None else "none: set monitor.reference_roc_auc to alert")
     alerts = []
     columns = sorted({m.split(":", 1)[1] for m in (history["metric"] if history is not None else [])
                       if m.startswith("feature_drift:")})
@@ -181,7 +175,7 @@ def render_markdown(book: Runbook) -> str:
     name = esc(book.model)
     out = [f"# Incident runbook: {name}", ""]
     if book.params_file:
-        out += [f"Settings from {code(book.params_file)} (`monitoring:`, `monitoring.policy:`, `card:`).", ""]
+        out += [f"Settings from {code(book.params_file)} (`monitor:`, `decide:`, `card:`).", ""]
     out += ["## Owners and contacts", ""]
     out += [f"- Owners: {', '.join(esc(o) for o in book.owners)}" if book.owners else
             "- Owners: not stated (add `owners` to the `card:` section of params.yaml)"]
