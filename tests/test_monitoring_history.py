@@ -252,3 +252,37 @@ def test_a_shifted_feature_raises_drift_in_its_window_only(tmp_path):
     drift = history[history["metric"] == "feature_drift:x"].set_index("window")["alert"]
     assert drift.to_dict() == {"2024-W01": False, "2024-W02": False, "2024-W03": False, "2024-W04": True}
     assert bool(history[(history["metric"] == "prediction_drift") & (history["window"] == "2024-W04")]["alert"].iloc[0])
+
+
+@pytest.mark.parametrize("crash_at", ["write_history", "state"])
+def test_an_update_killed_midway_is_completed_by_the_next_one(tmp_path, monkeypatch, crash_at):
+    """Killed after the window summaries (or the history) were written but before the state: the next update
+    redoes the same batches and labels, and ends exactly where an uninterrupted one does."""
+    from mlprod.monitoring import history as history_module
+
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    for root in (clean, crashed):
+        root.mkdir()
+        labels = build_project(root)
+        (root / "monitoring" / "labels").mkdir(parents=True)
+        pd.concat([labels["b1"], labels["b2"]]).to_csv(root / "monitoring" / "labels" / "week1.csv", index=False)
+    update(settings_for(clean), reference_profile(), as_of=AS_OF)
+
+    real_history, real_json = history_module.write_history, history_module.atomic.write_json
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed")  # what SIGINT/SIGTERM raise in the middle of the update
+
+    if crash_at == "write_history":
+        monkeypatch.setattr(history_module, "write_history", killed)
+    else:
+        monkeypatch.setattr(history_module.atomic, "write_json",
+                            lambda path, data: killed() if str(path).endswith("state.json") else real_json(path, data))
+    with pytest.raises(KeyboardInterrupt):
+        update(settings_for(crashed), reference_profile(), as_of=AS_OF)
+    monkeypatch.setattr(history_module, "write_history", real_history)
+    monkeypatch.setattr(history_module.atomic, "write_json", real_json)
+    result = update(settings_for(crashed), reference_profile(), as_of=AS_OF)
+    assert set(result.added_batches) == {b for b, _, _ in BATCHES}  # the killed run recorded nothing as done
+    assert monitoring_bytes(crashed) == monitoring_bytes(clean)
+    assert not update(settings_for(crashed), reference_profile(), as_of=AS_OF).added_batches  # then nothing is new
