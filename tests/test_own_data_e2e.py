@@ -111,6 +111,7 @@ def test_init_then_dvc_repro_succeeds_on_the_first_run(project, env, shared_regi
 
     outputs = [p for folder in ("reports", "metrics", "plots", "models") for p in (project / folder).rglob("*")
                if p.is_file() and p.suffix in (".md", ".html", ".json", ".csv", ".yaml", ".prom", ".ipynb")]
+    outputs += [*(project / "notebooks").glob("*.ipynb"), *(project / "pipelines").rglob("*.ipynb")]  # the copies
     found = {str(p.relative_to(project)): word for p in outputs for word in DEMO_WORDS
              if word in p.read_text(encoding="utf-8", errors="replace")}
     assert found == {}, found

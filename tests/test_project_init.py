@@ -34,7 +34,7 @@ def fresh(tmp_path_factory) -> tuple[Path, Path]:
 def test_init_dir_drafts_a_project_from_messy_data(fresh, capsys):
     root, data = fresh
     for path in (".git", ".dvc", ".gitignore", "dvc.yaml", "params.yaml", "schema.yaml", "data/raw/customers.csv",
-                 *template.notebooks()):
+                 "pipelines/monitoring/dvc.yaml", *template.notebooks()):
         assert (root / path).exists(), path
     params = yamlio.load_file(root / "params.yaml")
     project = params["project"]
@@ -155,7 +155,9 @@ def test_few_rows_split_by_fractions(tmp_path):
 def test_packaged_template_equals_the_repository_files():
     assert template.differences(REPO) == [], ("the packaged template is out of date: run "
                                               "`python -m mlprod.project.template --sync`")
-    assert template.notebooks() == sorted(f"notebooks/{p.name}" for p in (REPO / "notebooks").glob("*.ipynb"))
+    assert template.notebooks() == sorted(f"{folder}/{p.name}" for folder in ("notebooks", "pipelines/monitoring/notebooks")
+                                          for p in (REPO / folder).glob("*.ipynb"))
+    assert "pipelines/monitoring/notebooks/score.ipynb" in template.notebooks()
 
 
 def test_parquet_and_csv_headers_are_read_without_pandas(tmp_path):

@@ -149,7 +149,7 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
         write_text(root / path, text)
         written.append(path)
     stages = set(stage_sections(yaml_engine().load(params.text) or {}))
-    for path in [*template.notebooks(), ".gitignore", ".dvcignore"]:
+    for path in [*template.notebooks(), ".gitignore", ".dvcignore", "pipelines/monitoring/dvc.yaml"]:
         target_path, source = root / path, template.template_path(path)
         if target_path.exists():
             if path.endswith(".ipynb") and target_path.read_bytes() != source.read_bytes():

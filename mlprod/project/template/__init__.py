@@ -1,5 +1,6 @@
 """The project template ``mlprod init`` writes: the stage notebooks, dvc.yaml, params.yaml, schema.yaml and
-.gitignore, shipped as package data (copies of the repository's own files).
+.gitignore, and the monitoring pipeline (pipelines/monitoring: dvc.yaml and notebooks), shipped as package
+data (copies of the repository's own files).
 
 The repository's files are the originals; after changing them, ``python -m mlprod.project.template --sync``
 copies them here (``--check`` only lists what differs). A test keeps the two equal.
@@ -12,10 +13,12 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).parent
 NOTEBOOKS = "notebooks"
+NOTEBOOK_FOLDERS = (NOTEBOOKS, "pipelines/monitoring/notebooks")  # the training and the monitoring pipeline
 #: project file -> its copy in the template (dotfiles renamed: package data skips names starting with a dot;
 #: dvc.yaml renamed so that DVC, which collects every dvc.yaml in a repository, never runs the template's stages)
 FILES = {"dvc.yaml": "dvc.yaml.template", "params.yaml": "params.yaml", "schema.yaml": "schema.yaml",
-         ".gitignore": "gitignore", ".dvcignore": "dvcignore"}
+         ".gitignore": "gitignore", ".dvcignore": "dvcignore",
+         "pipelines/monitoring/dvc.yaml": "pipelines/monitoring/dvc.yaml.template"}
 
 
 def template_path(name: str) -> Path:
@@ -25,13 +28,13 @@ def template_path(name: str) -> Path:
 
 def notebooks() -> list[str]:
     """The packaged stage notebooks, as project paths (``notebooks/ingest.ipynb``, ...), sorted."""
-    return sorted(f"{NOTEBOOKS}/{p.name}" for p in (TEMPLATE / NOTEBOOKS).glob("*.ipynb"))
+    return sorted(f"{folder}/{p.name}" for folder in NOTEBOOK_FOLDERS for p in (TEMPLATE / folder).glob("*.ipynb"))
 
 
 def project_files(repo: Path) -> list[str]:
     """The files of ``repo`` the template copies, as project paths, sorted."""
     found = [name for name in FILES if (repo / name).is_file()]
-    found += [f"{NOTEBOOKS}/{p.name}" for p in (repo / NOTEBOOKS).glob("*.ipynb")]
+    found += [f"{folder}/{p.name}" for folder in NOTEBOOK_FOLDERS for p in (repo / folder).glob("*.ipynb")]
     return sorted(found)
 
 
