@@ -10,6 +10,7 @@ builds from different ones.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -79,8 +80,8 @@ def pipeline_outputs(root: Path) -> set[str]:
                 for entry in spec.get(key) or ():
                     path = entry if isinstance(entry, str) else next(iter(entry), None) if isinstance(entry, dict) \
                         else None
-                    if isinstance(path, str) and "${" not in path:
-                        found.add((wdir / path).as_posix().rstrip("/").removeprefix("./"))
+                    if isinstance(path, str) and "${" not in path:  # normpath: wdir may be ../.. (pipelines/*)
+                        found.add(os.path.normpath(wdir / path).replace(os.sep, "/").rstrip("/"))
     return found
 
 
