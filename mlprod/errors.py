@@ -145,3 +145,13 @@ class StopRequested(KeyboardInterrupt):
 class MonitoringError(MlprodError):
     """The monitoring history cannot be updated: invalid settings, an unreadable predictions or labels file,
     a window summary of an unknown format."""
+
+
+class RetrainRefused(MonitoringError):
+    """``mlprod retrain`` will not start: no retraining decision, a dirty tree, no labelled rows in the window."""
+
+
+class RetrainFailed(MonitoringError):
+    """``mlprod retrain`` started on its branch but the training pipeline failed (the branch keeps what was done)."""
+
+    exit_code = 1

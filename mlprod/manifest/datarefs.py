@@ -40,8 +40,12 @@ def data_ref(path: str | Path, role: str, *, root: Path, rows: int | None = None
                    rows=rows, columns=list(columns or []))
 
 
-def locked_md5(rel: str, root: Path) -> str | None:
-    """DVC's md5 for the project file ``rel`` if ``dvc.lock`` has a current entry for it, else None."""
+def locked_md5(rel: str, root: Path, *, verify_newer: bool = False) -> str | None:
+    """DVC's md5 for the project file ``rel`` if ``dvc.lock`` has a current entry for it, else None.
+
+    A file written after ``dvc.lock`` (edited, a stage still running, or simply checked out by ``dvc
+    checkout``/``dvc pull`` after git wrote the lock file) is not trusted on its size; with
+    ``verify_newer`` it is hashed and the entry is current when the hashes agree."""
     lock = root / "dvc.lock"
     full = root / rel
     try:
@@ -50,18 +54,25 @@ def locked_md5(rel: str, root: Path) -> str | None:
     except FileNotFoundError:
         return None
     if stat.st_mtime_ns > lock_mtime:
-        return None  # written after DVC last recorded it (edited, or a stage still running): not trusted
+        if not verify_newer:
+            return None
+        entry = _lock_entry(rel, root, stat.st_size)
+        return entry if entry is not None and file_md5(full) == entry else None
+    return _lock_entry(rel, root, stat.st_size)
+
+
+def _lock_entry(rel: str, root: Path, size: int) -> str | None:
     for out in lock_outputs(root):
         path, md5 = out.get("path"), out.get("md5")
         if not isinstance(path, str) or not isinstance(md5, str):
             continue
         path = path.rstrip("/")
         if path == rel and not md5.endswith(".dir"):
-            return md5 if out.get("size") in (None, stat.st_size) else None
+            return md5 if out.get("size") in (None, size) else None
         if md5.endswith(".dir") and rel.startswith(path + "/"):
             for entry in _dir_listing(root, md5):
                 if entry.get("relpath") == rel[len(path) + 1:]:
-                    return entry.get("md5") if entry.get("size") in (None, stat.st_size) else None
+                    return entry.get("md5") if entry.get("size") in (None, size) else None
     return None
 
 

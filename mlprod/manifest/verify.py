@@ -159,7 +159,7 @@ def _history(manifest: Manifest, root: Path) -> Check:
 def _data_agrees_with_dvc(manifest: Manifest, root: Path, rebuild: str) -> list[Check]:
     checks = []
     for ref in manifest.data:
-        locked = locked_md5(ref.path, root)
+        locked = locked_md5(ref.path, root, verify_newer=True)  # a fresh checkout writes data after dvc.lock
         if locked is None:
             checks.append(Check(f"data {ref.path}", False, f"{ref.path}: no current entry in {root / 'dvc.lock'}; "
                                 "release data must be produced or tracked by DVC (dvc repro / dvc add)", True))

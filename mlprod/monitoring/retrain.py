@@ -31,18 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError, ExecutionError, MlprodError
+from ..errors import ConfigError, DataError, RetrainFailed, RetrainRefused
 
 logger = logging.getLogger(__name__)
 BRANCH_PREFIX = "retrain/"
-
-
-class RetrainRefused(MlprodError):
-    """The retrain cannot start: dirty tree, no decision file, no labelled rows (exit 2)."""
-
-
-class RetrainFailed(ExecutionError):
-    """The training pipeline failed on the retrain branch (exit 1)."""
 
 
 @dataclass(frozen=True)
