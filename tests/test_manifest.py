@@ -468,3 +468,23 @@ def test_reproduce_keep_leaves_the_rebuild_not_an_empty_folder(tmp_path, monkeyp
     result = reproduce("models/model")
     assert result.kept is None and "kept" not in render_text(result)
     assert len(git(tmp_path, "worktree", "list").splitlines()) == 1
+
+
+def test_a_data_file_written_after_dvc_lock_is_hashed_not_called_untracked(tmp_path):
+    import os
+
+    from mlprod.manifest.datarefs import file_md5, locked_md5
+
+    data = tmp_path / "data" / "train.parquet"
+    data.parent.mkdir()
+    data.write_bytes(b"rows")
+    md5 = file_md5(data)
+    (tmp_path / "dvc.lock").write_text(f"schema: '2.0'\nstages:\n  ingest:\n    cmd: x\n    outs:\n"
+                                        f"    - path: data/train.parquet\n      md5: {md5}\n      size: 4\n")
+    later = (tmp_path / "dvc.lock").stat().st_mtime + 10
+    os.utime(data, (later, later))  # what `dvc checkout` after `git checkout` does
+    assert locked_md5("data/train.parquet", tmp_path) is None  # not trusted on its size alone
+    assert locked_md5("data/train.parquet", tmp_path, verify_newer=True) == md5
+    data.write_bytes(b"edit")
+    os.utime(data, (later, later))
+    assert locked_md5("data/train.parquet", tmp_path, verify_newer=True) is None  # edited: the hashes differ
