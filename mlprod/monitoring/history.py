@@ -16,8 +16,6 @@ Order of work in :func:`update` (and why):
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -34,6 +32,7 @@ from ..errors import MonitoringError
 from .estimate import disagreement, estimated_metrics, realised_metrics
 from .kpi import compute_kpis, parse_kpis
 from .windows import Part, ScoreSummary, WindowSummary, assign_windows, week_bounds
+from .strict import reject_unknown
 
 SCHEMA_VERSION = 1
 KINDS = ("drift", "estimated", "kpi", "realised", "volume")
@@ -64,12 +63,7 @@ class MonitorSettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "monitoring") -> MonitorSettings:
         data = dict(data or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise MonitoringError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}.{hint}")
+        reject_unknown(data, cls, where)
         settings = cls(**data)
         settings.drift_settings()
         parse_kpis(settings.kpis, f"{where}.kpis")

@@ -13,7 +13,6 @@ that start on or after the last retrain count.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +23,7 @@ import pandas as pd
 
 from .. import atomic
 from ..errors import MonitoringError
+from .strict import reject_unknown
 
 SCHEMA_VERSION = 1
 TRIGGERS = ("feature_drift", "prediction_drift", "estimated_drop", "realised_drop", "disagreement", "kpi_drop")
@@ -45,12 +45,7 @@ class PolicySettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "monitoring.policy") -> PolicySettings:
         data = dict(data or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise MonitoringError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}.{hint}")
+        reject_unknown(data, cls, where)
         if isinstance(data.get("triggers"), list):
             data["triggers"] = tuple(data["triggers"])
         settings = cls(**data)

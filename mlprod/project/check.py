@@ -24,11 +24,12 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from .. import yamlio
 from ..errors import ConfigError, NotebookError
 from .facts import ALLOWED, SECTION, ProjectFacts, read_facts
+from .stagecheck import strings as _strings
 
 PARAMS_FILE = "params.yaml"
 DVC_FILE = "dvc.yaml"
@@ -318,17 +319,6 @@ def _outputs(spec: dict) -> list[str]:
             elif isinstance(entry, dict):
                 found += [_norm(str(k)) for k in entry]
     return found
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
 
 
 def _norm(path: str) -> str:

@@ -25,7 +25,7 @@ def check_stage_facts(resolved: Any, root: Path) -> None:
         # `dvc repro` lists them all instead of a later stage stopping on the next one
         shared = _shared_columns(resolved.params_file)
         facts = {**{k: v for k, v in shared.items() if v is not None}, **facts}
-    files = sorted({text for value in resolved.values.values() for text in _strings(value) if is_data_file(text)})
+    files = sorted({text for value in resolved.values.values() for text in strings(value) if is_data_file(text)})
     problems = []
     for file in files:
         path = root / file
@@ -70,7 +70,7 @@ def _project_problems(params_file: Path, root: Path, file: str) -> list[str]:
         if section == SECTION or not isinstance(values, dict):
             continue
         for key in COLUMN_FACTS:
-            for name in _strings(values.get(key)):
+            for name in strings(values.get(key)):
                 if name not in names:
                     problems.append(f"params.yaml [{section}] {key}: {name!r} is not a column of {file} (it overrides "
                                     f"{SECTION}.{key} for that stage)")
@@ -103,12 +103,13 @@ def _origin(resolved: Any, key: str) -> str:
     return f"params.yaml [{where}]"
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a parameter value (nested lists and mappings included)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings(item)
