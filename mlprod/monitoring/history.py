@@ -31,8 +31,8 @@ from .. import atomic
 from ..errors import MonitoringError
 from .estimate import disagreement, estimated_metrics, realised_metrics
 from .kpi import compute_kpis, parse_kpis
-from .windows import Part, ScoreSummary, WindowSummary, assign_windows, week_bounds
 from .strict import reject_unknown
+from .windows import Part, ScoreSummary, WindowSummary, assign_windows, week_bounds
 
 SCHEMA_VERSION = 1
 KINDS = ("drift", "estimated", "kpi", "realised", "volume")
