@@ -222,7 +222,8 @@ td, th, code { overflow-wrap: break-word; } table.alerts td:first-child { width:
 table.alerts td:last-child, table.alerts th:last-child { white-space: nowrap; }
 @media (max-width: 600px) { main { padding: 16px 12px 32px; } h1 { font-size: 20px; }
   td, th, code { overflow-wrap: anywhere; } table.alerts td:last-child { white-space: normal; }
-  table.alerts, table.alerts tbody, table.alerts tr, table.alerts td { display: block; width: 100%; }
+  table.alerts, table.alerts tbody, table.alerts tr, table.alerts td, table.alerts td:first-child { display: block;
+    width: 100%; }
   table.alerts thead { display: none; } table.alerts tr { border-bottom: 1px solid var(--line); padding: 6px 0; }
   table.alerts td { border: 0; padding: 2px 0; } table.alerts td[data-label]::before { content: attr(data-label) ": ";
   color: var(--muted); font-size: 12px; } }
