@@ -90,26 +90,16 @@ def split_model(model: str) -> tuple[str, str]:
 
 def champion(model: str, *, root: str | Path = ".") -> Champion:
     """Resolve ``NAME@alias`` now and read its registered reference profile and holdout ROC AUC."""
-    from ..errors import RegistryError
-    from ..manifest.schema import read_manifest
     from ..profile.files import read_profile
-    from ..registry.register import download_model
+    from ..registry.register import alias_version, download_verified
     from ..registry.store import Registry
     from .scoring import PROFILE_FILE
 
     name, alias = split_model(model)
     registry = Registry.open(root)
-    registry.require_model(name)
-    version = registry.alias(name, alias)
-    if version is None:
-        raise RegistryError(f"registry {registry.location.display}: {name!r} has no alias {alias!r}; promote a "
-                            f"version (`mlprod promote {name} --version V`) first")
+    version = alias_version(registry, name, alias, instead=" first")
     with tempfile.TemporaryDirectory(prefix="mlprod-monitor-") as tmp:
-        folder = download_model(registry, version, Path(tmp))
-        manifest = read_manifest(folder)
-        if manifest.artifact.sha256 != (version.tags or {}).get("mlprod.artifact_sha256"):
-            raise RegistryError(f"{name!r} version {version.version}: the manifest in its run does not describe the "
-                                f"registered artifact; the run's files were changed")
+        folder, manifest = download_verified(registry, version, Path(tmp))
         profile = read_profile(folder / PROFILE_FILE) if (folder / PROFILE_FILE).is_file() else None
     if profile is None:
         logger.warning("%s version %s was registered without %s: drift is not measured (register the model "

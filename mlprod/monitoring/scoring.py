@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError, RegistryError
+from ..errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
@@ -94,22 +94,13 @@ def _from_folder(folder: Path, reference: str, *, registry_version: str | None) 
 
 
 def _from_registry(name: str, alias: str, *, root: str | Path | None) -> ScoringModel:
-    from ..manifest.schema import read_manifest
-    from ..registry.register import download_model
+    from ..registry.register import alias_version, download_verified
     from ..registry.store import Registry
 
     registry = Registry.open(root)
-    registry.require_model(name)
-    version = registry.alias(name, alias)
-    if version is None:
-        raise RegistryError(f"registry {registry.location.display}: {name!r} has no alias {alias!r}; promote a "
-                            f"version (`mlprod promote {name} --version V`) or name a model folder instead")
+    version = alias_version(registry, name, alias, instead=" or name a model folder instead")
     with tempfile.TemporaryDirectory(prefix="mlprod-score-") as tmp:
-        folder = download_model(registry, version, Path(tmp))
-        expected = (version.tags or {}).get("mlprod.artifact_sha256")
-        if read_manifest(folder).artifact.sha256 != expected:
-            raise RegistryError(f"{name!r} version {version.version}: the manifest in its run does not describe the "
-                                f"registered artifact (sha256 {expected}); the run's files were changed")
+        folder, _ = download_verified(registry, version, Path(tmp))
         loaded = _from_folder(folder, f"{name}@{alias}", registry_version=str(version.version))
     logger.info("%s@%s is version %s (%s)", name, alias, version.version, loaded.version)
     return loaded

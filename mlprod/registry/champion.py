@@ -25,7 +25,7 @@ from .compatibility import incompatibilities
 from .decision import Decision, artifact_file
 from .gates import GatePolicy, GateResult, blocking, evaluate_gate
 from .lock import current_user
-from .register import download_model
+from .register import download_verified
 from .scoring import METRICS, ScoringError, score
 from .store import Registry
 from .upstream import drift_gate, validation_gate
@@ -211,15 +211,9 @@ def _record(registry: Registry, decision: Decision) -> Decision:
 
 def _score(registry: Registry, version: Any, folder: Path, frame: Any, inputs: EvaluationInputs,
            names: list[str]) -> dict[str, float]:
-    from ..manifest.schema import read_manifest
     from ..manifest.store import load_model
 
-    path = download_model(registry, version, folder)
-    expected = (version.tags or {}).get("mlprod.artifact_sha256")
-    manifest = read_manifest(path)
-    if manifest.artifact.sha256 != expected:
-        raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run does not describe "
-                            f"the registered artifact (sha256 {expected}); the run's files were changed")
+    path, manifest = download_verified(registry, version, folder)
     problems = incompatibilities([(c.name, c.dtype) for c in manifest.inputs],
                                  [(str(c), str(t)) for c, t in frame.dtypes.items()])
     if problems:

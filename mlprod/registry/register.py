@@ -127,6 +127,28 @@ def download_model(registry: Registry, version: Any, target: Path) -> Path:
     return Path(path)
 
 
+def download_verified(registry: Registry, version: Any, target: Path) -> tuple[Path, Manifest]:
+    """:func:`download_model`, then check that the manifest in the run describes the artifact the registry
+    recorded (the version's ``mlprod.artifact_sha256`` tag); loading then checks the artifact against it."""
+    path = download_model(registry, version, target)
+    manifest = read_manifest(path)
+    expected = (version.tags or {}).get("mlprod.artifact_sha256")
+    if manifest.artifact.sha256 != expected:
+        raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run does not describe "
+                            f"the registered artifact (sha256 {expected}); the run's files were changed")
+    return path, manifest
+
+
+def alias_version(registry: Registry, name: str, alias: str, *, instead: str = "") -> Any:
+    """The version ``alias`` of model ``name`` points to now; a clear error when it points nowhere."""
+    registry.require_model(name)
+    version = registry.alias(name, alias)
+    if version is None:
+        raise RegistryError(f"registry {registry.location.display}: {name!r} has no alias {alias!r}; promote a "
+                            f"version (`mlprod promote {name} --version V`){instead}")
+    return version
+
+
 def _attach_card(registry: Registry, version: RegisteredVersion, card: Path) -> None:
     with registry.errors(f"attaching the model card to {version.name!r} version {version.version}"):
         registry.client.log_artifact(version.run_id, str(card), CARD_ARTIFACTS)
