@@ -3,6 +3,7 @@
 * scoring: :mod:`.inbox` (every new batch in a folder, gated, scored once), :mod:`.scoring` (a frame with a
   model), :mod:`.predictions` (the predictions record and its commit marker)
 * monitoring: :mod:`.windows` (time windows and their mergeable summaries), :mod:`.history` (the monitoring
-  history), :mod:`.estimate` (realised and confidence-based estimated performance), :mod:`.kpi` (business KPIs)
+  history; :mod:`.window_metrics` its rows per window), :mod:`.estimate` (realised and confidence-based
+  estimated performance), :mod:`.kpi` (business KPIs)
 * deciding: :mod:`.policy` (the retraining decision)
 """

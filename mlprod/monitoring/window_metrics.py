@@ -1,0 +1,67 @@
+"""The history rows of one monitoring window: volume, realised and estimated performance, the estimate's
+disagreement with arriving labels, KPIs, and feature and prediction drift against the reference profile."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .estimate import disagreement, estimated_metrics, realised_metrics
+from .kpi import compute_kpis, parse_kpis
+from .windows import WindowSummary
+
+if TYPE_CHECKING:
+    from .history import MonitorSettings
+
+
+def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as_of: str) -> list[dict]:
+    """The history rows of one window (unsorted)."""
+    scores = summary.scores()
+    rows, labelled = scores.rows, int(scores.counts["labelled"])
+    out = []
+
+    def add(metric, kind, value, threshold=None, alert=False):
+        if value is None:
+            return
+        out.append({"window": summary.window, "window_start": summary.start, "window_end": summary.end,
+                    "metric": metric, "kind": kind, "value": float(value),
+                    "threshold": None if threshold is None else float(threshold), "alert": bool(alert),
+                    "model_version": summary.model_version(), "rows": rows, "labelled_rows": labelled,
+                    "as_of": as_of})
+
+    add("rows", "volume", rows)
+    add("labelled_share", "volume", labelled / rows if rows else None)
+    auc_floor = (settings.reference_roc_auc - settings.max_auc_drop
+                 if settings.reference_roc_auc is not None else None)
+    for kind, metrics in (("estimated", estimated_metrics(scores)), ("realised", realised_metrics(scores))):
+        for metric, value in sorted(metrics.items()):
+            floor = auc_floor if metric == "roc_auc" else None
+            add(metric, kind, value, floor, floor is not None and value is not None and value < floor)
+    check = disagreement(scores, tolerance=settings.disagreement_tolerance,
+                         min_labelled=settings.disagreement_min_labelled)
+    add("estimate_disagreement", "realised", check.difference, check.tolerance, check.flagged)
+    for name, estimated, value, floor in compute_kpis(scores, parse_kpis(settings.kpis)):
+        add(f"{name}_estimated" if estimated else name, "kpi", value, floor,
+            floor is not None and value is not None and value < floor)
+    profile = summary.profile()
+    if reference is not None and profile is not None:
+        _drift_rows(reference, profile, settings, add)
+    return out
+
+
+def _drift_rows(reference, profile, settings: MonitorSettings, add) -> None:
+    from ..drift.features import compare_column, feature_drift
+
+    drift = settings.drift_settings()
+    features, _ = feature_drift(reference, profile, drift)
+    for column in features.columns:
+        # the figure the threshold applies to: the p-value for tests decided on it, else the distance
+        value = column.p_value if column.score == "p_value" else column.statistic
+        add(f"feature_drift:{column.column}", "drift", value, column.threshold, column.drifted)
+    if features.columns:
+        add("feature_drift_share", "drift", features.share_drifted, drift.max_drifted_share,
+            features.share_drifted > drift.max_drifted_share)
+    name = drift.prediction
+    if name and name in reference.columns and name in profile.columns:
+        result, _ = compare_column(reference, profile, name, drift)
+        value = result.p_value if result.score == "p_value" else result.statistic
+        add("prediction_drift", "drift", value, result.threshold, result.drifted)
