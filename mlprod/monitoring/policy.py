@@ -5,8 +5,10 @@ of the chosen kinds in each of the last ``consecutive_windows`` windows (``featu
 ``prediction_drift``, ``estimated_drop``, ``realised_drop``, ``disagreement``), or ``kpi_drop``: the
 watched KPI below its baseline (mean of the first ``baseline_windows`` windows since the last retrain)
 by more than ``max_kpi_drop`` (relative), or below its ``min``, for as many windows. Gates (all must
-pass): at least ``min_new_labelled_rows`` labelled rows since the last retrain, and at least
-``min_days_since_retrain`` days since it. Retrain = a trigger fired and every gate passed. Only windows
+pass): at least ``min_new_labelled_rows`` labelled rows since the last retrain, at least
+``min_alert_labelled_rows`` labelled rows in the windows of a fired trigger's streak (the labels of the
+changed period: retraining before they arrive learns nothing new), and at least ``min_days_since_retrain``
+days since the last retrain. Retrain = a trigger fired and every gate passed. Only windows
 that start on or after the last retrain count.
 """
 
@@ -40,6 +42,7 @@ class PolicySettings:
     max_kpi_drop: float = 0.1
     baseline_windows: int = 2
     min_new_labelled_rows: int = 0
+    min_alert_labelled_rows: int = 0
     min_days_since_retrain: int = 0
 
     @classmethod
@@ -54,7 +57,7 @@ class PolicySettings:
             raise MonitoringError(f"{where}.triggers: unknown trigger(s) {bad or settings.triggers!r}; "
                                   f"allowed: {list(TRIGGERS)}")
         for name, low in (("consecutive_windows", 1), ("baseline_windows", 1), ("min_new_labelled_rows", 0),
-                          ("min_days_since_retrain", 0)):
+                          ("min_alert_labelled_rows", 0), ("min_days_since_retrain", 0)):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise MonitoringError(f"{where}.{name}: expected a whole number >= {low}, got {value!r}")
@@ -174,13 +177,22 @@ def decide(history: pd.DataFrame, settings: PolicySettings | None = None, *, as_
                         float(labelled), float(settings.min_new_labelled_rows), tuple(windows),
                         f"{labelled} labelled row(s) since the last retrain, at least "
                         f"{settings.min_new_labelled_rows} needed"))
+    fired = [c for c in checks if c.kind == "trigger" and c.passed]
+    per_window = dict(zip(order["window"], order["labelled_rows"])) if len(order) else {}
+    streak = max(fired, key=lambda c: sum(int(per_window.get(w, 0)) for w in c.windows), default=None)
+    in_streak = sum(int(per_window.get(w, 0)) for w in streak.windows) if streak is not None else 0
+    checks.append(Check("min_alert_labelled_rows", "gate", in_streak >= settings.min_alert_labelled_rows,
+                        float(in_streak), float(settings.min_alert_labelled_rows),
+                        streak.windows if streak is not None else (),
+                        f"{in_streak} labelled row(s) in the alerting windows"
+                        f"{' (' + ', '.join(streak.windows) + ')' if streak is not None and streak.windows else ''}, "
+                        f"at least {settings.min_alert_labelled_rows} needed"))
     days = None if last_retrain is None else (date.fromisoformat(as_of[:10]) - date.fromisoformat(last_retrain[:10])).days
     checks.append(Check("min_days_since_retrain", "gate", days is None or days >= settings.min_days_since_retrain,
                         None if days is None else float(days), float(settings.min_days_since_retrain), (),
                         "no retrain recorded" if days is None else
                         f"{days} day(s) since the last retrain ({last_retrain[:10]}), at least "
                         f"{settings.min_days_since_retrain} needed"))
-    fired = [c for c in checks if c.kind == "trigger" and c.passed]
     blocked = [c for c in checks if c.kind == "gate" and not c.passed]
     retrain = bool(fired) and not blocked
     reasons = [f"{c.name}: {c.reason}" for c in fired] + [f"blocked by {c.name}: {c.reason}" for c in blocked]

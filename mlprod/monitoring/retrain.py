@@ -137,15 +137,6 @@ def edit_params(text: str, *, source: str, holdout_start: str, current_start: st
     return out.getvalue()
 
 
-def source_frame(root: Path, ingest: dict[str, Any]):
-    from ..data import make_leads, read_table
-
-    source = ingest.get("source", "demo")
-    if source == "demo":
-        return make_leads(n_rows=ingest.get("n_rows", 50_000), seed=ingest.get("seed", 42))
-    return read_table(root / str(source))
-
-
 def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str | None = None,
             now: datetime | None = None) -> RetrainResult:
     """Act on the decision record (see the module docstring)."""
@@ -153,7 +144,7 @@ def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str |
     from ..project.facts import read_facts
     from ..stages.params import load_params_file
     from .loop import read_settings
-    from .retrain_data import RetrainSettings, combine, labelled_stream_rows, select_window
+    from .retrain_data import RetrainSettings, labelled_stream_rows, source_rows, training_window
 
     if force and not reason:
         raise ConfigError("--force needs --reason TEXT: the model's description records why it was retrained")
@@ -190,23 +181,10 @@ def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str |
     for why in stream.skipped:
         logger.warning("left out %s", why)
     ingest = dict(params.get("ingest") or {})
-    source = source_frame(root, ingest)
-    if facts.target in source.columns:
-        from ..data import binary_target
-
-        source, _ = binary_target(source, facts.target, positive_label=facts.positive_label, drop_unlabelled=True,
-                                  source=str(ingest.get("source")))
-    if stream.frame.empty:
-        raise RetrainRefused(f"no labelled stream rows: none of the {len(stream.batches) + len(stream.skipped)} "
-                             f"scored batch(es) in {loop.monitor.predictions_dir} has labels in "
-                             f"{loop.monitor.labels_dir} yet; wait for labels")
-    window = select_window(combine(source, stream.frame, key=facts.key, date_column=facts.date_column),
-                           facts.date_column, settings)
-    stream_keys = set(stream.frame[facts.key]) if facts.key else set()
-    in_window = int(window.frame[facts.key].isin(stream_keys).sum()) if facts.key else len(stream.frame)
-    if in_window == 0:
-        raise RetrainRefused(f"no labelled stream rows in the window ({settings.describe()}, "
-                             f"{window.start} to {window.end})")
+    source = source_rows(root, ingest, target=facts.target, positive_label=facts.positive_label)
+    window, in_window = training_window(source, stream, key=facts.key, date_column=facts.date_column,
+                                        settings=settings, predictions_dir=loop.monitor.predictions_dir,
+                                        labels_dir=loop.monitor.labels_dir)
 
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M")
     retrain_id = f"{stamp}-{did[:8]}"

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, RetrainRefused
 
 WINDOWS = ("all", "last_weeks")
 DEFAULTS: dict[str, Any] = {"window": "all", "last_weeks": None, "holdout_weeks": 2, "current_weeks": 1,
@@ -197,3 +197,36 @@ def select_window(frame: pd.DataFrame, date_column: str, settings: RetrainSettin
                         f"window or lower retrain.holdout_weeks / current_weeks")
     return Window(frame, str(dates.min().date()), str(dates.max().date()), str(holdout_start.date()),
                   str(current_start.date()))
+
+
+def source_rows(root: Path, ingest: Mapping[str, Any], *, target: str, positive_label: Any) -> pd.DataFrame:
+    """The training pipeline's ingest source (``ingest.source``: ``demo`` or a file), its target as 0/1 and
+    unlabelled rows left out, as the ingest stage reads it."""
+    from ..data import binary_target, make_leads, read_table
+
+    source = ingest.get("source", "demo")
+    if source == "demo":
+        frame = make_leads(n_rows=ingest.get("n_rows", 50_000), seed=ingest.get("seed", 42))
+    else:
+        frame = read_table(root / str(source))
+    if target in frame.columns:
+        frame, _ = binary_target(frame, target, positive_label=positive_label, drop_unlabelled=True,
+                                 source=str(source))
+    return frame
+
+
+def training_window(source: pd.DataFrame, stream: StreamRows, *, key: str | None, date_column: str,
+                    settings: RetrainSettings, predictions_dir: str = "", labels_dir: str = "") -> tuple[Window, int]:
+    """The window to retrain on and how many labelled stream rows it holds; no labelled stream row at all, or
+    none in the window, is a :class:`RetrainRefused` (retraining would only repeat the training data)."""
+    if stream.frame.empty:
+        raise RetrainRefused(f"no labelled stream rows: none of the {len(stream.batches) + len(stream.skipped)} "
+                             f"scored batch(es) in {predictions_dir or 'the predictions folder'} has labels in "
+                             f"{labels_dir or 'the labels folder'} yet; wait for labels")
+    window = select_window(combine(source, stream.frame, key=key, date_column=date_column), date_column, settings)
+    stream_keys = set(stream.frame[key]) if key else set()
+    in_window = int(window.frame[key].isin(stream_keys).sum()) if key else len(stream.frame)
+    if in_window == 0:
+        raise RetrainRefused(f"no labelled stream rows in the window ({settings.describe()}, "
+                             f"{window.start} to {window.end})")
+    return window, in_window

@@ -201,14 +201,15 @@ def render_markdown(book: Runbook) -> str:
     out += ["", "## Retraining policy", "",
             f"Retrain when a trigger ({', '.join(code(t) for t in p.triggers)}) holds in each of the last "
             f"{p.consecutive_windows} window(s) and every gate passes: at least {p.min_new_labelled_rows:,} new "
-            f"labelled row(s) and {p.min_days_since_retrain} day(s) since the last retrain. `kpi_drop`: "
+            f"labelled row(s) and {p.min_days_since_retrain} day(s) since the last retrain, and at least "
+            f"{p.min_alert_labelled_rows:,} labelled row(s) in the alerting windows. `kpi_drop`: "
             f"{code(p.kpi) if p.kpi else 'the first realised KPI'} more than {p.max_kpi_drop:.0%} below the mean of "
             f"the first {p.baseline_windows} window(s) since the last retrain.", ""]
     out += ["## Inspect", ""] + [f"- {what}: {code(cmd)}" for what, cmd in commands(book.model)[:5]]
     out += ["", "## Roll back", "", f"Command: {code(commands(book.model)[5][1])}", "", rollback_line(book, esc, code), ""]
     out += ["## Retrain", "",
             "1. Read the decision record (`mlprod monitor` writes it): `retrain` and its reasons.",
-            "2. Run `mlprod retrain` (being built in the production-loop issue): it moves the training window, reruns "
+            "2. Run `mlprod retrain`: it moves the training window, reruns "
             "validate, train and evaluate, registers the model, runs the gates and promotes it or says why not, "
             "and commits the change on a branch named for the retrain.",
             "3. Review the new model card and the gate decision; merging the branch is the team's choice.",
@@ -252,7 +253,7 @@ table.alerts td:last-child, table.alerts th:last-child { white-space: nowrap; }
 <p>Retrain when a trigger ({% for t in b.policy.triggers %}<code>{{ t }}</code>{{ ", " if not loop.last }}{% endfor %})
 holds in each of the last {{ b.policy.consecutive_windows }} window(s) and every gate passes: at least
 {{ b.policy.min_new_labelled_rows | fmt }} new labelled row(s) and {{ b.policy.min_days_since_retrain }} day(s) since the
-last retrain.</p>
+last retrain, and at least {{ b.policy.min_alert_labelled_rows | fmt }} labelled row(s) in the alerting windows.</p>
 <h2>Inspect</h2>
 <ul>{% for what, cmd in commands[:5] %}<li>{{ what }}: <code>{{ cmd }}</code></li>{% endfor %}</ul>
 <h2>Roll back</h2>

@@ -100,6 +100,14 @@ def score(model: Any, frame: Any, *, target: str, threshold: float, metrics: lis
     return {get_metric(name).name: _sk(name)(y_true, y_score, y_pred) for name in metrics}
 
 
+def metric_values(y_true: Any, y_score: Any, *, threshold: float, metrics: list[str]) -> dict[str, float]:
+    """``{metric: value}`` for scores ``y_score`` against 0/1 labels ``y_true`` (NaN where undefined)."""
+    import numpy as np
+
+    y_pred = (np.asarray(y_score) >= threshold).astype(int)
+    return {get_metric(name).name: _sk(name)(y_true, y_score, y_pred) for name in metrics}
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or repr(exc)
     line = text.splitlines()[0]

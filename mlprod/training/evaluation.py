@@ -1,0 +1,39 @@
+"""Holdout metrics, as the ``evaluate`` stage records them in the manifest and ``metrics/evaluation.json``.
+
+The values come from the same metric catalogue the promotion gates use
+(:data:`mlprod.registry.scoring.METRICS`), rounded to four places; ROC AUC and average precision are None
+on rows with one class only.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+HOLDOUT_METRICS = ("roc_auc", "average_precision", "log_loss", "brier", "accuracy", "precision", "recall", "f1")
+
+
+def holdout_metrics(y_true: Any, y_score: Any, *, threshold: float) -> dict[str, Any]:
+    """``rows``, ``positive_rate`` and every metric of :data:`HOLDOUT_METRICS` for labels ``y_true`` (0/1)."""
+    import numpy as np
+
+    from ..registry.scoring import metric_values
+
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score, dtype=float)
+    values = metric_values(y_true, y_score, threshold=threshold, metrics=list(HOLDOUT_METRICS))
+    out: dict[str, Any] = {"rows": int(len(y_true)), "positive_rate": round(float(np.mean(y_true)), 4)}
+    out.update({k: None if math.isnan(v) else round(v, 4) for k, v in values.items()})
+    return out
+
+
+def evaluate_and_save(trained_dir: str | Path, holdout: Any, model_dir: str | Path, *, target: str, threshold: float,
+                      evaluation_data: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Score the trained model in ``trained_dir`` on ``holdout`` and write the evaluated model to ``model_dir``
+    (:func:`mlprod.add_evaluation`). Returns (the manifest, the holdout metrics)."""
+    from ..manifest.store import add_evaluation, load_model
+
+    model = load_model(trained_dir)
+    metrics = holdout_metrics(holdout[target].to_numpy(), model.predict_proba(holdout)[:, 1], threshold=threshold)
+    manifest = add_evaluation(trained_dir, model_dir, metrics={"holdout": metrics}, evaluation_data=evaluation_data)
+    return manifest, metrics
