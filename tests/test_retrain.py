@@ -181,3 +181,59 @@ def test_outputs_of_a_pipeline_run_from_the_project_root_do_not_make_the_tree_di
     (tmp_path / "metrics/decision.json").write_text("{}")
     (tmp_path / "notes.txt").write_text("mine")
     assert dirty_paths(tmp_path) == ["notes.txt"]
+
+
+KNOWN_LEADS_RULE = ("  - {name: known_leads, expr: \"lead_id < 10000000\", severity: error,\n"
+                    "     description: the contract now refuses stream leads (ids from 10000001 on)}\n")
+
+
+def md5(path):
+    import hashlib
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.e2e
+def test_retrain_whose_training_pipeline_fails_keeps_the_branch_and_leaves_the_original_clean(tmp_path):
+    """A stage really fails on the retrain branch: the team tightened the data contract (a rule the stream rows
+    break) after the decision; validate stops the training pipeline. Exit 1 naming the branch and the stage; the
+    branch keeps its data commit; the original branch is exactly as it was; a second run says what happened."""
+    project = copy_project(tmp_path / "project", n_rows=8000)
+    repro(project)
+    mlprod(project, "demo-stream", "--weeks", "12", "--as-of", "2025-W13")
+    repro(project, MONITORING)
+    assert json.loads((project / "reports/monitoring/decision.json").read_text())["retrain"] is True
+    schema = project / "schema.yaml"
+    schema.write_text(schema.read_text().replace("rules:\n", "rules:\n" + KNOWN_LEADS_RULE, 1))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "trained, monitored; the contract refuses stream leads")
+    original, head = git(project, "symbolic-ref", "--short", "HEAD"), git(project, "rev-parse", "HEAD")
+    params_before = (project / "params.yaml").read_text()
+    prepared = {p.name: md5(p) for p in sorted((project / "data/prepared").glob("*.parquet"))}
+
+    failed = mlprod(project, "retrain", check=False)
+    print(failed.stderr)
+    branch = git(project, "branch", "--list", "retrain/*").strip(" *")
+    assert failed.returncode == 1, failed.stderr
+    assert branch and f"on branch {branch}" in failed.stderr and "failed at stage 'validate'" in failed.stderr
+    assert "Traceback" not in failed.stderr and f"git branch -D {branch}" in failed.stderr
+
+    # the original branch: HEAD, tracked files, params and training outputs as they were; no retrain data left
+    assert git(project, "symbolic-ref", "--short", "HEAD") == original
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+    assert (project / "params.yaml").read_text() == params_before
+    assert not list((project / "data").glob("retrain/*"))
+    assert {p.name: md5(p) for p in sorted((project / "data/prepared").glob("*.parquet"))} == prepared
+
+    # the branch keeps its data commit: params pointing at the data, the data's .dvc file
+    log = git(project, "log", "--format=%s", f"{head}..{branch}").splitlines()
+    assert len(log) == 1 and "training data data/retrain/" in log[0]
+    assert "source: data/retrain/" in git(project, "show", f"{branch}:params.yaml")
+    assert git(project, "ls-tree", "-r", "--name-only", branch, "data/retrain").endswith(".parquet.dvc")
+
+    again = mlprod(project, "retrain", check=False)  # not silently "done": it says the branch failed
+    assert again.returncode == 2, again.stderr
+    assert f"retrain on branch {branch} did not finish" in again.stderr
+    assert f"git branch -D {branch}" in again.stderr and "--force --reason" in again.stderr
+    assert git(project, "branch", "--list", "retrain/*").strip(" *") == branch
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
