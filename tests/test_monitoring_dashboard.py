@@ -94,9 +94,9 @@ def test_history_file_path_and_decision_file_are_accepted(history, tmp_path):
 def test_alerts_and_threshold_lines_say_on_which_side_they_fire(history, tmp_path):
     html = write_dashboard(history, tmp_path)[0].read_text()
     table = html[html.index("<h2>Alerts in 2024-W06</h2>"):html.index("Estimated vs realised ROC AUC")]
-    assert re.search(r"<b>feature_drift:x</b></td><td class=\"num\">[^<]+</td>\s*<td class=\"num\">below 0\.05</td>", table)
-    assert re.search(r"<b>feature_drift_share</b></td><td class=\"num\">[^<]+</td>\s*<td class=\"num\">above 0\.\d+</td>",
-                     table)
+    cell = r"</b></td><td class=\"num\">[^<]+</td>\s*<td class=\"num\">"
+    assert re.search(r"<b>feature_drift:x" + cell + r"below 0\.05</td>", table)
+    assert re.search(r"<b>feature_drift_share" + cell + r"above 0\.\d+</td>", table)
     figure = html[html.index("<figcaption>estimate_disagreement"):]
     figure = figure[:figure.index("</figure>")]
     assert figure.count("alert outside</text>") == 1
@@ -113,7 +113,8 @@ def test_a_version_1_history_file_renders_bare_thresholds(history, tmp_path):
     page, prom = write_dashboard(tmp_path / "history.parquet", tmp_path / "out", decision=decision_for(history))
     html = page.read_text()
     table = html[html.index("<h2>Alerts in 2024-W06</h2>"):html.index("Estimated vs realised ROC AUC")]
-    assert re.search(r"<b>feature_drift:x</b></td><td class=\"num\">[^<]+</td>\s*<td class=\"num\">0\.05</td>", table)
+    assert re.search(r"<b>feature_drift:x</b></td><td class=\"num\">[^<]+</td>\s*<td class=\"num\">0\.05</td>",
+                     table)
     assert "below" not in table and "alert at</text>" in html and "alert below</text>" not in html
     assert 'mlprod_monitoring_threshold{alert_when="",kind="drift",metric="feature_drift:x"} 0.05' in prom.read_text()
     without = history.drop(columns="alert_when")  # a version-1 frame passed directly

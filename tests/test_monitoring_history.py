@@ -300,7 +300,8 @@ def test_every_row_says_on_which_side_of_its_threshold_it_alerts(tmp_path):
                                                                 "top_share_conversions": {"share": 0.2, "min": 0.3}}})
     update(settings, reference_profile(), as_of=AS_OF)
     history = read_history(tmp_path / "monitoring" / "history.parquet")
-    side = {(k, m): None if pd.isna(a) else a for k, m, a in zip(history["kind"], history["metric"], history["alert_when"])}
+    side = {(k, m): None if pd.isna(a) else a
+            for k, m, a in zip(history["kind"], history["metric"], history["alert_when"])}
     assert side[("drift", "feature_drift:x")] == "above"  # wasserstein: a distance
     assert side[("drift", "feature_drift:region")] == "below"  # chi-square: a p-value
     assert side[("drift", "prediction_drift")] == "below"  # the default test for the scores: KS, a p-value

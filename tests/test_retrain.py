@@ -237,3 +237,25 @@ def test_retrain_whose_training_pipeline_fails_keeps_the_branch_and_leaves_the_o
     assert f"git branch -D {branch}" in again.stderr and "--force --reason" in again.stderr
     assert git(project, "branch", "--list", "retrain/*").strip(" *") == branch
     assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_attempts_tell_a_finished_retrain_branch_from_a_failed_one(tmp_path):
+    """Git is the record: a branch ending with its data commit failed; one ending with the outcome commit finished."""
+    from mlprod.monitoring.retrain import attempts
+
+    did = "75a87338" + "0" * 56
+    sh(["git", "init", "-q"], tmp_path)
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    sh(["git", "add", "-A"], tmp_path)
+    sh([*GIT, "commit", "-qm", "start"], tmp_path)
+    for branch, subjects in (("retrain/20250101-0900-75a87338", ["training data data/retrain/x.parquet (all)",
+                                                                 "promoted (registry version 2)"]),
+                             ("retrain/20250102-0900-75a87338", ["training data data/retrain/y.parquet (all)"]),
+                             ("retrain/20250103-0900-deadbeef", ["training data data/retrain/z.parquet (all)"])):
+        sh(["git", "checkout", "-q", "-b", branch], tmp_path)
+        for subject in subjects:
+            message = f"Retrain for decision {branch[-8:]}: {subject}"
+            sh([*GIT, "commit", "-q", "--allow-empty", "-m", message], tmp_path)
+        sh(["git", "checkout", "-q", "-"], tmp_path)
+    assert attempts(tmp_path, did) == (["retrain/20250101-0900-75a87338"], ["retrain/20250102-0900-75a87338"])
+    assert attempts(tmp_path, "ab" * 32) == ([], [])
