@@ -90,7 +90,7 @@ def test_windows_are_iso_weeks_and_history_has_the_contract_columns(tmp_path):
     assert result.windows == ("2024-W01", "2024-W02", "2024-W03")
     history = read_history(tmp_path / "monitoring" / "history.parquet")
     assert list(history.columns) == ["window", "window_start", "window_end", "metric", "kind", "value", "threshold",
-                                     "alert", "model_version", "rows", "labelled_rows", "as_of"]
+                                     "alert", "alert_when", "model_version", "rows", "labelled_rows", "as_of"]
     w2 = history[history["window"] == "2024-W02"]
     assert set(w2["window_start"]) == {"2024-01-08"} and set(w2["window_end"]) == {"2024-01-14"}
     assert set(history["kind"]) == {"volume", "estimated", "kpi", "drift"}  # no labels yet: nothing realised
@@ -100,7 +100,7 @@ def test_windows_are_iso_weeks_and_history_has_the_contract_columns(tmp_path):
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(tmp_path / "monitoring" / "history.parquet").metadata
-    assert meta[b"mlprod.schema_version"] == b"1"
+    assert meta[b"mlprod.schema_version"] == b"2"
     order = history[["window_start", "window", "kind", "metric"]].to_records(index=False).tolist()
     assert order == sorted(order)
 
@@ -286,3 +286,61 @@ def test_an_update_killed_midway_is_completed_by_the_next_one(tmp_path, monkeypa
     assert set(result.added_batches) == {b for b, _, _ in BATCHES}  # the killed run recorded nothing as done
     assert monitoring_bytes(crashed) == monitoring_bytes(clean)
     assert not update(settings_for(crashed), reference_profile(), as_of=AS_OF).added_batches  # then nothing is new
+
+
+def test_every_row_says_on_which_side_of_its_threshold_it_alerts(tmp_path):
+    """p-value drift tests alert below, distances above; the ROC AUC and KPI floors below; the disagreement
+    outside +-tolerance (either sign); no threshold, no side."""
+    labels = build_project(tmp_path)
+    (tmp_path / "monitoring" / "labels").mkdir(parents=True)
+    pd.concat(labels.values()).to_csv(tmp_path / "monitoring" / "labels" / "week1.csv", index=False)
+    settings = settings_for(tmp_path, drift={"column_tests": {"x": "wasserstein", "region": "chi_square"},
+                                             "prediction": "prediction"})
+    settings = MonitorSettings(**{**settings.__dict__, "kpis": {**settings.kpis,
+                                                                "top_share_conversions": {"share": 0.2, "min": 0.3}}})
+    update(settings, reference_profile(), as_of=AS_OF)
+    history = read_history(tmp_path / "monitoring" / "history.parquet")
+    side = {(k, m): None if pd.isna(a) else a
+            for k, m, a in zip(history["kind"], history["metric"], history["alert_when"])}
+    assert side[("drift", "feature_drift:x")] == "above"  # wasserstein: a distance
+    assert side[("drift", "feature_drift:region")] == "below"  # chi-square: a p-value
+    assert side[("drift", "prediction_drift")] == "below"  # the default test for the scores: KS, a p-value
+    assert side[("drift", "feature_drift_share")] == "above"
+    assert side[("estimated", "roc_auc")] == side[("realised", "roc_auc")] == "below"
+    assert side[("realised", "estimate_disagreement")] == "outside"
+    assert side[("kpi", "top_share_conversions")] == side[("kpi", "top_share_conversions_estimated")] == "below"
+    assert side[("kpi", "net_value")] is None and side[("volume", "rows")] is None  # no threshold
+    assert (history["threshold"].isna() == history["alert_when"].isna()).all()
+    drifted = history[history["metric"] == "feature_drift:x"]
+    assert ((drifted["value"] >= drifted["threshold"]) == drifted["alert"]).all()  # "above" is what alerted
+
+
+def write_version_1(path, history):
+    """A history file as mlprod wrote it before alert_when (schema_version 1)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(history.drop(columns="alert_when"), preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({"mlprod.schema": "monitoring_history",
+                                                  "mlprod.schema_version": "1"}), path)
+
+
+def test_a_version_1_history_still_loads_and_an_update_writes_version_2(tmp_path):
+    import pyarrow.parquet as pq
+
+    build_project(tmp_path)
+    settings = settings_for(tmp_path)
+    update(settings, reference_profile(), as_of=AS_OF)
+    path = tmp_path / "monitoring" / "history.parquet"
+    current = read_history(path)
+    write_version_1(path, current)
+    old = read_history(path)
+    assert list(old.columns) == list(current.columns) and old["alert_when"].isna().all()
+    pd.testing.assert_frame_equal(old.drop(columns="alert_when"), current.drop(columns="alert_when"))
+    make_batch(tmp_path, "b5", "2024-01-22", 200, seed=9, first_key=9000)  # a new window on top of the old file
+    update(settings, reference_profile(), as_of=AS_OF)
+    assert pq.read_schema(path).metadata[b"mlprod.schema_version"] == b"2"
+    mixed = read_history(path)
+    new = mixed[mixed["window"] == "2024-W04"]
+    assert set(new.loc[new["metric"] == "roc_auc", "alert_when"]) == {"below"}
+    assert mixed[mixed["window"] != "2024-W04"]["alert_when"].isna().all()  # old rows: not guessed

@@ -181,3 +181,81 @@ def test_outputs_of_a_pipeline_run_from_the_project_root_do_not_make_the_tree_di
     (tmp_path / "metrics/decision.json").write_text("{}")
     (tmp_path / "notes.txt").write_text("mine")
     assert dirty_paths(tmp_path) == ["notes.txt"]
+
+
+KNOWN_LEADS_RULE = ("  - {name: known_leads, expr: \"lead_id < 10000000\", severity: error,\n"
+                    "     description: the contract now refuses stream leads (ids from 10000001 on)}\n")
+
+
+def md5(path):
+    import hashlib
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.e2e
+def test_retrain_whose_training_pipeline_fails_keeps_the_branch_and_leaves_the_original_clean(tmp_path):
+    """A stage really fails on the retrain branch: the team tightened the data contract (a rule the stream rows
+    break) after the decision; validate stops the training pipeline. Exit 1 naming the branch and the stage; the
+    branch keeps its data commit; the original branch is exactly as it was; a second run says what happened."""
+    project = copy_project(tmp_path / "project", n_rows=8000)
+    repro(project)
+    mlprod(project, "demo-stream", "--weeks", "12", "--as-of", "2025-W13")
+    repro(project, MONITORING)
+    assert json.loads((project / "reports/monitoring/decision.json").read_text())["retrain"] is True
+    schema = project / "schema.yaml"
+    schema.write_text(schema.read_text().replace("rules:\n", "rules:\n" + KNOWN_LEADS_RULE, 1))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "trained, monitored; the contract refuses stream leads")
+    original, head = git(project, "symbolic-ref", "--short", "HEAD"), git(project, "rev-parse", "HEAD")
+    params_before = (project / "params.yaml").read_text()
+    prepared = {p.name: md5(p) for p in sorted((project / "data/prepared").glob("*.parquet"))}
+
+    failed = mlprod(project, "retrain", check=False)
+    print(failed.stderr)
+    branch = git(project, "branch", "--list", "retrain/*").strip(" *")
+    assert failed.returncode == 1, failed.stderr
+    assert branch and f"on branch {branch}" in failed.stderr and "failed at stage 'validate'" in failed.stderr
+    assert "Traceback" not in failed.stderr and f"git branch -D {branch}" in failed.stderr
+
+    # the original branch: HEAD, tracked files, params and training outputs as they were; no retrain data left
+    assert git(project, "symbolic-ref", "--short", "HEAD") == original
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+    assert (project / "params.yaml").read_text() == params_before
+    assert not list((project / "data").glob("retrain/*"))
+    assert {p.name: md5(p) for p in sorted((project / "data/prepared").glob("*.parquet"))} == prepared
+
+    # the branch keeps its data commit: params pointing at the data, the data's .dvc file
+    log = git(project, "log", "--format=%s", f"{head}..{branch}").splitlines()
+    assert len(log) == 1 and "training data data/retrain/" in log[0]
+    assert "source: data/retrain/" in git(project, "show", f"{branch}:params.yaml")
+    assert git(project, "ls-tree", "-r", "--name-only", branch, "data/retrain").endswith(".parquet.dvc")
+
+    again = mlprod(project, "retrain", check=False)  # not silently "done": it says the branch failed
+    assert again.returncode == 2, again.stderr
+    assert f"retrain on branch {branch} did not finish" in again.stderr
+    assert f"git branch -D {branch}" in again.stderr and "--force --reason" in again.stderr
+    assert git(project, "branch", "--list", "retrain/*").strip(" *") == branch
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_attempts_tell_a_finished_retrain_branch_from_a_failed_one(tmp_path):
+    """Git is the record: a branch ending with its data commit failed; one ending with the outcome commit finished."""
+    from mlprod.monitoring.retrain import attempts
+
+    did = "75a87338" + "0" * 56
+    sh(["git", "init", "-q"], tmp_path)
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    sh(["git", "add", "-A"], tmp_path)
+    sh([*GIT, "commit", "-qm", "start"], tmp_path)
+    for branch, subjects in (("retrain/20250101-0900-75a87338", ["training data data/retrain/x.parquet (all)",
+                                                                 "promoted (registry version 2)"]),
+                             ("retrain/20250102-0900-75a87338", ["training data data/retrain/y.parquet (all)"]),
+                             ("retrain/20250103-0900-deadbeef", ["training data data/retrain/z.parquet (all)"])):
+        sh(["git", "checkout", "-q", "-b", branch], tmp_path)
+        for subject in subjects:
+            message = f"Retrain for decision {branch[-8:]}: {subject}"
+            sh([*GIT, "commit", "-q", "--allow-empty", "-m", message], tmp_path)
+        sh(["git", "checkout", "-q", "-"], tmp_path)
+    assert attempts(tmp_path, did) == (["retrain/20250101-0900-75a87338"], ["retrain/20250102-0900-75a87338"])
+    assert attempts(tmp_path, "ab" * 32) == ([], [])

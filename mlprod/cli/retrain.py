@@ -9,7 +9,7 @@ from pathlib import Path
 EXIT_CODES = ("Exit codes: 0 retrained (promoted or rejected by the gates), or nothing to do (the decision does not "
               "say retrain, or was acted on already); 1 the training pipeline failed (the branch keeps what was "
               "committed); 2 refused: uncommitted changes, no decision record, no labelled rows in the window, bad "
-              "retrain: section.")
+              "retrain: section, or a failed retrain branch for this decision exists (delete it or use --force).")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "pipeline (gates, register, promotion or rejection) and commit dvc.lock and the metrics, then "
                     "switch back. Merging the branch is the team's choice. " + EXIT_CODES)
     p.add_argument("--force", action="store_true",
-                   help="retrain even though the decision does not say so (or was acted on); needs --reason")
+                   help="retrain even though the decision does not say so (or was acted on, or its retrain branch "
+                        "failed: a new branch beside it); needs --reason")
     p.add_argument("--reason", metavar="TEXT", help="why (with --force): recorded as the model's description")
     p.set_defaults(func=run)
 

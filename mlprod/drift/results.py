@@ -50,6 +50,19 @@ class ColumnDrift:
     def to_dict(self) -> dict[str, Any]:
         return _clean(dict(self.__dict__))
 
+    @property
+    def alert_when(self) -> str | None:
+        """Which side of the threshold is drift: ``"below"`` for a p-value, ``"above"`` for a distance or the
+        exact rule; None when no test ran (no threshold)."""
+        if self.threshold is None:
+            return None
+        return "below" if self.score == "p_value" else "above"
+
+    @property
+    def alert_figure(self) -> float | None:
+        """The figure the threshold applies to: the p-value for a test decided on it, else the statistic."""
+        return self.p_value if self.score == "p_value" else self.statistic
+
 
 @dataclass(frozen=True)
 class Finding:

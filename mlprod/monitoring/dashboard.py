@@ -5,9 +5,12 @@ what the page shows (timelines per metric, model-version changes, the latest win
 the shared report style (:mod:`mlprod.reporting`: autoescaped Jinja, inline CSS and SVG, no scripts) and
 write both files atomically. Nothing depends on the clock: the same history gives the same bytes.
 
-``monitoring.prom`` holds the latest window's values (gauges labelled only by ``metric`` and ``kind``),
-its alerts, rows and start time, the model version (an info metric) and the decision, for the node
-exporter's textfile collector.
+``monitoring.prom`` holds the latest window's values (gauges labelled only by ``metric`` and ``kind``; the
+threshold also by ``alert_when``, one of three words or empty), its alerts, rows and start time, the model
+version (an info metric) and the decision, for the node exporter's textfile collector.
+
+A threshold is shown with its side ("below 0.05", "above 0.1", "outside ±0.05") from the history's
+``alert_when``; a version-1 history has none, and the bare number is shown as before.
 """
 
 from __future__ import annotations
@@ -40,15 +43,36 @@ class Timeline:
     values: list[float | None]
     thresholds: list[float | None]
     alerts: list[bool]
+    directions: list[str | None]  # alert_when per window
 
     @property
     def alert_count(self) -> int:
         return sum(self.alerts)
 
+    @property
+    def threshold_label(self) -> str:
+        """The threshold line's legend: "alert below" when every window with a threshold agrees on the side."""
+        sides = {d for d, t in zip(self.directions, self.thresholds) if t is not None}
+        return f"alert {sides.pop()}" if len(sides) == 1 and None not in sides else "alert at"
+
+
+def threshold_text(threshold: float | None, alert_when: str | None) -> str:
+    """"below 0.05", "above 0.1", "outside ±0.05"; the bare number without a side (a version-1 history)."""
+    from ..reporting.page import format_number
+
+    number = format_number(threshold)
+    if threshold is None:
+        return number
+    if alert_when == "outside":
+        return f"outside ±{number}"
+    return f"{alert_when} {number}" if alert_when else number
+
 
 def as_history(history: pd.DataFrame | str | Path) -> pd.DataFrame:
     """A history frame (the contract's columns) from a frame or a ``history.parquet`` path."""
     frame = read_history(history) if isinstance(history, (str, Path)) else history
+    if "alert_when" not in frame.columns:  # a version-1 history frame: no side recorded
+        frame = frame.assign(alert_when=None)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise MonitoringError(f"monitoring history: missing column(s) {missing}; expected the columns {list(COLUMNS)} "
@@ -102,12 +126,14 @@ def timelines(history: pd.DataFrame, windows: list[str]) -> list[Timeline]:
             values: list[float | None] = [None] * len(windows)
             thresholds: list[float | None] = [None] * len(windows)
             alerts = [False] * len(windows)
+            directions: list[str | None] = [None] * len(windows)
             for r in rows[rows["metric"] == metric].itertuples():
                 i = position[r.window]
                 values[i] = _finite(r.value)
                 thresholds[i] = _finite(r.threshold)
                 alerts[i] = bool(r.alert)
-            out.append(Timeline(kind, metric, values, thresholds, alerts))
+                directions[i] = r.alert_when if isinstance(r.alert_when, str) else None
+            out.append(Timeline(kind, metric, values, thresholds, alerts, directions))
     return out
 
 
@@ -169,7 +195,7 @@ whether to retrain; the history below is shown as it is.</span></div>
 {% if latest_alerts %}<h2>Alerts in {{ last.window }}</h2>
 <table class="alerts"><tr><th>Metric</th><th class="num">Value</th><th class="num">Alert at</th></tr>
 {% for t in latest_alerts %}<tr><td>{{ t.kind }} <b>{{ t.metric }}</b></td><td class="num">{{ t.values[-1] | fmt }}</td>
-<td class="num">{{ t.thresholds[-1] | fmt }}</td></tr>{% endfor %}</table>{% endif %}
+<td class="num">{{ threshold_text(t.thresholds[-1], t.directions[-1]) }}</td></tr>{% endfor %}</table>{% endif %}
 
 <h2>Estimated vs realised ROC AUC</h2>
 {% if performance %}<div class="grid2"><figure>{{ performance }}</figure>
@@ -227,6 +253,7 @@ def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None
     for t in lines:
         plot = svg.timeline(names, {t.metric: t.values}, title=f"{t.kind} {t.metric} per window",
                             threshold=t.thresholds if any(v is not None for v in t.thresholds) else None,
+                            threshold_label=t.threshold_label, mirror_threshold=t.threshold_label == "alert outside",
                             alerts=t.alerts, marks=marks)
         sections.setdefault(t.kind, []).append((t, plot))
     auc = {t.kind: t for t in lines if t.metric == "roc_auc" and t.kind in ("estimated", "realised")}
@@ -234,9 +261,10 @@ def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None
     if auc:
         series = {name: auc[kind].values for kind, name in (("estimated", "estimated"), ("realised", "realised"))
                   if kind in auc}
-        floor = next((t.thresholds for t in auc.values() if any(v is not None for v in t.thresholds)), None)
+        floored = next((t for t in auc.values() if any(v is not None for v in t.thresholds)), None)
         performance = svg.timeline(names, series, title="ROC AUC per window: estimated and realised",
-                                   threshold=floor, marks=marks)
+                                   threshold=floored.thresholds if floored else None,
+                                   threshold_label=floored.threshold_label if floored else "alert at", marks=marks)
     latest = [t for t in lines if t.alerts and t.alerts[-1]]
     as_of = str(frame["as_of"].max()) if len(frame) else None
     model = windows[-1]["model_version"] if windows else None
@@ -247,12 +275,12 @@ def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None
                   d=record, windows=windows, last=windows[-1] if windows else None, marks=marks,
                   sections=list(sections.items()), kind_titles=KIND_TITLES, performance=performance,
                   latest_alerts=latest, total_alerts=sum(t.alert_count for t in lines), as_of=as_of,
-                  check_word=_check_word, check_tone=_check_tone)
+                  check_word=_check_word, check_tone=_check_tone, threshold_text=threshold_text)
 
 
 def write_prometheus(history: pd.DataFrame | str | Path, path: str | Path, *, decision: Any = None) -> Path:
-    """The latest window as a Prometheus textfile (labels: ``metric`` and ``kind`` only; values of the
-    history, so the same history writes the same bytes)."""
+    """The latest window as a Prometheus textfile (labels: ``metric`` and ``kind``, and ``alert_when`` on the
+    threshold: above, below, outside or empty; values of the history, so the same history writes the same bytes)."""
     from prometheus_client import CollectorRegistry, Gauge, Info, write_to_textfile
 
     frame = as_history(history)
@@ -260,8 +288,9 @@ def write_prometheus(history: pd.DataFrame | str | Path, path: str | Path, *, de
     registry = CollectorRegistry(auto_describe=True)
     value = Gauge("mlprod_monitoring_value", "Latest monitoring window: the metric's value", ["metric", "kind"],
                   registry=registry)
-    threshold = Gauge("mlprod_monitoring_threshold", "Latest monitoring window: the metric's alert threshold",
-                      ["metric", "kind"], registry=registry)
+    threshold = Gauge("mlprod_monitoring_threshold", "Latest monitoring window: the metric's alert threshold "
+                      "(alert_when: the side that alerts, above, below or outside +-threshold)",
+                      ["metric", "kind", "alert_when"], registry=registry)
     alert = Gauge("mlprod_monitoring_alert", "Latest monitoring window: 1 if the metric is in alert",
                   ["metric", "kind"], registry=registry)
     alerts = Gauge("mlprod_monitoring_alerts", "Latest monitoring window: metrics in alert", registry=registry)
@@ -283,7 +312,8 @@ def write_prometheus(history: pd.DataFrame | str | Path, path: str | Path, *, de
     for r in latest.itertuples():
         value.labels(metric=r.metric, kind=r.kind).set(float(r.value))
         if _finite(r.threshold) is not None:
-            threshold.labels(metric=r.metric, kind=r.kind).set(float(r.threshold))
+            side = r.alert_when if isinstance(r.alert_when, str) else ""
+            threshold.labels(metric=r.metric, kind=r.kind, alert_when=side).set(float(r.threshold))
         alert.labels(metric=r.metric, kind=r.kind).set(1 if r.alert else 0)
     alerts.set(int(latest["alert"].astype(bool).sum()) if len(latest) else 0)
     if record is not None:

@@ -34,9 +34,14 @@ from .strict import reject_unknown
 from .window_metrics import window_rows
 from .windows import Part, ScoreSummary, WindowSummary, assign_windows, week_bounds
 
-SCHEMA_VERSION = 1
+# 2: ``alert_when`` (which side of ``threshold`` alerts). Version-1 files are read with it null.
+SCHEMA_VERSION = 2
+READS = ("1", "2")
+STATE_SCHEMA_VERSION = 1  # the state file's own format (unchanged by the history's)
 KINDS = ("drift", "estimated", "kpi", "realised", "volume")
-COLUMNS = ("window", "window_start", "window_end", "metric", "kind", "value", "threshold", "alert",
+# "above": value > threshold (>= for drift distances); "below": value < threshold; "outside": |value| > threshold
+ALERT_WHEN = ("above", "below", "outside")
+COLUMNS = ("window", "window_start", "window_end", "metric", "kind", "value", "threshold", "alert", "alert_when",
            "model_version", "rows", "labelled_rows", "as_of")
 
 
@@ -270,10 +275,13 @@ def read_history(path: str | Path) -> pd.DataFrame:
     table = pq.read_table(path)
     meta = table.schema.metadata or {}
     version = meta.get(b"mlprod.schema_version", b"?").decode()
-    if meta.get(b"mlprod.schema") != b"monitoring_history" or version != str(SCHEMA_VERSION):
-        raise MonitoringError(f"{path} is not a monitoring history of schema_version {SCHEMA_VERSION} (got "
+    if meta.get(b"mlprod.schema") != b"monitoring_history" or version not in READS:
+        raise MonitoringError(f"{path} is not a monitoring history of schema_version {' or '.join(READS)} (got "
                               f"{version}); rebuild it with this mlprod")
-    return table.to_pandas()
+    frame = table.to_pandas()
+    if "alert_when" not in frame.columns:  # version 1: the direction was not recorded
+        frame.insert(list(COLUMNS).index("alert_when"), "alert_when", pd.Series([None] * len(frame), dtype=object))
+    return frame
 
 
 def write_history(path: str | Path, rows: pd.DataFrame) -> Path:
@@ -286,7 +294,8 @@ def write_history(path: str | Path, rows: pd.DataFrame) -> Path:
     frame = rows.sort_values(["window_start", "window", "kind", "metric"], kind="stable").reset_index(drop=True)
     schema = pa.schema([("window", pa.string()), ("window_start", pa.string()), ("window_end", pa.string()),
                         ("metric", pa.string()), ("kind", pa.string()), ("value", pa.float64()),
-                        ("threshold", pa.float64()), ("alert", pa.bool_()), ("model_version", pa.string()),
+                        ("threshold", pa.float64()), ("alert", pa.bool_()), ("alert_when", pa.string()),
+                        ("model_version", pa.string()),
                         ("rows", pa.int64()), ("labelled_rows", pa.int64()), ("as_of", pa.string())],
                        metadata={"mlprod.schema": "monitoring_history", "mlprod.schema_version": str(SCHEMA_VERSION)})
     table = pa.Table.from_pandas(frame[list(COLUMNS)], schema=schema, preserve_index=False)
@@ -305,9 +314,9 @@ def _state_path(settings: MonitorSettings) -> Path:
 def _read_state(settings: MonitorSettings) -> dict:
     path = _state_path(settings)
     if not path.is_file():
-        return {"schema_version": SCHEMA_VERSION, "batches": [], "label_files": {}}
+        return {"schema_version": STATE_SCHEMA_VERSION, "batches": [], "label_files": {}}
     state = json.loads(path.read_text(encoding="utf-8"))
-    if state.get("schema_version") != SCHEMA_VERSION:
+    if state.get("schema_version") != STATE_SCHEMA_VERSION:
         raise MonitoringError(f"{path}: unknown schema_version {state.get('schema_version')!r}; rebuild")
     return state
 
@@ -373,7 +382,7 @@ def update(settings: MonitorSettings, reference=None, *, as_of: str | None = Non
     for window, summary in touched.items():
         for name in {n for part in summary.parts.values() for n in part.label_files}:
             label_windows.setdefault(name, set()).add(window)
-    atomic.write_json(_state_path(settings), {"schema_version": SCHEMA_VERSION,
+    atomic.write_json(_state_path(settings), {"schema_version": STATE_SCHEMA_VERSION,
                                               "batches": sorted(done | set(new_batches)), "label_files": files,
                                               "label_windows": {n: sorted(w) for n, w in sorted(label_windows.items())}})
     return UpdateResult(tuple(new_batches), tuple(changed_files + removed_files), tuple(sorted(touched)), path)

@@ -2,8 +2,10 @@
 
 Order of work (and why):
 1. read the decision record (``decide.decision_file``); not ``retrain: true`` is a no-op (unless forced).
-   Its id is the sha256 of its bytes; a branch ``retrain/*-<id[:8]>`` means it was acted on once already,
-   and a second run is a no-op: git itself is the record, nothing else to keep in sync;
+   Its id is the sha256 of its bytes; a branch ``retrain/*-<id[:8]>`` means it was acted on once already:
+   git itself is the record, nothing else to keep in sync. A second run is a no-op when that branch ends
+   with its outcome commit, and is refused (naming the branch, how to retry) when it ends with its data
+   commit: the training pipeline failed there, and retrying is the team's decision (``--force``);
 2. refuse a dirty working tree (what :func:`mlprod.manifest.gitstate.dirty_paths` counts, plus changes to
    the training pipeline's own files and ``dvc.lock``, which the branch commits): the branch must start
    from the commit the team sees;
@@ -110,6 +112,22 @@ def dirty(root: Path, pipeline: str) -> list[str]:
     return sorted(found)
 
 
+def _data_subject(did: str) -> str:
+    return f"Retrain for decision {did[:8]}: training data "
+
+
+def attempts(root: Path, did: str) -> tuple[list[str], list[str]]:
+    """The branches that acted on decision ``did``, oldest first: (finished, failed). A finished branch ends
+    with the outcome commit; a failed one (the training pipeline failed, or the run was stopped) ends with
+    its data commit."""
+    names = sorted(b.strip(" *+") for b in _git(root, "branch", "--list", f"{BRANCH_PREFIX}*-{did[:8]}").splitlines())
+    finished, failed = [], []
+    for name in names:
+        subject = _git(root, "log", "-1", "--format=%s", name, "--", check=False)
+        (failed if subject.startswith(_data_subject(did)) else finished).append(name)
+    return finished, failed
+
+
 def _describe(decision: dict[str, Any], did: str, reason: str | None, window_text: str) -> str:
     why = reason or "; ".join(decision.get("reasons") or []) or "no reason recorded"
     windows = ", ".join(decision.get("windows") or []) or "none"
@@ -164,10 +182,17 @@ def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str |
     original = _git(root, "symbolic-ref", "-q", "--short", "HEAD", check=False)
     if not original:
         raise RetrainRefused("HEAD is detached; check out the branch the retrain should start from")
-    done_before = [b.strip(" *+") for b in _git(root, "branch", "--list", f"{BRANCH_PREFIX}*-{did[:8]}").splitlines()]
-    if done_before and not force:
+    finished, failed = attempts(root, did)
+    if finished and not force:
         return RetrainResult(False, f"nothing to do: decision {did[:8]} was already acted on (branch "
-                                    f"{done_before[0]}); a decision is acted on once", branch=done_before[0])
+                                    f"{finished[-1]}); a decision is acted on once", branch=finished[-1])
+    if failed and not force:
+        raise RetrainRefused(
+            f"decision {did[:8]} was acted on already, but the retrain on branch {failed[-1]} did not finish: the "
+            f"branch holds only its data commit (the training pipeline failed or was stopped; that run's message "
+            f"said at which stage). Inspect it with `git checkout {failed[-1]}` and `dvc repro {settings.pipeline}`; "
+            f"to retry, delete it (`git branch -D {failed[-1]}`) and run `mlprod retrain` again, or run `mlprod "
+            f"retrain --force --reason TEXT` for a new branch beside it")
     changed = dirty(root, settings.pipeline)
     if changed:
         raise RetrainRefused(f"the working tree has uncommitted changes ({', '.join(changed[:8])}"
@@ -213,8 +238,7 @@ def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str |
         params_file.write_text(new_params, encoding="utf-8")
         gitignore = (Path(data_rel).parent / ".gitignore").as_posix()
         _git(root, "add", "--", f"{data_rel}.dvc", gitignore, params_rel)
-        _git(root, "commit", "-q", "-m", f"Retrain for decision {did[:8]}: training data {data_rel} "
-                                         f"({window_text})\n\n{description}")
+        _git(root, "commit", "-q", "-m", f"{_data_subject(did)}{data_rel} ({window_text})\n\n{description}")
         commits.append(_git(root, "rev-parse", "HEAD"))
         stage = "repro"
         run = _dvc(root, "repro", settings.pipeline)
@@ -224,7 +248,10 @@ def retrain(root: Path, params_file: Path, *, force: bool = False, reason: str |
             stage = failed[-1] if failed else "unknown"
             tail = "\n".join((run.stderr or run.stdout).strip().splitlines()[-5:])
             raise RetrainFailed(f"dvc repro {settings.pipeline} failed at stage {stage!r} on branch {branch} "
-                                f"(its first commit {commits[0][:10]} holds the data and params):\n{tail}")
+                                f"(its commit {commits[0][:10]} holds the training data and params); back on "
+                                f"{original}, its working tree as it was. Inspect with `git checkout {branch}` and "
+                                f"`dvc repro {settings.pipeline}`; to retry after a fix, `git branch -D {branch}` "
+                                f"and `mlprod retrain`, or `mlprod retrain --force --reason TEXT`. dvc said:\n{tail}")
         outcome, version = _outcome(root, params)
         _, uncached = pipeline_files(root, settings.pipeline)
         lock = (Path(settings.pipeline).parent / "dvc.lock").as_posix().removeprefix("./")

@@ -80,8 +80,13 @@ def alert_catalogue(settings: MonitorSettings, history: pd.DataFrame | None) -> 
     alerts = []
     columns = sorted({m.split(":", 1)[1] for m in (history["metric"] if history is not None else [])
                       if m.startswith("feature_drift:")})
+    from .dashboard import threshold_text
+
+    sides = history["alert_when"] if history is not None and "alert_when" in history.columns else None
     thresholds = {} if history is None else {
-        m: _fmt(t) for m, t in zip(history["metric"], history["threshold"]) if m.startswith("feature_drift:")}
+        m: threshold_text(None if pd.isna(t) else float(t), w if isinstance(w, str) else None)
+        for m, t, w in zip(history["metric"], history["threshold"],
+                           sides if sides is not None else [None] * len(history)) if m.startswith("feature_drift:")}
     for column in columns or ["<column>"]:
         alerts.append(Alert("drift", f"feature_drift:{column}", f"The distribution of input {column!s} moved away "
                             "from the reference profile.", "The statistic (or the p-value, for hypothesis tests) "

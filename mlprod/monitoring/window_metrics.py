@@ -1,5 +1,9 @@
 """The history rows of one monitoring window: volume, realised and estimated performance, the estimate's
-disagreement with arriving labels, KPIs, and feature and prediction drift against the reference profile."""
+disagreement with arriving labels, KPIs, and feature and prediction drift against the reference profile.
+
+Each row with a threshold says on which side of it the alert fires (``alert_when``), written here by whoever
+decides the alert: below the ROC AUC floor and the KPI floors, outside the disagreement tolerance (either
+sign), and for drift what the test's result says (below a p-value threshold, above a distance)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,13 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
     rows, labelled = scores.rows, int(scores.counts["labelled"])
     out = []
 
-    def add(metric, kind, value, threshold=None, alert=False):
+    def add(metric, kind, value, threshold=None, alert=False, alert_when=None):
         if value is None:
             return
         out.append({"window": summary.window, "window_start": summary.start, "window_end": summary.end,
                     "metric": metric, "kind": kind, "value": float(value),
                     "threshold": None if threshold is None else float(threshold), "alert": bool(alert),
+                    "alert_when": None if threshold is None else alert_when,
                     "model_version": summary.model_version(), "rows": rows, "labelled_rows": labelled,
                     "as_of": as_of})
 
@@ -35,13 +40,13 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
     for kind, metrics in (("estimated", estimated_metrics(scores)), ("realised", realised_metrics(scores))):
         for metric, value in sorted(metrics.items()):
             floor = auc_floor if metric == "roc_auc" else None
-            add(metric, kind, value, floor, floor is not None and value is not None and value < floor)
+            add(metric, kind, value, floor, floor is not None and value is not None and value < floor, "below")
     check = disagreement(scores, tolerance=settings.disagreement_tolerance,
                          min_labelled=settings.disagreement_min_labelled)
-    add("estimate_disagreement", "realised", check.difference, check.tolerance, check.flagged)
+    add("estimate_disagreement", "realised", check.difference, check.tolerance, check.flagged, "outside")
     for name, estimated, value, floor in compute_kpis(scores, parse_kpis(settings.kpis)):
         add(f"{name}_estimated" if estimated else name, "kpi", value, floor,
-            floor is not None and value is not None and value < floor)
+            floor is not None and value is not None and value < floor, "below")
     profile = summary.profile()
     if reference is not None and profile is not None:
         _drift_rows(reference, profile, settings, add)
@@ -54,14 +59,12 @@ def _drift_rows(reference, profile, settings: MonitorSettings, add) -> None:
     drift = settings.drift_settings()
     features, _ = feature_drift(reference, profile, drift)
     for column in features.columns:
-        # the figure the threshold applies to: the p-value for tests decided on it, else the distance
-        value = column.p_value if column.score == "p_value" else column.statistic
-        add(f"feature_drift:{column.column}", "drift", value, column.threshold, column.drifted)
+        add(f"feature_drift:{column.column}", "drift", column.alert_figure, column.threshold, column.drifted,
+            column.alert_when)
     if features.columns:
         add("feature_drift_share", "drift", features.share_drifted, drift.max_drifted_share,
-            features.share_drifted > drift.max_drifted_share)
+            features.share_drifted > drift.max_drifted_share, "above")
     name = drift.prediction
     if name and name in reference.columns and name in profile.columns:
         result, _ = compare_column(reference, profile, name, drift)
-        value = result.p_value if result.score == "p_value" else result.statistic
-        add("prediction_drift", "drift", value, result.threshold, result.drifted)
+        add("prediction_drift", "drift", result.alert_figure, result.threshold, result.drifted, result.alert_when)

@@ -142,14 +142,18 @@ def lines(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
 
 def timeline(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str = "",
              threshold: Sequence[float | None] | None = None, alerts: Sequence[bool] | None = None,
-             marks: Sequence[tuple[int, str]] = (), width: int = 480, height: int = 200):
-    """Values over ordered windows: ``threshold`` per window (dashed line, "alert at"), ``alerts`` marks the
+             marks: Sequence[tuple[int, str]] = (), width: int = 480, height: int = 200,
+             threshold_label: str = "alert at", mirror_threshold: bool = False):
+    """Values over ordered windows: ``threshold`` per window (dashed line, ``threshold_label`` in the legend,
+    e.g. "alert below"; ``mirror_threshold`` draws it at minus the threshold too, for an alert outside a band
+    around 0), ``alerts`` marks the
     first series' points in alert (red ring), ``marks`` are labelled vertical lines before a window (e.g. a
     new model version). Text is 12px so a viewBox scaled down to a phone's width stays legible."""
     left, right, top, bottom = 46, 14, 34, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     guide = list(threshold or [])
-    values = [v for s in series.values() for v in s if v is not None] + [v for v in guide if v is not None]
+    guides = [guide, [None if v is None else -v for v in guide]] if mirror_threshold else [guide]
+    values = [v for s in series.values() for v in s if v is not None] + [v for g in guides for v in g if v is not None]
     if not values:
         return _markup(_frame(width, height, title, ['<text x="10" y="40">no data</text>']))
     low, high = min(values), max(values)
@@ -163,15 +167,16 @@ def timeline(x_labels: Sequence[str], series: dict[str, Sequence[float | None]],
     def y_of(v: float) -> float:
         return top + plot_h * (high - v) / (high - low)
 
-    names = list(series) + (["alert at"] if any(v is not None for v in guide) else [])
+    names = list(series) + ([threshold_label] if any(v is not None for v in guide) else [])
     body = ['<g font-size="12">']
     ox = float(left)
     for i, name in enumerate(names):
         if i:
             ox += max(70, 7 * len(names[i - 1]) + 30)
-        if name == "alert at" and i == len(series):
+        if i == len(series):  # the threshold line's legend
             body.append(f'<line x1="{_num(ox)}" y1="10" x2="{_num(ox + 14)}" y2="10" stroke="#b42318" '
-                        f'stroke-dasharray="4 3" stroke-width="1.5"/><text x="{_num(ox + 18)}" y="14">alert at</text>')
+                        f'stroke-dasharray="4 3" stroke-width="1.5"/><text x="{_num(ox + 18)}" y="14">'
+                        f'{escape(name)}</text>')
         else:
             body.append(f'<rect x="{_num(ox)}" y="5" width="10" height="10" fill="{COLORS[i % 4]}"/>'
                         f'<text x="{_num(ox + 14)}" y="14">{escape(name)}</text>')
@@ -181,9 +186,9 @@ def timeline(x_labels: Sequence[str], series: dict[str, Sequence[float | None]],
         body.append(f'<line x1="{_num(x)}" y1="{top - 4}" x2="{_num(x)}" y2="{top + plot_h}" stroke="#6e40c9" '
                     f'stroke-dasharray="2 2"/><text x="{_num(x + 3)}" y="{top - 6}" fill="#6e40c9">'
                     f'{escape(label)}</text>')
-    if guide:
+    for line in guides if guide else ():
         segments, run = [], []
-        for i, v in enumerate(guide):
+        for i, v in enumerate(line):
             if v is None:
                 segments, run = segments + [run], []
             else:
