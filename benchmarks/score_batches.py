@@ -113,7 +113,8 @@ def main() -> None:
               f"[{', '.join(f'{s:.2f}' for s in hand)}]")
         print(f"  mlprod score (no gates)                       {scored:6.2f} s   "
               f"[{', '.join(f'{s:.2f}' for s in ours)}]  = {scored / by_hand:.2f}x (goal 1.2x)")
-        print(f"  with the data gates                           {with_gates:6.2f} s   (gates {gated.gate_seconds:.2f} s)")
+        print(f"  with the data gates                           {with_gates:6.2f} s   "
+              f"(gates {gated.gate_seconds:.2f} s)")
         print(f"  NAME@alias resolution (registry, download, hash check, load)  {alias:.2f} s")
         print(f"  no-op run (batch already committed)           {noop * 1000:6.0f} ms")
 
