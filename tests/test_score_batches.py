@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -105,6 +106,61 @@ def test_scoring_an_inbox_writes_the_contract_record(project, models):
     assert marker["gate"]["status"] in ("passed", "warned") and marker["threshold"] == 0.5
     text = (project / "predictions" / f"{ids[0]}.done.json").read_text()
     assert list(json.loads(text)) == sorted(json.loads(text))  # sorted keys
+
+
+def test_scoring_reads_only_the_columns_the_model_key_and_date_need(project, models, monkeypatch):
+    """A batch with a column nobody uses (here the label, already arrived) is read without it; a batch
+    without the key is read whole, so the message lists the file's columns."""
+    from mlprod.data import io
+
+    inbox = project / "stream" / "inbox"
+    week = SPEC.week_ids[0]
+    labelled = pd.read_parquet(inbox / f"{week}.parquet").assign(converted=0, notes="call back")
+    labelled.to_parquet(inbox / f"{week}.parquet", index=False)
+    labelled.drop(columns="lead_id").to_csv(inbox / "no-key.csv", index=False)
+    read, real = [], io.read_table
+
+    def spy(path, *, columns=None):
+        read.append((Path(path).name, columns))
+        return real(path, columns=columns)
+
+    monkeypatch.setattr(io, "read_table", spy)
+    run = _score(project, models["a"], schema=None)
+    assert run.counts == {"scored": 3, "skipped": 0, "quarantined": 1}
+    needed = FEATURES + ["lead_id", "created_at"]
+    assert dict(read)[f"{week}.parquet"] == needed
+    assert dict(read)["no-key.csv"] is None
+    assert "columns: lead_id" not in run.results[-1].detail and "notes" in run.results[-1].detail
+    marker = records.read_marker(project / "predictions", week)
+    assert marker["source_md5"] == hashlib.md5((inbox / f"{week}.parquet").read_bytes()).hexdigest()
+
+
+def test_the_predictions_bytes_are_those_of_the_plain_pyarrow_write(project, models, monkeypatch):
+    """The file's bytes for a given input are pinned to the straightforward write (the frame through
+    ``Table.from_pandas``, text columns cast to plain strings, mlprod's metadata, ``pq.write_table``):
+    the faster path for the constant columns must not change a byte."""
+    import io as bytes_io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlprod.monitoring import inbox as inbox_module
+    from mlprod.monitoring.scoring import load_scoring_model, score_frame
+
+    monkeypatch.setattr(inbox_module, "_now", lambda: "2025-01-06T00:00:00Z")
+    _score(project, models["a"], schema=None)
+    week = SPEC.week_ids[0]
+    batch = pd.read_parquet(project / "stream" / "inbox" / f"{week}.parquet")
+    frame = score_frame(load_scoring_model(models["a"]), batch, threshold=0.5, batch_id=week,
+                        scored_at="2025-01-06T00:00:00Z", key="lead_id", date_column="created_at")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+    table = table.replace_schema_metadata({b"mlprod.schema": b"predictions", b"mlprod.schema_version": b"1"})
+    expected = bytes_io.BytesIO()
+    pq.write_table(table, expected)
+    assert (project / "predictions" / f"{week}.parquet").read_bytes() == expected.getvalue()
 
 
 def test_a_second_run_scores_nothing_and_a_new_champion_leaves_old_batches_untouched(project, models):

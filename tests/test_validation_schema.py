@@ -256,10 +256,19 @@ def test_integers_with_gaps_read_as_floats_are_ints_and_fractions_are_not():
     import numpy as np
     import pandas as pd
 
-    from mlprod.validation.schema_layer import dtype_matches
+    from mlprod.validation.dtype_match import dtype_matches
 
     assert dtype_matches("int", pd.Series([1.0, np.nan, 3.0]))  # a CSV int column with a gap
     assert dtype_matches("int", pd.Series([np.nan, np.nan], dtype="float64"))
     assert not dtype_matches("int", pd.Series([1.0, 3.0]))  # floats without gaps: the type changed
     assert not dtype_matches("int", pd.Series([1.5, np.nan]))
     assert not dtype_matches("int", pd.Series([1.0, np.inf]))
+
+
+def test_the_schema_layer_names_import_from_their_old_home_and_their_modules():
+    from mlprod.validation import dtype_match, pandera_errors, schema_layer, schema_plan
+
+    assert schema_layer.dtype_matches is dtype_match.dtype_matches
+    assert schema_layer.shown_categories is schema_plan.shown_categories
+    assert callable(schema_layer.check_schema) and schema_layer.SchemaChecks.__module__ == schema_layer.__name__
+    assert pandera_errors.record_error.__module__ == pandera_errors.__name__

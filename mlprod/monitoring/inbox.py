@@ -13,6 +13,12 @@ Order of work, and why:
    (:func:`mlprod.validation.validate` with the schema and the model's reference profile); a failing
    batch is quarantined with its report and the others go on (``fail_on_quarantine`` stops the run);
    a passing one is scored and committed (predictions file, then marker, both atomic).
+
+Where the time goes on a large batch (``benchmarks/score_batches.py``): the model's ``predict_proba`` on
+the whole batch, reading the file and writing the predictions. The rest is kept off that path: only the
+columns the model, key and date need are read (all of them when one is missing, so the error lists the
+file's columns); the source's md5, needed for the marker and for an earlier quarantine only, is computed
+once per batch in a thread while the batch is read and scored (``hashlib`` releases the GIL).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -135,7 +142,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     loaded: ScoringModel | None = None
     gate_seconds = load_seconds = 0.0
     out.mkdir(parents=True, exist_ok=True)
-    with stage_lock(out, LOCK_NAME, wait=wait):
+    with stage_lock(out, LOCK_NAME, wait=wait), ThreadPoolExecutor(1, thread_name_prefix="mlprod-md5") as hashing:
         done = set(records.committed(out))
         for file in files:
             if file.stem in done:
@@ -143,7 +150,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
         pending = [f for f in files if f.stem not in done]
         for file in pending:
             batch_id, source = file.stem, _display(file, root)
-            md5 = _md5(file)
+            md5 = hashing.submit(_md5, file)  # waited for when the marker or an earlier quarantine needs it
             earlier = _quarantined(quarantine_dir, batch_id, md5)
             if earlier:
                 results.append(BatchResult(batch_id, "quarantined", source, detail=f"quarantined earlier: {earlier}"))
@@ -155,7 +162,9 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 load_seconds = time.perf_counter() - tick
                 threshold = loaded.default_threshold if threshold is None else threshold
             tick = time.perf_counter()
-            gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile)
+            needed = [c.name for c in loaded.manifest.inputs] + [c for c in (key, date_column) if c]
+            gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile,
+                                         needed)
             gate_seconds += time.perf_counter() - tick
             if problem is None:
                 try:
@@ -165,13 +174,13 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                     problem = (str(exc), None)
             if problem is not None:
                 summary, result = problem
-                _quarantine(quarantine_dir, batch_id, source, md5, summary, result)
+                _quarantine(quarantine_dir, batch_id, source, md5.result(), summary, result)
                 results.append(BatchResult(batch_id, "quarantined", source, detail=summary))
                 logger.warning("quarantined %s: %s", batch_id, summary)
                 _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
                 continue
             marker = records.write_predictions(out, batch_id, scored, {
-                "source": source, "source_md5": md5, "model": loaded.record, "threshold": threshold,
+                "source": source, "source_md5": md5.result(), "model": loaded.record, "threshold": threshold,
                 "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()})
             results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"]))
             logger.info("scored %s: %d rows", batch_id, marker["rows"])
@@ -196,14 +205,18 @@ def _gate_schema(schema: Any, target: str | None) -> Any:
     return dataclasses.replace(schema, columns=columns, statistics=statistics)
 
 
-def _gate(file: Path, batch_id: str, schema: Any, reference: Any):
-    """(gate record, frame, problem): ``problem`` is (summary, validation result) for a batch to quarantine."""
+def _gate(file: Path, batch_id: str, schema: Any, reference: Any, needed: list[str]):
+    """(gate record, frame, problem): ``problem`` is (summary, validation result) for a batch to quarantine.
+
+    The frame holds the ``needed`` columns only when the file has them all, else every column (so that
+    the message about the missing one lists the file's columns)."""
+    from ..data.columns import table_columns
     from ..data.io import read_table
 
     if schema is None:
         gate = {"status": "skipped", "summary": "no schema given: the data gates did not run"}
         try:
-            return gate, read_table(file), None
+            return gate, read_table(file, columns=_wanted(table_columns(file), needed)), None
         except DataError as exc:
             return gate, None, (str(exc), None)
     from ..validation import validate
@@ -220,9 +233,15 @@ def _gate(file: Path, batch_id: str, schema: Any, reference: Any):
             "summary": "; ".join(warnings[:5]) + (f" (+{len(warnings) - 5} more)" if len(warnings) > 5 else "")
             if warnings else f"{sum(len(d.results) for d in result.datasets)} checks passed"}
     try:
-        return gate, read_data(file, schema), None
+        return gate, read_data(file, schema, columns=_wanted(table_columns(file), needed)), None
     except DataError as exc:
         return None, None, (str(exc), None)
+
+
+def _wanted(available: list[str], needed: list[str]) -> list[str] | None:
+    """The ``needed`` columns once each, or None (every column) when the file lacks one of them."""
+    wanted = list(dict.fromkeys(needed))
+    return wanted if wanted and set(wanted) <= set(available) else None
 
 
 def _quarantine(folder: Path, batch_id: str, source: str, md5: str, summary: str, result: Any) -> None:
@@ -241,15 +260,17 @@ def _quarantine(folder: Path, batch_id: str, source: str, md5: str, summary: str
     write_json(target / QUARANTINE_MARKER, record)  # last: the quarantine is complete
 
 
-def _quarantined(folder: Path, batch_id: str, md5: str) -> str | None:
-    """The summary of an earlier quarantine of this same file (same md5), else None (a changed file is re-gated)."""
+def _quarantined(folder: Path, batch_id: str, md5: Future) -> str | None:
+    """The summary of an earlier quarantine of this same file (same md5), else None (a changed file is re-gated).
+
+    ``md5`` (the file's, being computed) is waited for only when there is an earlier quarantine."""
     import json
 
     try:
         record = json.loads((folder / batch_id / QUARANTINE_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(record, dict) and record.get("source_md5") == md5:
+    if isinstance(record, dict) and record.get("source_md5") == md5.result():
         return str(record.get("summary", ""))
     return None
 

@@ -152,13 +152,14 @@ def _rows_at(path, positions: list[int], columns: list[str], batch_rows: int):
     return pd.concat(parts)
 
 
-def read_data(path: str | Path, schema: Schema | None = None):
-    """Read a CSV/Parquet file for validation. CSV has no types, so text columns the schema declares as
-    numbers, booleans or dates are parsed when every value parses (otherwise the dtype check reports the
-    values that do not), and whole-number float columns declared int become nullable ints."""
+def read_data(path: str | Path, schema: Schema | None = None, *, columns: list[str] | None = None):
+    """Read a CSV/Parquet file for validation (only ``columns``, if given). CSV has no types, so text columns
+    the schema declares as numbers, booleans or dates are parsed when every value parses (otherwise the
+    dtype check reports the values that do not), and whole-number float columns declared int become
+    nullable ints."""
     from mlprod.data.io import read_table
 
-    frame = read_table(path)
+    frame = read_table(path, columns=columns)
     if schema is not None and Path(path).suffix.lower() == ".csv":
         frame = _parse_text_columns(frame, schema)
     return frame
