@@ -15,8 +15,8 @@ MONITORING = "pipelines/monitoring/dvc.yaml"
 STAGES = {f"{MONITORING}:{name}" for name in ("score", "monitor", "decide")}
 
 
-def demo_stream(project, as_of: str) -> None:
-    sh([str(BIN / "mlprod"), "demo-stream", "--weeks", "12", "--as-of", as_of, "data/stream"], project)
+def demo_stream(project, as_of: str, weeks: int = 12) -> None:
+    sh([str(BIN / "mlprod"), "demo-stream", "--weeks", str(weeks), "--as-of", as_of, "data/stream"], project)
 
 
 def test_monitoring_pipeline_scores_watches_and_decides(tmp_path):
@@ -60,19 +60,28 @@ def test_monitoring_pipeline_scores_watches_and_decides(tmp_path):
     drift = history[(history["metric"] == "feature_drift_share")].set_index("window")["alert"]
     assert not drift[[f"2025-W{w:02d}" for w in range(2, 9)]].any(), drift
     assert drift[[f"2025-W{w:02d}" for w in range(9, 14)]].all(), drift
+    # the triggers fire at once; the policy also waits for labels from the alerting windows (min_alert_labelled_rows:
+    # 1000, two weeks of labels): the gate counts exactly the labelled rows of the windows its trigger names
     decision = json.loads((project / "reports/monitoring/decision.json").read_text())
-    assert decision["retrain"] is True
     assert any(r.startswith("feature_drift") for r in decision["reasons"]), decision["reasons"]
+    gate = next(c for c in decision["checks"] if c["name"] == "min_alert_labelled_rows")
+    labelled = history.drop_duplicates("window").set_index("window")["labelled_rows"]
+    assert gate["windows"] and gate["value"] == sum(labelled[w] for w in gate["windows"])
+    assert decision["retrain"] is (gate["value"] >= 1000), decision["reasons"]
+    demo_stream(project, "2025-W15", weeks=14)  # the labels of weeks 8 and 9 are in
+    repro(project, MONITORING)
+    decision = json.loads((project / "reports/monitoring/decision.json").read_text())
+    assert decision["retrain"] is True, decision["reasons"]
     metrics = json.loads((project / "metrics/decision.json").read_text())
     assert metrics["retrain"] == 1
     # the dashboard (decision first, a Prometheus textfile beside it) and the runbook (rollback, owners)
     page = (project / "reports/monitoring/dashboard/dashboard.html").read_text()
-    assert "Retraining recommended" in page and "2025-W13" in page
+    assert "Retraining recommended" in page and "2025-W15" in page
     assert "mlprod_monitoring_retrain_recommended" in (project / "reports/monitoring/dashboard/monitoring.prom").read_text()
     runbook = (project / "reports/runbook/runbook.md").read_text()
     assert "mlprod rollback lead-scoring" in runbook and "ml-team@example.com" in runbook
     plots = pd.read_csv(project / "plots/monitoring_history.csv")
-    assert plots["window"].tolist() == [f"2025-W{w:02d}" for w in range(2, 14)]
+    assert plots["window"].tolist() == [f"2025-W{w:02d}" for w in range(2, 16)]
     assert {"estimated_roc_auc", "realised_roc_auc", "feature_drift_share"} <= set(plots.columns)
     show = dvc(project, "metrics", "show").stdout
     assert "metrics/decision.json" in show

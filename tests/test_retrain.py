@@ -109,7 +109,7 @@ def test_retrain_acts_on_the_decision_on_a_branch(tmp_path):
     original = git(project, "rev-parse", "HEAD")
     refused = mlprod(project, "retrain", check=False)  # no decision yet
     assert refused.returncode == 2 and "no decision record" in refused.stderr
-    mlprod(project, "demo-stream", "--weeks", "12", "--as-of", "2025-W13")
+    mlprod(project, "demo-stream", "--weeks", "14", "--as-of", "2025-W15")
     repro(project, MONITORING)
     decision = json.loads((project / "reports/monitoring/decision.json").read_text())
     assert decision["retrain"] is True, decision["reasons"]
@@ -151,7 +151,7 @@ def test_retrain_acts_on_the_decision_on_a_branch(tmp_path):
     data_file = next((project / "data/retrain").glob("*.parquet"))
     data = pd.read_parquet(data_file)
     stream_rows = data[data["lead_id"] >= 10_000_001]
-    assert len(stream_rows) == 8 * 500  # weeks 1..8 are labelled as of week 12 (label delay 4)
+    assert len(stream_rows) == 10 * 500  # weeks 1..10 are labelled as of week 14 (label delay 4)
     git(project, "checkout", "-q", "-")
 
     again = mlprod(project, "retrain", check=False)  # a decision is acted on once
@@ -199,7 +199,7 @@ def test_retrain_whose_training_pipeline_fails_keeps_the_branch_and_leaves_the_o
     branch keeps its data commit; the original branch is exactly as it was; a second run says what happened."""
     project = copy_project(tmp_path / "project", n_rows=8000)
     repro(project)
-    mlprod(project, "demo-stream", "--weeks", "12", "--as-of", "2025-W13")
+    mlprod(project, "demo-stream", "--weeks", "14", "--as-of", "2025-W15")
     repro(project, MONITORING)
     assert json.loads((project / "reports/monitoring/decision.json").read_text())["retrain"] is True
     schema = project / "schema.yaml"

@@ -9,6 +9,7 @@ from typing import Any
 from .. import atomic
 
 JSON_FILE, HTML_FILE = "backtest.json", "backtest.html"
+LEGEND = {"policy": "policy", "never": "never", "every_window": "every window"}
 
 TEMPLATE = r"""{% extends "base.html" %}
 {% block style %}
@@ -16,7 +17,9 @@ TEMPLATE = r"""{% extends "base.html" %}
 .grid3 { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 8px 16px; }
 svg { max-width: 100%; height: auto; display: block; }
 figure { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px 4px; }
-.scroll { overflow-x: auto; } td, th { white-space: nowrap; } td.wrap { white-space: normal; min-width: 12em; }
+.scroll { overflow-x: auto; } td.num, th.num, .badge { white-space: nowrap; } td.wrap { min-width: 10em; }
+.card td:first-child { overflow-wrap: anywhere; }
+.card table { margin: 4px 0 0; } .card td { padding: 2px 4px; }
 @media (max-width: 600px) { main { padding: 16px 12px 32px; } h1 { font-size: 20px; } }
 {% endblock %}
 {% block content %}
@@ -32,28 +35,27 @@ never retraining and retraining every window.</div>
 {% endif %}
 
 <h2>Strategies</h2>
-<div class="scroll"><table>
-<tr><th>Strategy</th><th class="num">Retrains</th><th class="num">Promoted</th><th class="num">Detected (delay)</th>
-<th class="num">False alarms</th><th class="num">ROC AUC</th><th class="num">after change</th>
-{% for k in kpis %}<th class="num">{{ k }}</th>{% endfor %}<th class="num">Seconds</th></tr>
-{% for name, s in strategies %}<tr><td>{{ s.title }}</td><td class="num">{{ s.retrains }}</td><td class="num">{{ s.promoted }}</td>
-<td class="num">{% if s.detected_at %}{{ s.detected_at }} ({{ s.detection_delay }}){% else %}-{% endif %}</td>
-<td class="num">{{ s.false_alarms }}</td><td class="num">{{ s.realised_roc_auc | fmt }}</td>
-<td class="num">{{ s.realised_roc_auc_after_change | fmt }}</td>
-{% for k in kpis %}<td class="num">{{ s.kpis[k] | fmt }}</td>{% endfor %}<td class="num">{{ s.seconds | fmt }}</td></tr>{% endfor %}
-</table></div>
+<div class="cards">{% for name, s in strategies %}<div class="card"><div class="label">{{ s.title }}</div>
+<div class="value">{{ s.realised_roc_auc | fmt }} <span class="small muted">ROC AUC</span></div>
+<table class="small">
+<tr><td>Retrains (promoted)</td><td class="num">{{ s.retrains }} ({{ s.promoted }})</td></tr>
+<tr><td>Detected (delay)</td><td class="num">{% if s.detected_at %}{{ s.detected_at }} (+{{ s.detection_delay }}){% elif name == "every_window" %}n/a{% else %}-{% endif %}</td></tr>
+<tr><td>False alarms</td><td class="num">{{ s.false_alarms }}</td></tr>
+<tr><td>ROC AUC after the change</td><td class="num">{{ s.realised_roc_auc_after_change | fmt }}</td></tr>
+{% for k in kpis %}<tr><td>{{ k }}</td><td class="num">{{ s.kpis[k] | fmt }}</td></tr>{% endfor %}
+<tr><td>Seconds</td><td class="num">{{ s.seconds | fmt }}</td></tr></table></div>{% endfor %}</div>
 <p class="small muted">ROC AUC and KPIs: means over the windows, each window scored by that strategy's champion at the
 time and measured once every label was in. Detection: the first window at or after the change in which a policy
-trigger fired (its delay in windows). False alarms: runs of alarm windows that start before the change.
-Retrains: models trained (a retrain refused for want of labelled rows is not counted).</p>
+trigger fired (its delay in windows); retraining every window restarts the policy's windows with each new model, so
+it has none. False alarms: runs of alarm windows that start before the change. Retrains: models trained (a retrain
+refused for want of labelled rows is not counted).</p>
 
-<h2>Realised ROC AUC per window</h2>
-<figure>{{ together }}</figure>
+<h2>Per window</h2>
+<div class="grid2"><figure><figcaption>Realised ROC AUC</figcaption>{{ together }}</figure>
+{% for k, plot in kpi_plots %}<figure><figcaption>{{ k }} (realised KPI)</figcaption>{{ plot }}</figure>{% endfor %}</div>
 <div class="grid3">{% for name, plot in timelines %}<figure><figcaption>{{ strategies_map[name].title }}</figcaption>{{ plot }}</figure>{% endfor %}</div>
 <p class="small muted">Red rings: windows in which a policy trigger fired. Dotted lines: the model version scoring from
-that window on{% if change %}, and the change ({{ change }}){% endif %}.</p>
-
-{% for k, plot in kpi_plots %}<h2>{{ k }} per window</h2><figure>{{ plot }}</figure>{% endfor %}
+that window on (labelled when there are few){% if change %}, and the change ({{ change }}){% endif %}.</p>
 
 <h2>Windows</h2>
 {% for name, s in strategies %}<details><summary>{{ s.title }}: {{ s.windows | length }} windows, {{ s.retrains }} retrain(s)</summary>
@@ -70,7 +72,9 @@ def render_html(summary: dict[str, Any]) -> str:
     from ..reporting import svg
     from ..reporting.page import render
 
-    strategies = summary["strategies"]
+    from .settings import STRATEGIES
+
+    strategies = {k: summary["strategies"][k] for k in STRATEGIES if k in summary["strategies"]}
     stream = summary["stream"]
     names = [w["window"] for w in next(iter(strategies.values()))["windows"]]
     change = stream.get("change")
@@ -79,15 +83,14 @@ def render_html(summary: dict[str, Any]) -> str:
         marks = _marks(s["windows"], change)
         timelines.append((name, svg.timeline(names, {"realised": [w["realised_roc_auc"] for w in s["windows"]]},
                                              title=f"{s['title']}: realised ROC AUC",
-                                             alerts=[w["alarm"] for w in s["windows"]], marks=marks, width=420)))
+                                             alerts=[w["alarm"] for w in s["windows"]], marks=marks)))
     change_mark = [(names.index(change), "change")] if change in names else []
-    together = svg.timeline(names, {s["title"]: [w["realised_roc_auc"] for w in s["windows"]]
-                                    for s in strategies.values()},
-                            title="Realised ROC AUC per window, every strategy", marks=change_mark, width=880,
-                            height=260)
-    kpi_plots = [(k, svg.timeline(names, {s["title"]: [w["kpis"].get(k) for w in s["windows"]]
-                                          for s in strategies.values()},
-                                  title=f"{k} per window (realised)", marks=change_mark, width=880, height=240))
+    together = svg.timeline(names, {LEGEND[k]: [w["realised_roc_auc"] for w in s["windows"]]
+                                    for k, s in strategies.items()},
+                            title="Realised ROC AUC per window, every strategy", marks=change_mark)
+    kpi_plots = [(k, svg.timeline(names, {LEGEND[name]: [w["kpis"].get(k) for w in s["windows"]]
+                                          for name, s in strategies.items()},
+                                  title=f"{k} per window (realised)", marks=change_mark))
                  for k in summary.get("kpis", [])]
     targets = summary.get("targets", [])
     return render({"backtest.html": TEMPLATE}, "backtest.html",
@@ -99,6 +102,9 @@ def render_html(summary: dict[str, Any]) -> str:
                   seconds=summary["seconds"])
 
 
+MAX_LABELS = 6  # more version marks than this are drawn unlabelled: their labels would overlap
+
+
 def _marks(windows: list[dict[str, Any]], change: str | None) -> list[tuple[int, str]]:
     marks, last = [], None
     for i, w in enumerate(windows):
@@ -106,9 +112,11 @@ def _marks(windows: list[dict[str, Any]], change: str | None) -> list[tuple[int,
             if last is not None:
                 marks.append((i, f"v{w['model_version']}"))
             last = w["model_version"]
+    if len(marks) > MAX_LABELS:
+        marks = [(i, "") for i, _ in marks]
     names = [w["window"] for w in windows]
-    if change in names and not any(i == names.index(change) for i, _ in marks):
-        marks.append((names.index(change), "change"))
+    if change in names:
+        marks = [(i, label) for i, label in marks if i != names.index(change)] + [(names.index(change), "change")]
     return sorted(marks)
 
 

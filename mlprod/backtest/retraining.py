@@ -33,6 +33,7 @@ class RetrainOutcome:
     stream_rows: int = 0
     challenger_roc_auc: float | None = None
     champion_roc_auc: float | None = None
+    sha256: str | None = None  # the retrained model's artifact
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +117,7 @@ class Retrainer:
                        f"{ctx.retrain.describe()} ({window.start} to {window.end}; {in_window} labelled stream rows); "
                        f"holdout from {window.holdout_start}.")
         pipeline = build_pipeline(ctx.model, ctx.categorical_features, ctx.numeric_features)
-        fit_and_save(pipeline, split.train, target=ctx.target, features=ctx.features, model_dir=folder / "trained",
+        trained = fit_and_save(pipeline, split.train, target=ctx.target, features=ctx.features, model_dir=folder / "trained",
                      name=ctx.model_name, training_data=train_path, description=description,
                      positive_label=ctx.positive_label, previous=self.last_model)
         evaluate_and_save(folder / "trained", split.holdout, folder / "model", target=ctx.target,
@@ -132,7 +133,8 @@ class Retrainer:
             decision.outcome, version.semver, str(version.version),
             "gates passed" if decision.passed else f"gates failed: {', '.join(decision.blocking)}",
             train_rows=len(split.train), stream_rows=in_window,
-            challenger_roc_auc=_auc(scores.get("challenger")), champion_roc_auc=_auc(scores.get("champion")))
+            challenger_roc_auc=_auc(scores.get("challenger")), champion_roc_auc=_auc(scores.get("champion")),
+            sha256=trained.manifest.artifact.sha256)
 
 
 def _auc(metrics: Any) -> float | None:

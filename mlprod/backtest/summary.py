@@ -60,8 +60,9 @@ def strategy_summary(replay: Any, *, change_index: int | None, kpis: list[str]) 
         })
     alarms = [w["alarm"] for w in windows]
     starts = episodes(alarms)
+    # retraining every window restarts the policy's windows with each new model: it has no detection of its own
     detected = next((i for i in range(change_index, len(windows)) if alarms[i]), None) \
-        if change_index is not None else None
+        if change_index is not None and replay.strategy != "every_window" else None
     false_alarms = [i for i in starts if change_index is None or i < change_index]
     trained = [w["retrain"] for w in windows if w["retrain"] and w["retrain"]["outcome"] != "refused"]
     after = windows[change_index:] if change_index is not None else []
