@@ -48,6 +48,47 @@ def starting_model(root: Path) -> None:
                       threshold=params["evaluate"]["threshold"], evaluation_data="data/prepared/holdout.parquet")
 
 
+def setup_project(root: Path) -> None:
+    """A project at ``root``: the repository's params.yaml and schema.yaml and the starting model."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("params.yaml", "schema.yaml"):
+        shutil.copy(REPO / name, root / name)
+    os.chdir(root)  # the manifest's data references are relative to the project
+    starting_model(root)
+
+
+def run_seed(root: Path, seed: int, weeks: int) -> dict:
+    """Every strategy on the seed's stream with its shift, then the policy on the same stream without it."""
+    from mlprod.backtest.run import run_backtest
+    from mlprod.backtest.settings import BacktestSettings
+
+    base = BacktestSettings.from_mapping({"weeks": weeks, "seed": seed})
+    shifted = run_backtest(root, root / "params.yaml", base, out_dir=root / f"reports/{seed}").summary
+    calm = run_backtest(root, root / "params.yaml", base.with_options(shift=False, strategies=["policy"]),
+                        out_dir=root / f"reports/{seed}-no-shift").summary
+    s, c = shifted["strategies"], shifted["comparison"]
+    row = {"seed": seed, "detection_delay": c.get("detection_delay"), "false_alarms": c.get("false_alarms"),
+           "no_shift_false_alarms": calm["strategies"]["policy"]["false_alarms"],
+           "retrains": {k: v["retrains"] for k, v in s.items()},
+           "roc_auc": {k: v["realised_roc_auc"] for k, v in s.items()},
+           "kept_gain_share": c.get("kept_gain_share"), "retrain_share": c.get("retrain_share"),
+           "seconds": {k: v["seconds"] for k, v in s.items()},
+           "no_shift_policy_seconds": calm["strategies"]["policy"]["seconds"]}
+    row["detected"] = row["detection_delay"] is not None and row["detection_delay"] <= 2 and row["false_alarms"] <= 1
+    row["calm"] = row["no_shift_false_alarms"] <= 1
+    row["worth_it"] = (row["kept_gain_share"] or 0) >= 0.5 and (row["retrain_share"] or 1) <= 0.2
+    return row
+
+
+def line(row: dict) -> str:
+    return (f"seed {row['seed']}: detected +{row['detection_delay']} with {row['false_alarms']} false alarm(s); without "
+            f"the shift {row['no_shift_false_alarms']} false alarm(s); retrains policy/every "
+            f"{row['retrains']['policy']}/{row['retrains']['every_window']} ({row['retrain_share']}); ROC AUC never "
+            f"{row['roc_auc']['never']}, policy {row['roc_auc']['policy']}, every {row['roc_auc']['every_window']} "
+            f"(kept {row['kept_gain_share']} of the gain); seconds policy {row['seconds']['policy']}, never "
+            f"{row['seconds']['never']}, every {row['seconds']['every_window']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
@@ -57,43 +98,15 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         os.environ.pop(name, None)
-    from mlprod.backtest.run import run_backtest
-    from mlprod.backtest.settings import BacktestSettings
-
     out = Path(args.out).resolve()
     results = []
     with tempfile.TemporaryDirectory(prefix="mlprod-bench-backtest-") as tmp:
         root = Path(tmp) / "project"
-        root.mkdir()
-        for name in ("params.yaml", "schema.yaml"):
-            shutil.copy(REPO / name, root / name)
-        os.chdir(root)
-        starting_model(root)
+        setup_project(root)
         for i in range(args.seeds):
-            seed = 2025 + i
-            base = BacktestSettings.from_mapping({"weeks": args.weeks, "seed": seed})
-            shifted = run_backtest(root, root / "params.yaml", base, out_dir=root / f"reports/{seed}").summary
-            calm = run_backtest(root, root / "params.yaml", base.with_options(shift=False, strategies=["policy"]),
-                                out_dir=root / f"reports/{seed}-no-shift").summary
-            s, c = shifted["strategies"], shifted["comparison"]
-            row = {"seed": seed, "detection_delay": c.get("detection_delay"), "false_alarms": c.get("false_alarms"),
-                   "no_shift_false_alarms": calm["strategies"]["policy"]["false_alarms"],
-                   "retrains": {k: v["retrains"] for k, v in s.items()},
-                   "roc_auc": {k: v["realised_roc_auc"] for k, v in s.items()},
-                   "kept_gain_share": c.get("kept_gain_share"), "retrain_share": c.get("retrain_share"),
-                   "seconds": {k: v["seconds"] for k, v in s.items()},
-                   "no_shift_policy_seconds": calm["strategies"]["policy"]["seconds"]}
-            row["detected"] = row["detection_delay"] is not None and row["detection_delay"] <= 2 and row["false_alarms"] <= 1
-            row["calm"] = row["no_shift_false_alarms"] <= 1
-            row["worth_it"] = (row["kept_gain_share"] or 0) >= 0.5 and (row["retrain_share"] or 1) <= 0.2
+            row = run_seed(root, 2025 + i, args.weeks)
             results.append(row)
-            print(f"seed {seed}: detected +{row['detection_delay']} with {row['false_alarms']} false alarm(s); without "
-                  f"the shift {row['no_shift_false_alarms']} false alarm(s); retrains policy/every "
-                  f"{row['retrains']['policy']}/{row['retrains']['every_window']} ({row['retrain_share']}); ROC AUC "
-                  f"never {row['roc_auc']['never']}, policy {row['roc_auc']['policy']}, every "
-                  f"{row['roc_auc']['every_window']} (kept {row['kept_gain_share']} of the gain); seconds policy "
-                  f"{row['seconds']['policy']}, never {row['seconds']['never']}, every {row['seconds']['every_window']}",
-                  flush=True)
+            print(line(row), flush=True)
             out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     n = len(results)
     print(f"\n{n} seed(s), {args.weeks} weeks:")
