@@ -155,7 +155,9 @@ TEMPLATE = r"""{% extends "base.html" %}
 {% block style %}
 .grid2 { grid-template-columns: repeat(auto-fit, minmax(min(440px, 100%), 1fr)); }
 svg { max-width: 100%; height: auto; display: block; }
-td, th { overflow-wrap: anywhere; } .alerts td:first-child { min-width: 7em; }
+td { overflow-wrap: anywhere; } th { overflow-wrap: normal; } .alerts td:first-child { min-width: 7em; }
+.windows td { overflow-wrap: normal; } .nw { white-space: nowrap; }
+@media (max-width: 600px) { .windows td, .windows th { padding: 5px 4px; } } .windows td:first-child, .windows td.num { white-space: nowrap; }
 .marks { color: #6e40c9; } figure { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px 4px; }
 figcaption .badge { margin-left: 6px; } figcaption .small { font-weight: 400; }
 @media (max-width: 600px) { main { padding: 16px 12px 32px; } .cards { grid-template-columns: 1fr 1fr; }
@@ -215,9 +217,9 @@ changed, which the estimate cannot see (the <code>estimate_disagreement</code> a
 {% endfor %}
 
 <h2>Windows</h2>
-<table><tr><th>Window</th><th>Dates</th><th>Model</th><th class="num">Rows</th><th class="num">Labelled</th></tr>
-{% for w in windows | reverse %}<tr><td>{{ w.window }}</td><td>{{ w.start }} to {{ w.end }}</td><td>{{ w.model_version }}</td>
-<td class="num">{{ w.rows | fmt }}</td><td class="num">{{ w.labelled_rows | fmt }}</td></tr>{% endfor %}</table>
+<table class="windows"><tr><th>Window</th><th>Dates</th><th>Model</th><th class="num">Rows / labelled</th></tr>
+{% for w in windows | reverse %}<tr><td>{{ w.window }}</td><td><span class="nw">{{ w.start }}</span> to <span class="nw">{{ w.end }}</span></td><td>{{ w.model_version }}</td>
+<td class="num">{{ w.rows | fmt }} / {{ w.labelled_rows | fmt }}</td></tr>{% endfor %}</table>
 {% else %}
 <p class="muted">The monitoring history is empty: no batch has been scored and monitored yet.</p>
 {% endif %}
