@@ -155,3 +155,7 @@ class RetrainFailed(MonitoringError):
     """``mlprod retrain`` started on its branch but the training pipeline failed (the branch keeps what was done)."""
 
     exit_code = 1
+
+
+class PredictionLogError(MlprodError):
+    """The prediction log cannot be read or pruned: a segment of a newer schema version, invalid arguments."""

@@ -1,0 +1,239 @@
+"""Writing the prediction log: one writer per worker process, rows buffered in memory, segments written whole.
+
+Order of work (and why):
+1. :meth:`PredictionLogWriter.log_request` turns a request's outputs into rows (raw feature values only for
+   ``log_features``) and appends them to the buffer under a lock: serving threads log concurrently, and
+   the request path never does file I/O.
+2. A daemon thread writes the buffer as one segment when it holds ``segment_rows`` rows or its oldest row
+   waited ``flush_seconds``; :meth:`close` (also run at interpreter exit) writes what is left.
+3. A segment is serialized in memory and written through :func:`mlprod.atomic.write_bytes` (temp file,
+   fsync, rename): a crash loses at most the unflushed buffer and never leaves half a segment under a
+   ``.parquet`` name. The name holds host, pid, the writer's start stamp and a sequence number, so two
+   processes (or a restarted one) never write the same file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import logging
+import math
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .schema import arrow_schema, host_name, segment_path, stamp
+from .settings import PredictionLogSettings
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FIELDS = ("score", "decision", "tier", "fallback_reason", "filled_features", "needs_review")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The model that produced the rows."""
+
+    name: str
+    version: str
+    sha256: str
+
+
+class PredictionLogWriter:
+    """Buffers prediction rows and writes them as segments; thread-safe, one per process (fork-aware)."""
+
+    def __init__(self, settings: PredictionLogSettings, *, key: str | None = None, root: str | Path | None = None):
+        self.settings = settings
+        self.key = key  # the input column whose value is logged as unit_id
+        self.folder = Path(root) / settings.dir if root is not None else Path(settings.dir)
+        self._lock = threading.Lock()  # the buffer
+        self._write_lock = threading.Lock()  # segment numbering and writing
+        self._wake = threading.Event()
+        self._closed = False
+        self.rows_written = 0
+        self.rows_dropped = 0  # rows lost to a failed segment write (disk full, ...)
+        self.segments: list[Path] = []
+        self.last_error: str | None = None
+        self._start_process()
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _start_process(self) -> None:
+        self._pid = os.getpid()
+        self._host = host_name()
+        self._start = stamp(datetime.now(timezone.utc))
+        self._seq = 0
+        self._buffer: list[dict[str, Any]] = []
+        self._oldest: float | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- logging -------------------------------------------------------------------------------------------
+    def log_request(self, request_id: str, outputs: Any, *, model: ModelRef, inputs: Any = None,
+                    experiment: str | None = None, arm: str | None = None, logged_at: datetime | None = None) -> int:
+        """Append one request's rows; ``outputs`` is a DataFrame or a sequence of mappings with
+        score, decision, tier, fallback_reason, filled_features, needs_review (one per input row, in order).
+        ``inputs`` (a DataFrame or sequence of mappings) supplies unit_id and the logged feature values.
+        Returns the number of rows appended."""
+        records = _records(outputs)
+        in_rows = _records(inputs) if inputs is not None else None
+        if in_rows is not None and len(in_rows) != len(records):
+            raise ValueError(f"request {request_id!r}: {len(in_rows)} input rows but {len(records)} outputs")
+        moment = (logged_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        rows = []
+        for i, out in enumerate(records):
+            given = in_rows[i] if in_rows is not None else {}
+            unit = given.get(self.key) if self.key else None
+            rows.append({
+                "request_id": str(request_id), "row": i, "logged_at": moment,
+                "unit_id": None if _missing(unit) else str(unit),
+                "model_name": model.name, "model_version": str(out.get("model_version") or model.version),
+                "model_sha256": model.sha256,
+                "score": None if _missing(out.get("score")) else float(out["score"]),
+                "decision": None if _missing(out.get("decision")) else int(out["decision"]),
+                "tier": str(out["tier"]),
+                "fallback_reason": None if _missing(out.get("fallback_reason")) else str(out["fallback_reason"]),
+                "filled_features": [str(f) for f in (out.get("filled_features") or ())],
+                "needs_review": bool(out.get("needs_review", False)),
+                "experiment": experiment, "arm": arm,
+                "features": _features_json(given, self.settings.log_features) if in_rows is not None else None,
+            })
+        self.append(rows)
+        return len(rows)
+
+    def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append ready rows (every column of the schema) to the buffer."""
+        if not rows:
+            return
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"prediction log writer for {self.folder} is closed")
+            if os.getpid() != self._pid:  # forked: the parent's buffer, numbering and thread are not ours
+                self._start_process()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prediction-log-flush", daemon=True)
+                self._thread.start()
+            if not self._buffer:
+                self._oldest = time.monotonic()
+            self._buffer.extend(rows)
+            full = len(self._buffer) >= self.settings.segment_rows
+        if full:
+            self._wake.set()
+
+    # -- flushing ------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        pid = os.getpid()
+        while not self._closed and os.getpid() == pid:
+            with self._lock:
+                waited = time.monotonic() - self._oldest if self._oldest is not None else 0.0
+            self._wake.wait(max(0.01, self.settings.flush_seconds - waited))
+            self._wake.clear()
+            if self._closed:
+                return
+            with self._lock:
+                due = self._buffer and (len(self._buffer) >= self.settings.segment_rows or
+                                        time.monotonic() - self._oldest >= self.settings.flush_seconds)
+            if due:
+                self.flush()
+
+    def flush(self) -> list[Path]:
+        """Write the buffered rows now (in segments of at most ``segment_rows``); returns the segments written."""
+        with self._write_lock:
+            with self._lock:
+                rows, self._buffer, self._oldest = self._buffer, [], None
+            written = []
+            size = self.settings.segment_rows
+            for begin in range(0, len(rows), size):
+                path = self._write_segment(rows[begin:begin + size])
+                if path is not None:
+                    written.append(path)
+            return written
+
+    def _write_segment(self, rows: list[dict[str, Any]]) -> Path | None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from mlprod.atomic import write_bytes
+
+        path = segment_path(self.folder, rows[0]["logged_at"], self._host, self._pid, self._start, self._seq)
+        self._seq += 1
+        try:
+            table = pa.Table.from_pylist(rows, schema=arrow_schema())
+            buffer = io.BytesIO()
+            pq.write_table(table, buffer)
+            write_bytes(path, buffer.getvalue())
+        except Exception as exc:  # never take serving down: count the loss, say where and why
+            self.rows_dropped += len(rows)
+            self.last_error = f"{path}: {exc}"
+            log.error("prediction log: %d row(s) lost, segment %s not written: %s", len(rows), path, exc)
+            return None
+        self.rows_written += len(rows)
+        self.segments.append(path)
+        return path
+
+    def close(self) -> None:
+        """Write what is buffered and stop the flush thread; later log calls raise."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread() and os.getpid() == self._pid:
+            self._thread.join(timeout=5)
+        if os.getpid() == self._pid:
+            self.flush()
+
+    def __enter__(self) -> PredictionLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close_at_exit(ref: weakref.ref) -> None:
+    writer = ref()
+    if writer is not None:
+        writer.close()
+
+
+def _records(data: Any) -> list[Mapping[str, Any]]:
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        return data.to_dict(orient="records")
+    return list(data)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, pandas NA/NaT
+    except (TypeError, ValueError):
+        return False
+
+
+def _features_json(row: Mapping[str, Any], names: Sequence[str]) -> str | None:
+    if not names:
+        return None
+    values = {name: _plain(row.get(name)) for name in names}
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe form of an input value (numpy scalars, timestamps); missing and non-finite values are null."""
+    if _missing(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+

@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mlprod.errors import ConfigError, PredictionLogError
+from mlprod.predictionlog import (COLUMNS, ModelRef, PredictionLogSettings, PredictionLogWarning, PredictionLogWriter,
+                                  prune, read_log, segments)
+from mlprod.predictionlog.schema import arrow_schema
+
+import predlog_workers
+
+MODEL = ModelRef("lead-scoring", "1.2.0", "ab" * 32)
+OUTPUTS = [
+    {"score": 0.91, "decision": 1, "tier": "primary", "fallback_reason": None, "filled_features": [],
+     "needs_review": False},
+    {"score": 0.5, "decision": 0, "tier": "fallback", "fallback_reason": "timeout", "filled_features": ["income"],
+     "needs_review": True},
+    {"score": None, "decision": None, "tier": "failed", "fallback_reason": "all_tiers_failed",
+     "filled_features": [], "needs_review": True},
+]
+INPUTS = pd.DataFrame({"lead_id": [17, 18, 19], "age": [34, 51, None], "income": [52000.0, float("nan"), 1.0],
+                       "region": ["north", "south", "east"]})
+
+
+def settings(tmp_path: Path, **kw) -> PredictionLogSettings:
+    return PredictionLogSettings(**{"dir": str(tmp_path / "log"), "segment_rows": 100, "flush_seconds": 60, **kw})
+
+
+def test_round_trip_keeps_every_column_in_order_with_schema_version(tmp_path):
+    with PredictionLogWriter(settings(tmp_path), key="lead_id") as writer:
+        writer.log_request("req-1", OUTPUTS, model=MODEL, inputs=INPUTS, experiment=None)
+    [segment] = segments(tmp_path / "log")
+    assert segment.parent.name == datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    host_pid = segment.name.split("-")
+    assert str(os.getpid()) in host_pid and segment.name.endswith("-000000.parquet")
+    metadata = pq.read_schema(segment).metadata
+    assert metadata[b"mlprod.schema_version"] == b"1" and metadata[b"mlprod.schema"] == b"prediction_log"
+    frame = read_log(tmp_path / "log")
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame["request_id"].tolist() == ["req-1"] * 3 and frame["row"].tolist() == [0, 1, 2]
+    assert frame["unit_id"].tolist() == ["17", "18", "19"]
+    assert frame["score"].iloc[0] == 0.91 and pd.isna(frame["score"].iloc[2])
+    assert frame["tier"].tolist() == ["primary", "fallback", "failed"]
+    assert [list(f) for f in frame["filled_features"]] == [[], ["income"], []]
+    assert frame["needs_review"].tolist() == [False, True, True]
+    assert frame["model_version"].unique().tolist() == ["1.2.0"]
+    assert str(frame["logged_at"].dt.tz) == "UTC"
+    assert frame["features"].isna().all() and frame["arm"].isna().all()
+
+
+def test_log_features_only_listed_values_are_kept(tmp_path):
+    with PredictionLogWriter(settings(tmp_path, log_features=("region", "income")), key="lead_id") as writer:
+        writer.log_request("req-1", OUTPUTS, model=MODEL, inputs=INPUTS)
+    frame = read_log(tmp_path / "log")
+    values = [json.loads(text) for text in frame["features"]]
+    assert values == [{"income": 52000.0, "region": "north"}, {"income": None, "region": "south"},
+                      {"income": 1.0, "region": "east"}]
+    raw = b"".join(p.read_bytes() for p in segments(tmp_path / "log"))
+    assert b"age" not in raw  # the unlisted feature's name (and values) never reach the file
+
+
+def test_default_logs_no_feature_values(tmp_path):
+    with PredictionLogWriter(settings(tmp_path)) as writer:
+        writer.log_request("req-1", OUTPUTS, model=MODEL, inputs=INPUTS)
+    frame = read_log(tmp_path / "log")
+    assert frame["features"].isna().all() and frame["unit_id"].isna().all()
+    assert b"north" not in segments(tmp_path / "log")[0].read_bytes()
+
+
+def test_segment_rows_and_flush_seconds_write_segments_without_close(tmp_path):
+    writer = PredictionLogWriter(settings(tmp_path, segment_rows=3, flush_seconds=0.2))
+    writer.log_request("a", OUTPUTS, model=MODEL)  # 3 rows: full
+    deadline = time.monotonic() + 5
+    while len(segments(tmp_path / "log")) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(segments(tmp_path / "log")) == 1
+    writer.log_request("b", OUTPUTS[:1], model=MODEL)  # 1 row: written after flush_seconds
+    while len(segments(tmp_path / "log")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(segments(tmp_path / "log")) == 2
+    writer.close()
+    assert len(read_log(tmp_path / "log")) == 4
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.log_request("c", OUTPUTS, model=MODEL)
+
+
+def test_threads_log_concurrently_every_row_once(tmp_path):
+    writer = PredictionLogWriter(settings(tmp_path, segment_rows=50, flush_seconds=0.05))
+
+    def serve(t: int) -> None:
+        for r in range(100):
+            writer.log_request(f"t{t}-{r}", OUTPUTS, model=MODEL)
+
+    threads = [threading.Thread(target=serve, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    frame = read_log(tmp_path / "log")
+    assert len(frame) == 8 * 100 * 3
+    assert not frame.duplicated(["request_id", "row"]).any()
+    assert frame["logged_at"].is_monotonic_increasing
+    assert writer.rows_written == len(frame) and writer.rows_dropped == 0
+
+
+def test_two_processes_write_disjoint_segments_and_reader_sees_every_row_once(tmp_path):
+    folder = str(tmp_path / "log")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=predlog_workers.write_requests, args=(folder, f"w{i}", 200, 3, 64))
+               for i in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    names = [p.name for p in segments(folder)]
+    pids = {str(w.pid) for w in workers}
+    assert {n.split("-")[-3] for n in names} == pids  # each segment names the process that wrote it
+    assert len(names) == len(set(names)) == 2 * -(-600 // 64)
+    frame = read_log(folder)
+    assert len(frame) == 2 * 200 * 3
+    assert not frame.duplicated(["request_id", "row"]).any()
+    assert set(frame["request_id"].str[:2]) == {"w0", "w1"}
+
+
+def test_sigkill_mid_run_leaves_only_complete_segments(tmp_path):
+    folder = tmp_path / "log"
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=predlog_workers.write_forever, args=(str(folder), 25))
+    child.start()
+    deadline = time.monotonic() + 60
+    while len(segments(folder)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    assert child.exitcode == -signal.SIGKILL
+    day = segments(folder)[0].parent
+    (day / ".segment-cut-short.parquet.x1y2.tmp").write_bytes(b"PAR1 half a segment")  # as a kill mid-write leaves
+    frame = read_log(folder)  # no warning, no error: temp files are never read
+    assert frame.attrs["skipped"] == []
+    files = segments(folder)
+    assert len(files) >= 5
+    for path in files:
+        assert pq.read_table(path).num_rows == 25  # whole segments only
+    assert len(frame) == 25 * len(files)
+    assert not frame.duplicated(["request_id", "row"]).any()
+
+
+def test_corrupt_and_foreign_files_are_skipped_with_a_warning_naming_them(tmp_path):
+    with PredictionLogWriter(settings(tmp_path)) as writer:
+        writer.log_request("req-1", OUTPUTS, model=MODEL)
+    day = segments(tmp_path / "log")[0].parent
+    corrupt = day / "zz-1-20250101T000000000000Z-000000.parquet"
+    corrupt.write_bytes(b"not parquet at all")
+    foreign = day / "foreign.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), foreign)
+    with pytest.warns(PredictionLogWarning) as caught:
+        frame = read_log(tmp_path / "log")
+    messages = " ".join(str(w.message) for w in caught)
+    assert str(corrupt) in messages and str(foreign) in messages
+    assert len(frame) == 3 and sorted(frame.attrs["skipped"]) == sorted([str(corrupt), str(foreign)])
+
+
+def test_future_schema_version_is_refused(tmp_path):
+    day = tmp_path / "log" / "2025-03-01"
+    day.mkdir(parents=True)
+    table = arrow_schema().empty_table().replace_schema_metadata(
+        {b"mlprod.schema": b"prediction_log", b"mlprod.schema_version": b"2"})
+    pq.write_table(table, day / "h-1-x-000000.parquet")
+    with pytest.raises(PredictionLogError, match=r"schema version 2, this mlprod reads versions up to 1; upgrade"):
+        read_log(tmp_path / "log")
+
+
+def test_since_until_and_time_order(tmp_path):
+    moments = [datetime(2025, 3, d, 12, tzinfo=timezone.utc) for d in (3, 1, 2)]
+    with PredictionLogWriter(settings(tmp_path, segment_rows=1)) as writer:
+        for i, moment in enumerate(moments):
+            writer.log_request(f"r{i}", OUTPUTS[:1], model=MODEL, logged_at=moment)
+    assert sorted(p.parent.name for p in segments(tmp_path / "log")) == ["2025-03-01", "2025-03-02", "2025-03-03"]
+    frame = read_log(tmp_path / "log")
+    assert frame["request_id"].tolist() == ["r1", "r2", "r0"]
+    assert read_log(tmp_path / "log", since="2025-03-02")["request_id"].tolist() == ["r2", "r0"]
+    assert read_log(tmp_path / "log", since="2025-03-02", until="2025-03-03")["request_id"].tolist() == ["r2"]
+    assert list(read_log(tmp_path / "nothing-here").columns) == list(COLUMNS)
+
+
+def test_prune_removes_only_whole_old_day_folders(tmp_path):
+    folder = tmp_path / "log"
+    for name in ("2025-01-01", "2025-01-09", "2025-01-10", "2025-01-11", "notes"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "a.parquet").write_bytes(b"x")
+    (folder / "README.txt").write_text("keep me")
+    removed = prune(folder, keep_days=2, today=date(2025, 1, 11))
+    assert [p.name for p in removed] == ["2025-01-01"]
+    assert sorted(p.name for p in folder.iterdir()) == ["2025-01-09", "2025-01-10", "2025-01-11", "README.txt", "notes"]
+    assert [p.name for p in prune(folder, keep_days=1, today=date(2025, 1, 11))] == ["2025-01-09"]
+    with pytest.raises(PredictionLogError, match="keep_days"):
+        prune(folder, keep_days=0)
+
+
+def test_settings_are_strict():
+    parsed = PredictionLogSettings.from_mapping({"dir": "x", "log_features": ["age"], "keep_days": None})
+    assert parsed.log_features == ("age",) and parsed.keep_days is None
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'segment_row'; allowed: dir, segment_rows, "
+                                          r"flush_seconds, keep_days, log_features"):
+        PredictionLogSettings.from_mapping({"segment_row": 5})
+    for bad in ({"segment_rows": 0}, {"flush_seconds": "1m"}, {"keep_days": 0}, {"log_features": "age"},
+                {"dir": ""}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            PredictionLogSettings.from_mapping(bad)
+
+
+def test_params_yaml_section_parses():
+    from mlprod.yamlio import load_file
+
+    section = load_file(Path(__file__).parents[1] / "params.yaml")["prediction_log"]
+    parsed = PredictionLogSettings.from_mapping(section)
+    assert parsed.dir == "monitoring/prediction_log" and parsed.log_features == ()
