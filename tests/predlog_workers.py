@@ -41,3 +41,14 @@ def count_rows(multiproc_dir: str, tier: str, n: int, ready: str) -> None:
     metrics.observe_request(200, 0.01)
     metrics.model_loaded("m", "1.0.0", "ab" * 32)
     open(ready, "w").close()
+
+
+def reload_model(multiproc_dir: str, ready: str) -> None:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+    from mlprod.metricsexport import serving_metrics
+
+    metrics = serving_metrics()
+    metrics.model_loaded("m", "1.0.0", "aa" * 32)
+    metrics.model_loaded("m", "1.1.0", "bb" * 32, reload=True)
+    metrics.reload_failed()
+    open(ready, "w").close()
