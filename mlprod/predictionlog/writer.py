@@ -53,18 +53,20 @@ class PredictionLogWriter:
         self.settings = settings
         self.key = key  # the input column whose value is logged as unit_id
         self.folder = Path(root) / settings.dir if root is not None else Path(settings.dir)
+        self._closed = False
+        self._start_process()
+        _track(self)
+
+    def _start_process(self) -> None:
+        """Fresh state for this process (at start, and in a child after ``fork``: the parent's buffer, locks,
+        numbering and flush thread are not the child's)."""
         self._lock = threading.Lock()  # the buffer
         self._write_lock = threading.Lock()  # segment numbering and writing
         self._wake = threading.Event()
-        self._closed = False
         self.rows_written = 0
         self.rows_dropped = 0  # rows lost to a failed segment write (disk full, ...)
         self.segments: list[Path] = []
         self.last_error: str | None = None
-        self._start_process()
-        atexit.register(_close_at_exit, weakref.ref(self))
-
-    def _start_process(self) -> None:
         self._pid = os.getpid()
         self._host = host_name()
         self._start = stamp(datetime.now(timezone.utc))
@@ -113,8 +115,6 @@ class PredictionLogWriter:
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"prediction log writer for {self.folder} is closed")
-            if os.getpid() != self._pid:  # forked: the parent's buffer, numbering and thread are not ours
-                self._start_process()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="prediction-log-flush", daemon=True)
                 self._thread.start()
@@ -195,10 +195,30 @@ class PredictionLogWriter:
         self.close()
 
 
-def _close_at_exit(ref: weakref.ref) -> None:
-    writer = ref()
-    if writer is not None:
+_WRITERS: weakref.WeakSet = weakref.WeakSet()
+_hooks_installed = False
+
+
+def _track(writer: PredictionLogWriter) -> None:
+    """Close every writer at interpreter exit, and give each a fresh state in a forked child (hooks installed
+    with the first writer, not at import)."""
+    global _hooks_installed
+    _WRITERS.add(writer)
+    if not _hooks_installed:
+        _hooks_installed = True
+        atexit.register(_close_all)
+        os.register_at_fork(after_in_child=_after_fork)
+
+
+def _close_all() -> None:
+    for writer in list(_WRITERS):
         writer.close()
+
+
+def _after_fork() -> None:
+    for writer in list(_WRITERS):
+        if not writer._closed:
+            writer._start_process()
 
 
 def _records(data: Any) -> list[Mapping[str, Any]]:
