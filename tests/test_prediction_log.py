@@ -248,3 +248,12 @@ def test_forked_child_starts_afresh_and_never_rewrites_the_parents_rows(tmp_path
     frame = read_log(tmp_path / "log")
     assert sorted(frame["request_id"]) == ["child", "child", "parent"]
     assert {p.name.split("-")[-3] for p in segments(tmp_path / "log")} == {str(os.getpid()), str(child.pid)}
+
+
+def test_outputs_and_inputs_as_dataframes(tmp_path):
+    with PredictionLogWriter(settings(tmp_path, log_features=("age",)), key="lead_id") as writer:
+        writer.log_request("req-1", pd.DataFrame(OUTPUTS), model=MODEL, inputs=INPUTS)
+    frame = read_log(tmp_path / "log")
+    assert frame["tier"].tolist() == ["primary", "fallback", "failed"] and pd.isna(frame["decision"].iloc[2])
+    assert [json.loads(t) for t in frame["features"]] == [{"age": 34.0}, {"age": 51.0}, {"age": None}]
+    assert frame["unit_id"].tolist() == ["17", "18", "19"]

@@ -83,7 +83,8 @@ class PredictionLogWriter:
         ``inputs`` (a DataFrame or sequence of mappings) supplies unit_id and the logged feature values.
         Returns the number of rows appended."""
         records = _records(outputs)
-        in_rows = _records(inputs) if inputs is not None else None
+        wanted = ([self.key] if self.key else []) + list(self.settings.log_features)
+        in_rows = _columns(inputs, wanted) if inputs is not None else None
         if in_rows is not None and len(in_rows) != len(records):
             raise ValueError(f"request {request_id!r}: {len(in_rows)} input rows but {len(records)} outputs")
         moment = (logged_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
@@ -222,9 +223,21 @@ def _after_fork() -> None:
 
 
 def _records(data: Any) -> list[Mapping[str, Any]]:
-    if hasattr(data, "to_dict") and hasattr(data, "columns"):
-        return data.to_dict(orient="records")
+    if hasattr(data, "columns"):  # a DataFrame, read by column (DataFrame.to_dict costs ~50 us a call)
+        names = [str(c) for c in data.columns]
+        columns = [data[c].tolist() for c in data.columns]
+        return [dict(zip(names, values)) for values in zip(*columns)]
     return list(data)
+
+
+def _columns(data: Any, names: list[str]) -> list[Mapping[str, Any]]:
+    """The rows of ``data`` reduced to ``names`` (a column it lacks is None); a DataFrame is read by column,
+    which is many times faster than converting whole rows."""
+    if hasattr(data, "columns") and hasattr(data, "__len__"):
+        n = len(data)
+        values = {name: data[name].tolist() if name in data.columns else [None] * n for name in names}
+        return [{name: values[name][i] for name in names} for i in range(n)]
+    return [{name: row.get(name) for name in names} for row in data]
 
 
 def _missing(value: Any) -> bool:
