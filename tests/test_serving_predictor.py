@@ -52,7 +52,7 @@ def test_all_good_rows_are_served_by_the_primary_with_its_scores(models, rows):
     np.testing.assert_allclose(out["score"], expected)
     assert (out["tier"] == "primary").all() and out["fallback_reason"].isna().all()
     assert out["decision"].tolist() == (expected >= 0.5).astype(int).tolist()
-    assert out["filled_features"].tolist() == [[]] * len(rows)
+    assert out["filled_features"].tolist() == [()] * len(rows)
     assert (out["model_version"] == "1.2.3").all()
     assert list(out.index) == list(rows.index)
 
@@ -127,7 +127,7 @@ def test_missing_columns_are_filled_for_every_row_and_named(models, rows):
     p = predictor(models, fill={"income": 12345.0})
     out = p.predict(rows.drop(columns=["income", "channel"]))
     assert (out["tier"] == "primary").all()
-    assert out["filled_features"].tolist() == [["channel", "income"]] * len(rows)
+    assert out["filled_features"].tolist() == [("channel", "income")] * len(rows)
     assert out.attrs["inputs"]["filled"] == {"channel": len(rows), "income": len(rows)}
     filled = rows.assign(income=12345.0, channel=p.plan.features[1].fill)
     np.testing.assert_allclose(out["score"], mlprod.load_model(models[0]).predict_proba(filled)[:, 1])
@@ -138,9 +138,9 @@ def test_null_values_are_filled_in_their_rows_only(models, rows):
     broken.loc[2, "age"] = np.nan
     broken.loc[[2, 5], "region"] = None
     out = predictor(models).predict(broken)
-    assert out.loc[2, "filled_features"] == ["region", "age"]
-    assert out.loc[5, "filled_features"] == ["region"]
-    assert out.loc[0, "filled_features"] == []
+    assert out.loc[2, "filled_features"] == ("region", "age")
+    assert out.loc[5, "filled_features"] == ("region",)
+    assert out.loc[0, "filled_features"] == ()
     assert (out["tier"] == "primary").all()
 
 

@@ -14,8 +14,8 @@ Public API (names are imported lazily; ``import mlprod.serving`` imports neither
 NA when a row is rejected), ``tier`` (``primary`` | ``fallback`` | ``rules`` | ``default`` | ``rejected``),
 ``fallback_reason`` (None for ``primary``; else the first reason the row left the primary:
 ``error:<ExceptionType>``, ``timeout``, ``circuit_open``, ``nan``, ``out_of_bounds``, ``bad_shape``,
-``out_of_range``, or ``wrong_type:<feature>`` for a rejected row), ``filled_features`` (list of feature names
-filled because missing or null), ``needs_review`` (bool: score inside ``review_band``), ``model_version``.
+``out_of_range``, or ``wrong_type:<feature>`` for a rejected row), ``filled_features`` (tuple of feature names
+filled because missing or null, in input-column order; ``()`` when none), ``needs_review`` (bool: score inside ``review_band``), ``model_version``.
 ``result.attrs["inputs"]`` counts rows per feature: ``filled``, ``out_of_range``, ``unseen_categories``, and
 ``rejected``.
 

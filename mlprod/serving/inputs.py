@@ -49,8 +49,8 @@ class Prepared:
     """What :meth:`InputPlan.prepare` made of a request: per row of the input, in order."""
 
     frame: pd.DataFrame  # the model's input columns, filled (and clipped); rejected rows left as they came
-    filled: list[list[str]]  # per row: features filled because missing or null
-    out_of_range: list[list[str]]  # per row: features clipped (clip) or to be routed (route)
+    filled: list[tuple[str, ...]]  # per row: features filled because missing or null
+    out_of_range: list[tuple[str, ...]]  # per row: features clipped (clip) or to be routed (route)
     rejected: np.ndarray  # per row: "wrong_type:<feature>" or None
     routed: np.ndarray  # bool per row: out of range under ``route``
     counts: dict[str, dict[str, int]]  # filled / out_of_range / unseen_categories: feature -> rows
@@ -122,20 +122,21 @@ class InputPlan:
                 if n:
                     counts["filled"][feature.name] = n
                 continue
-            values = frame[feature.name].to_numpy()
-            if feature.kind == NUMERIC:
+            series = frame[feature.name]
+            if feature.kind == TEXT:
+                new, missing, wrong, unseen = _text(series, feature)
+                if unseen:
+                    counts["unseen_categories"][feature.name] = unseen
+            elif feature.kind == NUMERIC:
+                values = series.to_numpy()
                 new, missing, wrong, outside = _numeric(values, feature, clip=self.out_of_range == "clip")
                 if outside is not None:
                     range_masks.append((feature.name, outside))
                     counts["out_of_range"][feature.name] = int(outside.sum())
                     if self.out_of_range == "route":
                         routed |= outside
-            elif feature.kind == TEXT:
-                new, missing, wrong, unseen = _text(values, feature)
-                if unseen:
-                    counts["unseen_categories"][feature.name] = unseen
             else:
-                new, missing, wrong = _boolean(values, feature)
+                new, missing, wrong = _boolean(series.to_numpy(), feature)
             if wrong is not None:
                 first = wrong & pd.isna(rejected)
                 rejected[first] = f"wrong_type:{feature.name}"
@@ -232,33 +233,42 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating))
 
 
-def _text(values: np.ndarray, feature: Feature):
-    """(new values or None, missing mask or None, wrong-type mask or None, unseen rows)."""
-    if values.dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        wrong = None
+def _text(series: pd.Series, feature: Feature):
+    """(new values or None, missing mask or None, wrong-type mask or None, unseen rows).
+
+    A column of pandas' string dtype holds only text (or missing values): nothing to check per value, and it is
+    passed on as it is unless a value is missing.
+    """
+    wrong = None
+    if isinstance(series.dtype, pd.StringDtype):
+        missing = series.isna().to_numpy()
+        values = None
     else:
-        good = np.fromiter((v is None or isinstance(v, str) or (isinstance(v, float) and v != v) or v is pd.NA
-                            for v in values), dtype=bool, count=values.size)
-        wrong = None if good.all() else ~good
-        values = values.astype(object)
-    missing = pd.isna(values)
-    if wrong is not None:
-        missing &= ~wrong
-        values = np.where(wrong, feature.fill, values)
+        values = series.to_numpy()
+        if values.dtype.kind != "O" or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            good = np.fromiter((v is None or isinstance(v, str) or (isinstance(v, float) and v != v) or v is pd.NA
+                                for v in values), dtype=bool, count=values.size)
+            wrong = None if good.all() else ~good
+            values = values.astype(object)
+        missing = pd.isna(values)
+        if wrong is not None:
+            missing &= ~wrong
+            values = np.where(wrong, feature.fill, values)
     new = values if wrong is not None else None
     if missing.any():
-        new = np.where(missing, feature.fill, values)
+        base = series.to_numpy(dtype=object) if values is None else values
+        new = np.where(missing, feature.fill, base)
     else:
         missing = None
     unseen = 0
     if feature.known is not None:
-        current = values if new is None else new
-        if current.size <= 32:
-            unseen = sum(1 for v in current if v not in feature.known)
+        if new is None and len(series) > 32:
+            unseen = int((~series.isin(feature.known)).sum())
         else:
-            unseen = int((~pd.Series(current).isin(feature.known)).sum())
-        if wrong is not None:
-            unseen -= int(wrong.sum())  # the fill value stands in for them; they are rejected anyway
+            current = series.to_numpy() if new is None else new
+            unseen = sum(1 for v in current if v not in feature.known)
+            if wrong is not None:
+                unseen -= int(wrong.sum())  # the fill value stands in for them; they are rejected anyway
         unseen = max(unseen, 0)
     return new, missing, wrong, unseen
 
@@ -284,18 +294,20 @@ def _assemble(frame: pd.DataFrame, columns: list[str], changed: dict[str, Any]) 
     return pd.DataFrame(data, index=frame.index, columns=columns)
 
 
-def _per_row(n: int, masks: list[tuple[str, np.ndarray | None]]) -> list[list[str]]:
-    """Per row, the names whose mask is true there (None: true everywhere)."""
+def _per_row(n: int, masks: list[tuple[str, np.ndarray | None]]) -> list[tuple[str, ...]]:
+    """Per row, the names whose mask is true there (None: true everywhere), in the plan's column order; the
+    same empty tuple for every row without any (no per-row allocation in the common case)."""
     if not masks:
-        return [[] for _ in range(n)]
-    everywhere = [name for name, mask in masks if mask is None]
-    some = [(name, np.flatnonzero(mask)) for name, mask in masks if mask is not None]
-    rows = [list(everywhere) for _ in range(n)]
-    for name, where in some:
+        return [()] * n
+    if all(mask is None for _, mask in masks):
+        return [tuple(name for name, _ in masks)] * n
+    rows: list[list[str] | tuple[()]] = [()] * n
+    for name, mask in masks:
+        where = range(n) if mask is None else np.flatnonzero(mask).tolist()
         for i in where:
-            rows[i].append(name)
-    if everywhere and some:  # keep the plan's column order within a row
-        order = {name: i for i, (name, _) in enumerate(masks)}
-        for row in rows:
-            row.sort(key=order.__getitem__)
-    return rows
+            row = rows[i]
+            if row == ():
+                rows[i] = [name]
+            else:
+                row.append(name)
+    return [tuple(row) for row in rows]
