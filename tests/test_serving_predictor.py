@@ -204,3 +204,31 @@ def test_a_rule_can_never_run_code(models):
         predictor(models, rules=[{"when": "income.__class__ == 1", "score": 0.1}])
     with pytest.raises(ConfigError, match=r"serving\.rules\[0\]"):
         predictor(models, rules=[{"when": "no_such_column > 1", "score": 0.1}])
+
+
+def test_a_fallback_needing_inputs_the_primary_lacks_is_refused(models, tmp_path):
+    from mlprod.training import ModelSettings, build_pipeline, fit_and_save
+
+    train = models[2]
+    data = tmp_path / "train.csv"
+    train.to_csv(data, index=False)
+    fewer = [c for c in FEATURES if c != "income"]
+    fit_and_save(build_pipeline(ModelSettings(max_iter=10), ["region", "channel"],
+                                [c for c in fewer if c not in ("region", "channel")]),
+                 train, target="converted", features=fewer, model_dir=tmp_path / "narrow", name="narrow",
+                 training_data=data, version="1.0.0")
+    with pytest.raises(ConfigError, match=r"needs input\(s\) 'income' the primary"):
+        ResilientPredictor.from_folders(tmp_path / "narrow", models[1], settings=settings())
+
+
+def test_a_tampered_model_file_is_never_loaded(models, tmp_path):
+    import shutil
+
+    from mlprod.errors import ManifestError
+
+    folder = tmp_path / "tampered"
+    shutil.copytree(models[0], folder)
+    artifact = next(p for p in folder.iterdir() if p.suffix == ".skops")
+    artifact.write_bytes(artifact.read_bytes() + b"x")
+    with pytest.raises(ManifestError, match="sha256"):
+        ResilientPredictor.from_folders(folder, settings=settings())
