@@ -232,3 +232,13 @@ def test_a_tampered_model_file_is_never_loaded(models, tmp_path):
     artifact.write_bytes(artifact.read_bytes() + b"x")
     with pytest.raises(ManifestError, match="sha256"):
         ResilientPredictor.from_folders(folder, settings=settings())
+
+
+def test_a_column_sent_twice_is_a_clear_error(models, rows):
+    from mlprod.errors import DataError
+
+    twice = pd.concat([rows, rows[["age"]]], axis=1)
+    with pytest.raises(DataError, match=r"column\(s\) 'age' more than once"):
+        predictor(models).predict(twice)
+    with pytest.raises(DataError, match="expected a pandas DataFrame"):
+        predictor(models).predict(rows.to_dict("records"))

@@ -108,7 +108,13 @@ class InputPlan:
     def prepare(self, frame: Any) -> Prepared:
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame of rows to score, got {type(frame).__name__}")
+        if frame.columns.has_duplicates:
+            twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(self.columns))
+            if twice:
+                raise DataError(f"the rows to score have column(s) {', '.join(map(repr, twice))} more than once; "
+                                "send each input column once")
         n = len(frame)
+        any_wrong = False
         rejected = np.full(n, None, dtype=object)
         routed = np.zeros(n, dtype=bool)
         changed: dict[str, Any] = {}
@@ -138,6 +144,7 @@ class InputPlan:
             else:
                 new, missing, wrong = _boolean(series.to_numpy(), feature)
             if wrong is not None:
+                any_wrong = True
                 first = wrong & pd.isna(rejected)
                 rejected[first] = f"wrong_type:{feature.name}"
             if missing is not None:
@@ -145,9 +152,10 @@ class InputPlan:
                 counts["filled"][feature.name] = int(missing.sum())
             if new is not None:
                 changed[feature.name] = new
-        if wrong_rows := int((~pd.isna(rejected)).sum()) if n else 0:
-            routed &= pd.isna(rejected)
-            counts["rejected"] = {"rows": wrong_rows}
+        if any_wrong:
+            ok = pd.isna(rejected)
+            routed &= ok
+            counts["rejected"] = {"rows": int((~ok).sum())}
         out = _assemble(frame, self.columns, changed)
         return Prepared(out, _per_row(n, filled_masks), _per_row(n, range_masks), rejected, routed, counts)
 
