@@ -242,3 +242,13 @@ def test_a_column_sent_twice_is_a_clear_error(models, rows):
         predictor(models).predict(twice)
     with pytest.raises(DataError, match="expected a pandas DataFrame"):
         predictor(models).predict(rows.to_dict("records"))
+
+
+@pytest.mark.parametrize("parameters, expected", [
+    ({"evaluate": {"threshold": 0.3}}, 0.3), ({"evaluate": {"threshold": True}}, 0.5), ({}, 0.5)])
+def test_the_threshold_is_the_one_the_evaluate_stage_recorded(parameters, expected):
+    from types import SimpleNamespace
+
+    from mlprod.serving.predictor import manifest_threshold
+
+    assert manifest_threshold(SimpleNamespace(parameters=parameters)) == expected
