@@ -1,4 +1,4 @@
-"""Functions run in spawned child processes by tests/test_prediction_log.py and tests/test_metricsexport.py."""
+"""Functions run in spawned child processes by tests/test_prediction_log.py and tests/test_serving_metrics.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def outputs(n: int, tier: str = "primary") -> list[dict]:
 
 
 def write_requests(folder: str, worker: str, requests: int, rows: int, segment_rows: int) -> None:
-    from mlprod.predictionlog import ModelRef, PredictionLogSettings, PredictionLogWriter
+    from mlprod.serving.predictionlog import ModelRef, PredictionLogSettings, PredictionLogWriter
 
     settings = PredictionLogSettings(dir=folder, segment_rows=segment_rows, flush_seconds=60)
     with PredictionLogWriter(settings) as writer:
@@ -21,7 +21,7 @@ def write_requests(folder: str, worker: str, requests: int, rows: int, segment_r
 
 
 def write_forever(folder: str, segment_rows: int) -> None:
-    from mlprod.predictionlog import ModelRef, PredictionLogSettings, PredictionLogWriter
+    from mlprod.serving.predictionlog import ModelRef, PredictionLogSettings, PredictionLogWriter
 
     writer = PredictionLogWriter(PredictionLogSettings(dir=folder, segment_rows=segment_rows, flush_seconds=60))
     r = 0
@@ -34,7 +34,7 @@ def write_forever(folder: str, segment_rows: int) -> None:
 
 def count_rows(multiproc_dir: str, tier: str, n: int, ready: str) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
-    from mlprod.metricsexport import serving_metrics
+    from mlprod.serving.metrics import serving_metrics
 
     metrics = serving_metrics()
     metrics.observe_rows(outputs(n, tier))
@@ -45,7 +45,7 @@ def count_rows(multiproc_dir: str, tier: str, n: int, ready: str) -> None:
 
 def reload_model(multiproc_dir: str, ready: str) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
-    from mlprod.metricsexport import serving_metrics
+    from mlprod.serving.metrics import serving_metrics
 
     metrics = serving_metrics()
     metrics.model_loaded("m", "1.0.0", "aa" * 32)

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlprod.errors import ConfigError, PredictionLogError
-from mlprod.predictionlog import (COLUMNS, ModelRef, PredictionLogSettings, PredictionLogWarning, PredictionLogWriter,
+from mlprod.serving.predictionlog import (COLUMNS, ModelRef, PredictionLogSettings, PredictionLogWarning, PredictionLogWriter,
                                   prune, read_log, segments)
-from mlprod.predictionlog.schema import arrow_schema
+from mlprod.serving.predictionlog.schema import arrow_schema
 
 import predlog_workers
 

@@ -22,6 +22,9 @@ filled because missing or null, in input-column order; ``()`` when none), ``need
 The tiers (:mod:`.tiers`): primary model -> fallback model -> ``serving.rules`` -> ``serving.default_score``.
 Model calls run under a per-tier time budget on a bounded thread pool with a circuit breaker (:mod:`.budget`).
 See docs/serving.md.
+
+Subpackages: :mod:`.predictionlog` (the prediction log every served row is written to; docs/prediction_log.md) and
+:mod:`.metrics` (the ``/metrics`` collectors, multiprocess-safe; docs/serving_metrics.md).
 """
 
 from __future__ import annotations

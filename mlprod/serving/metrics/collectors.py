@@ -6,7 +6,7 @@ status codes) or from the loaded model's manifest (feature names); anything else
 
 Multiprocess mode (several worker processes): prometheus_client picks it when it is imported with
 ``PROMETHEUS_MULTIPROC_DIR`` set; each process then writes its values to files in that folder and
-:func:`mlprod.metricsexport.render_metrics` adds them up. The model-info gauge uses ``livemax``: a version
+:func:`mlprod.serving.metrics.render_metrics` adds them up. The model-info gauge uses ``livemax``: a version
 shows 1 while any live worker serves it (call :func:`mark_process_dead` when a worker exits).
 """
 

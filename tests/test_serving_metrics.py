@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlprod.errors import ConfigError
-from mlprod.metricsexport import ServingMetrics, render_metrics
+from mlprod.serving.metrics import ServingMetrics, render_metrics
 
 import predlog_workers
 
