@@ -159,3 +159,8 @@ class RetrainFailed(MonitoringError):
 
 class PredictionLogError(MlprodError):
     """The prediction log cannot be read or pruned: a segment of a newer schema version, invalid arguments."""
+
+
+class ReviewError(MlprodError):
+    """Routing to people cannot go on: no review band can be certified, a calibration file is missing, stale or
+    malformed, or a reviewers' file has missing columns, unknown units or bad labels."""

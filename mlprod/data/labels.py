@@ -36,8 +36,12 @@ class LabelSummary:
 
 
 def binary_target(frame: Any, target: str, *, positive_label: Any = None, drop_unlabelled: bool = True,
-                  source: str, keys: Callable[[str], str] | None = None) -> tuple[Any, LabelSummary]:
+                  source: str, keys: Callable[[str], str] | None = None,
+                  one_class_ok: bool = False) -> tuple[Any, LabelSummary]:
     """``frame`` with its ``target`` column as 0/1 (int64) and without unlabelled rows, and what was done.
+
+    ``one_class_ok``: a file of labels that arrive later (monitoring, reviewers' decisions) may hold one class
+    only; with a text ``positive_label``, a single other value is then the negative class.
 
     A frame that needs no change is returned as it is (same object). ``keys`` turns a parameter name
     (``target``, ``positive_label``, ``drop_unlabelled``) into the params.yaml key shown in messages
@@ -76,16 +80,16 @@ def binary_target(frame: Any, target: str, *, positive_label: Any = None, drop_u
         encoded = labels.astype(np.int64) if mapped else labels
     else:
         matches = [v for v in values if _same_label(v, positive_label)]
-        if not matches:
+        if not matches and not (one_class_ok and len(values) == 1):
             raise DataError(f"{source}: {key('positive_label')} {positive_label!r} is not a value of target column "
                             f"{target!r} (values: {', '.join(map(repr, values)) or 'none'}); set it to the value "
                             "that means positive")
-        positive = matches[0]
-        others = [v for v in values if v is not positive]
+        positive = matches[0] if matches else positive_label
+        others = [v for v in values if not matches or v is not positive]
         negative = others[0] if others else None
         encoded = labels.map(lambda v: 1 if _same_label(v, positive_label) else 0).astype(np.int64)
         mapped = True
-    if len(values) < 2:
+    if len(values) < 2 and not (one_class_ok and values):
         raise DataError(f"{source}: target column {target!r} has one class only ({', '.join(map(repr, values))}"
                         f"{' after dropping unlabelled rows' if unlabelled else ''}); a model needs rows of both "
                         f"classes: check {key('target')} and the data")

@@ -149,7 +149,7 @@ def read_labels(settings: MonitorSettings, names) -> pd.DataFrame:
             raise MonitoringError(f"labels file {path} has no column(s) {missing}; expected the key "
                                   f"({settings.key_column!r}) and the target ({settings.target!r})")
         frame, _ = binary_target(frame[[settings.key_column, settings.target]], settings.target,
-                                 positive_label=settings.positive_label, source=str(path))
+                                 positive_label=settings.positive_label, source=str(path), one_class_ok=True)
         frames.append(pd.DataFrame({"key": frame[settings.key_column].astype(str),
                                     "label": frame[settings.target].astype(np.int64), "file": name}))
     if not frames:

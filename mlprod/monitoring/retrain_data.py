@@ -124,7 +124,7 @@ def read_labels(folder: Path, *, key: str, target: str, positive_label: Any) -> 
     for path in files:
         frame = read_table(path)
         frame, _ = binary_target(frame, target, positive_label=positive_label, drop_unlabelled=True,
-                                 source=str(path))
+                                 source=str(path), one_class_ok=True)
         frames.append(frame[[key, target]])
     return pd.concat(frames, ignore_index=True)
 

@@ -8,8 +8,9 @@ Order of work in :meth:`ResilientPredictor.predict` (and why):
    serve the row);
 3. the rules, then the constant default, score whatever is left: a request never fails as a whole because a
    model did;
-4. the decision (score >= threshold) and ``needs_review`` (score inside ``review_band``) are computed once, on
-   the final scores.
+4. the decision (score >= threshold) and ``needs_review`` (score inside ``review_band``, inclusive; under
+   ``serving.review.method: risk_control`` the band calibrated for the model, :mod:`mlprod.serving.review`) are
+   computed once, on the final scores.
 """
 
 from __future__ import annotations
@@ -56,11 +57,20 @@ class ResilientPredictor:
     def from_folders(cls, primary_dir: str | Path, fallback_dir: str | Path | None = None, *,
                      settings: ServingSettings) -> ResilientPredictor:
         """Load the models with :func:`mlprod.load_model` (sha256 checked before deserializing); the input plan
-        from the primary's manifest and reference profile; threshold and version from the primary's manifest."""
+        from the primary's manifest and reference profile; threshold and version from the primary's manifest.
+        With ``settings.review.method: risk_control`` the review band is the one calibrated for the primary
+        (``review_calibration.json`` in its folder; a ReviewError when it is missing or was calibrated for another
+        model)."""
         from ..manifest.schema import read_manifest
         from ..manifest.store import load_model
 
         manifest = read_manifest(primary_dir)
+        if settings.review.method == "risk_control":
+            from dataclasses import replace
+
+            from .review.calibration import calibrated_band
+
+            settings = replace(settings, review_band=calibrated_band(primary_dir, manifest))
         plan = InputPlan.from_folder(primary_dir, fill=settings.fill, out_of_range=settings.out_of_range,
                                      manifest=manifest)
         fallback = None

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 
 OUT_OF_RANGE = ("clip", "route")
+REVIEW_METHODS = ("band", "risk_control")
 WHERE = "params.yaml serving"
 
 
@@ -31,6 +32,16 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """``serving.review``: how rows are routed to people (docs/serving.md, "Routing to people")."""
+
+    method: str = "band"  # band: serving.review_band as written | risk_control: the band calibrated on the holdout
+    alpha: float = 0.1  # risk_control: the target error rate among automatically decided rows ...
+    delta: float = 0.1  # ... guaranteed with probability 1 - delta
+    dir: str = "monitoring/review"  # the review queue's own records (decided.csv)
+
+
+@dataclass(frozen=True)
 class ServingSettings:
     time_budget_ms: float = 200.0  # per request and model tier
     max_workers: int = 4  # threads per model tier's bounded executor
@@ -40,6 +51,7 @@ class ServingSettings:
     rules: tuple[Rule, ...] = ()  # evaluated in order, first match wins
     default_score: float = 0.0  # the constant last tier
     review_band: tuple[float, float] | None = None  # [low, high]: scores inside go to review
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = WHERE) -> ServingSettings:
@@ -49,7 +61,7 @@ class ServingSettings:
             raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
         data = dict(data)
         _check_keys(data, ["time_budget_ms", "max_workers", "breaker", "out_of_range", "fill", "rules",
-                           "default_score", "review_band"], where)
+                           "default_score", "review_band", "review"], where)
         out: dict[str, Any] = {}
         if "time_budget_ms" in data:
             out["time_budget_ms"] = float(_number(data["time_budget_ms"], f"{where}.time_budget_ms", low=0,
@@ -71,6 +83,8 @@ class ServingSettings:
             out["default_score"] = float(_number(data["default_score"], f"{where}.default_score", low=0, high=1))
         if "review_band" in data:
             out["review_band"] = _band(data["review_band"], f"{where}.review_band")
+        if "review" in data:
+            out["review"] = _review(data["review"], f"{where}.review")
         return cls(**out)
 
 
@@ -160,3 +174,29 @@ def _band(data: Any, where: str) -> tuple[float, float] | None:
     if low > high:
         raise ConfigError(f"{where}: low {low} is above high {high}; write [low, high]")
     return low, high
+
+
+def _review(data: Any, where: str) -> ReviewSettings:
+    if data is None:
+        return ReviewSettings()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping such as {{method: risk_control, alpha: 0.1, delta: 0.1}}, "
+                          f"got {data!r}")
+    data = dict(data)
+    _check_keys(data, ["method", "alpha", "delta", "dir"], where)
+    out: dict[str, Any] = {}
+    if "method" in data:
+        if data["method"] not in REVIEW_METHODS:
+            raise ConfigError(f"{where}.method: expected {' or '.join(REVIEW_METHODS)}, got {data['method']!r}")
+        out["method"] = data["method"]
+    for name in ("alpha", "delta"):
+        if name in data:
+            value = _number(data[name], f"{where}.{name}", low=0, open_low=True, high=1)
+            if value >= 1:
+                raise ConfigError(f"{where}.{name}: expected a number > 0 and < 1, got {value!r}")
+            out[name] = float(value)
+    if "dir" in data:
+        if not isinstance(data["dir"], str) or not data["dir"].strip():
+            raise ConfigError(f"{where}.dir: expected a folder path, got {data['dir']!r}")
+        out["dir"] = data["dir"]
+    return ReviewSettings(**out)
