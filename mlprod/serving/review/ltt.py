@@ -6,8 +6,9 @@ rows are decided automatically. The risk controlled is the error rate among auto
 ``alpha``"; rejecting it at level ``delta`` certifies the band.
 
 Order of work (and why):
-1. the candidate bands are nested and ordered from narrow to wide (:func:`symmetric_bands`); a wider band sends
-   the hardest rows to people, so its risk is lower and its null the easiest to reject;
+1. the candidate bands are nested and ordered from narrow to wide (:func:`symmetric_bands`, at most
+   ``threshold +- 0.4`` by default); a wider band sends the hardest rows to people, so its risk is lower and its
+   null the easiest to reject (as long as it leaves enough rows decided automatically: hence the cap);
 2. per band, the errors among the holdout's auto-decided rows and the p-value: the binomial tail
    ``P(Binomial(n, alpha) <= errors)``. Given that ``n`` holdout rows fell outside the band, those rows are i.i.d.
    draws of the auto-decided population, so the error count is Binomial(n, risk): the tail is a valid p-value for a
@@ -61,12 +62,19 @@ class LTTResult:
         return self.chosen is not None
 
 
-def symmetric_bands(threshold: float, step: float = 0.01) -> list[tuple[float, float]]:
-    """Bands ``[threshold - w, threshold + w]`` clipped to [0, 1], ``w`` = step, 2*step, ... up to the widest band
-    that still leaves some score range decided automatically; narrow to wide."""
+MAX_WIDTH = 0.4
+
+
+def symmetric_bands(threshold: float, step: float = 0.01, max_width: float = MAX_WIDTH) -> list[tuple[float, float]]:
+    """Bands ``[threshold - w, threshold + w]`` clipped to [0, 1], ``w`` = step, 2*step, ... up to ``max_width`` (and
+    never all of [0, 1]); narrow to wide.
+
+    Why a cap: testing starts at the widest band, and a band that leaves only a few dozen holdout rows to decide
+    automatically cannot show that their error is below alpha, which would stop the sequence at once. The cap
+    is fixed before the labels are seen, so the guarantee holds; a wider grid can be passed as ``bands``."""
     if not 0 < step < 1:
         raise ValueError(f"step must be in (0, 1), got {step!r}")
-    reach = max(threshold, 1 - threshold)
+    reach = min(max(threshold, 1 - threshold), max_width)
     bands = []
     for i in range(1, int(np.floor(reach / step + 1e-9)) + 1):
         w = round(i * step, 10)
