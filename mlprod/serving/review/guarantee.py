@@ -35,7 +35,7 @@ def realised_error_by_week(log: pd.DataFrame, labels: pd.DataFrame, *, alpha: fl
     iso = moments.dt.isocalendar()
     joined["week"] = [f"{y:04d}-W{w:02d}" for y, w in zip(iso["year"], iso["week"])]
     joined["week_start"] = (moments.dt.tz_convert(None).dt.normalize()
-                            - pd.to_timedelta(moments.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
+                            - pd.to_timedelta(moments.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
     joined["labelled"] = joined["_label"].notna()
     joined["error"] = joined["labelled"] & (joined["decision"].astype("float") != joined["_label"].astype("float"))
     rows: list[dict[str, Any]] = []
