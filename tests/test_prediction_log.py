@@ -257,3 +257,20 @@ def test_outputs_and_inputs_as_dataframes(tmp_path):
     assert frame["tier"].tolist() == ["primary", "fallback", "failed"] and pd.isna(frame["decision"].iloc[2])
     assert [json.loads(t) for t in frame["features"]] == [{"age": 34.0}, {"age": 51.0}, {"age": None}]
     assert frame["unit_id"].tolist() == ["17", "18", "19"]
+
+
+def test_a_key_column_with_a_gap_logs_whole_numbers_without_a_decimal_point(tmp_path):
+    """pandas reads a key column with a missing value as floats; unit ids must still match integer label keys."""
+    import pandas as pd
+
+    from mlprod.serving.predictionlog import PredictionLogSettings, PredictionLogWriter, read_log
+    from mlprod.serving.predictionlog.writer import ModelRef
+
+    settings = PredictionLogSettings.from_mapping({"dir": str(tmp_path / "log")})
+    writer = PredictionLogWriter(settings, key="lead_id")
+    inputs = pd.DataFrame({"lead_id": [101, None, 103]})
+    outputs = [{"score": 0.5, "decision": 1, "tier": "primary"}] * 3
+    writer.log_request("r1", outputs, model=ModelRef("m", "1.0.0", "abc"), inputs=inputs)
+    writer.close()
+    units = read_log(tmp_path / "log")["unit_id"]
+    assert units[[0, 2]].tolist() == ["101", "103"] and units.isna()[1]

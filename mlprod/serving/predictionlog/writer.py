@@ -94,7 +94,7 @@ class PredictionLogWriter:
             unit = given.get(self.key) if self.key else None
             rows.append({
                 "request_id": str(request_id), "row": i, "logged_at": moment,
-                "unit_id": None if _missing(unit) else str(unit),
+                "unit_id": None if _missing(unit) else unit_id_text(unit),
                 "model_name": model.name, "model_version": str(out.get("model_version") or model.version),
                 "model_sha256": model.sha256,
                 "score": None if _missing(out.get("score")) else float(out["score"]),
@@ -238,6 +238,15 @@ def _columns(data: Any, names: list[str]) -> list[Mapping[str, Any]]:
         values = {name: data[name].tolist() if name in data.columns else [None] * n for name in names}
         return [{name: values[name][i] for name in names} for i in range(n)]
     return [{name: row.get(name) for name in names} for row in data]
+
+
+def unit_id_text(value: Any) -> str:
+    """A key value as text, the same whatever pandas made of the column: a whole number read as a float (its
+    column had a missing value) is written without ``.0``, so it matches the integer key of a label file."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
 
 
 def _missing(value: Any) -> bool:
