@@ -154,9 +154,9 @@ def test_sigkill_mid_run_leaves_only_complete_segments(tmp_path):
     assert frame.attrs["skipped"] == []
     files = segments(folder)
     assert len(files) >= 5
-    for path in files:
-        assert pq.read_table(path).num_rows == 25  # whole segments only
-    assert len(frame) == 25 * len(files)
+    sizes = [pq.read_table(path).num_rows for path in files]  # every segment reads whole
+    # a flush writes what the buffer holds by then in segments of at most segment_rows (the last one may be shorter)
+    assert 0 < min(sizes) and max(sizes) == 25 and len(frame) == sum(sizes)
     assert not frame.duplicated(["request_id", "row"]).any()
 
 
