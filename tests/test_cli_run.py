@@ -107,7 +107,8 @@ def test_sigterm_stops_the_run_like_ctrl_c(project: Project) -> None:
               - models
         """)
     proc = subprocess.Popen([sys.executable, "-m", "mlprod", "run", "writes_then_waits.ipynb", "--no-html"],
-                            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     pid_file = project.root / "kernel.pid"
     deadline = time.monotonic() + 60
     while not (pid_file.is_file() and pid_file.read_text()) and proc.poll() is None and time.monotonic() < deadline:
@@ -143,9 +144,15 @@ def test_log_output_prints_what_the_notebook_prints_while_it_runs(project: Proje
 
 # --- one run of a stage at a time; signals at the edges of a run -------------------------------------------------
 
+def interruptible() -> None:
+    """In the child before exec: Ctrl-C as in a terminal, even when the tests run in a background job (a shell
+    starts those with SIGINT ignored, a child inherits that, and Python then installs no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(project: Project, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mlprod", *args], cwd=project.root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, preexec_fn=interruptible)
 
 
 def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 90) -> None:
