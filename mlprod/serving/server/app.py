@@ -28,12 +28,15 @@ from .protocol import JSON_TYPES, CSV_TYPES, RequestError, answer, media_type, p
 
 log = logging.getLogger(__name__)
 JSON = b"application/json"
+FIRST_LOAD_WAIT = 300.0  # seconds a worker waits for its first model before it accepts connections anyway
 EXIT_WATCHDOG_SECONDS = 5.0  # after shutdown: a thread hung in predict must not keep the process alive
 _REASONS = {"nan": "not_finite", "bad_shape": "wrong_shape"}  # the predictor's words -> the metrics' labels
 
 
 def app_from_env() -> ServingApp:
     """The app factory uvicorn imports in each worker (the config comes as JSON in ``MLPROD_SERVE_CONFIG``)."""
+    if not logging.getLogger().handlers:  # a worker process started by uvicorn: log as the CLI does
+        logging.basicConfig(level=logging.INFO, format="mlprod: %(message)s")
     return ServingApp(ServeConfig.from_env())
 
 
@@ -92,6 +95,9 @@ class ServingApp:
                 except MlprodError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                # accept connections only after the first load attempt: with several workers, one still loading
+                # would answer 503 while the others are ready (a failed load still starts: /ready says why)
+                await asyncio.get_running_loop().run_in_executor(None, self.holder.attempted.wait, FIRST_LOAD_WAIT)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.stop()

@@ -128,6 +128,7 @@ class ModelHolder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retired: list[threading.Timer] = []
+        self.attempted = threading.Event()  # set after the first load attempt, whatever its outcome
 
     def start(self) -> None:
         """Load in the background (``/ready`` says 503 until done), then poll the alias if there is one."""
@@ -135,7 +136,10 @@ class ModelHolder:
         self._thread.start()
 
     def _run(self) -> None:
-        self.refresh()
+        try:
+            self.refresh()
+        finally:
+            self.attempted.set()
         if self.source.alias is None:
             return
         while not self._stop.wait(self.poll_seconds):
