@@ -132,7 +132,7 @@ class ServingApp:
             problem = self.holder.problem if self.holder is not None else "the server is starting"
             return await _send(send, 503, json.dumps({"error_code": "NOT_READY", "message": problem}).encode())
         body = {"status": "ready", "model": loaded.name, "version": loaded.version, "sha256": loaded.sha256,
-                "registry_version": loaded.registry_version}
+                "registry_version": loaded.registry_version, "worker_pid": os.getpid()}
         await _send(send, 200, json.dumps(body).encode())
 
     def _render_metrics(self) -> str:
