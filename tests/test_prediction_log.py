@@ -257,3 +257,14 @@ def test_outputs_and_inputs_as_dataframes(tmp_path):
     assert frame["tier"].tolist() == ["primary", "fallback", "failed"] and pd.isna(frame["decision"].iloc[2])
     assert [json.loads(t) for t in frame["features"]] == [{"age": 34.0}, {"age": 51.0}, {"age": None}]
     assert frame["unit_id"].tolist() == ["17", "18", "19"]
+
+
+def test_a_predict_result_with_a_rejected_row_is_logged_with_a_null_decision(tmp_path):
+    # ResilientPredictor.predict gives decision as Int8 with pandas.NA for a rejected row: bool(NA) raises
+    outputs = pd.DataFrame({"score": [0.7, float("nan")], "decision": pd.array([1, None], dtype="Int8"),
+                            "tier": ["primary", "rejected"], "fallback_reason": [None, "wrong_type:age"],
+                            "filled_features": [(), ()], "needs_review": [False, False], "model_version": ["1", "1"]})
+    with PredictionLogWriter(PredictionLogSettings(dir=str(tmp_path / "log"))) as writer:
+        assert writer.log_request("r1", outputs, model=ModelRef("m", "1", "abc")) == 2
+    log = read_log(tmp_path / "log")
+    assert log["decision"].tolist()[0] == 1 and pd.isna(log["decision"].tolist()[1])

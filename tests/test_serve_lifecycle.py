@@ -90,3 +90,37 @@ def test_with_two_workers_the_metrics_add_up_every_workers_requests(project):
         server.stop()
     assert code == 0, server.output()
     assert server.output().count("Application shutdown complete") == 2
+
+
+HUNG_WORKER = r'''
+import sys, threading, time
+import pandas as pd
+sys.path.insert(0, {tests!r})
+from serving_models import Hangs
+from mlprod.serving import InputPlan, ResilientPredictor, ServingSettings
+from mlprod.serving.server import ServeConfig, ServingApp
+from mlprod.serving.server.models import Loaded
+
+plan = InputPlan.from_model([type("C", (), {{"name": "x", "dtype": "float64"}})()], None, fill={{"x": 0.0}})
+predictor = ResilientPredictor(Hangs(threading.Event()), settings=ServingSettings.from_mapping(
+    {{"time_budget_ms": 20, "max_workers": 1}}), plan=plan)
+print(predictor.predict(pd.DataFrame({{"x": [1.0]}}))["fallback_reason"].iloc[0], flush=True)  # a thread now hangs
+app = ServingApp(ServeConfig(reference="unused"))
+app.holder = type("H", (), {{"close": lambda self: predictor.close(), "current": None}})()
+app.stop()  # what the lifespan shutdown runs
+print("stopped", flush=True)
+'''
+
+
+def test_a_thread_hung_in_a_model_does_not_keep_a_stopped_worker_alive(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "hung.py"
+    script.write_text(HUNG_WORKER.format(tests=str(Path(__file__).parent)))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["timeout", "stopped"], done.stderr
+    assert done.returncode == 0 and time.monotonic() - started < 30
+    assert "kept this worker alive" in done.stderr
