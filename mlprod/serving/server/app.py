@@ -29,7 +29,7 @@ from .protocol import JSON_TYPES, CSV_TYPES, RequestError, answer, media_type, p
 log = logging.getLogger(__name__)
 JSON = b"application/json"
 FIRST_LOAD_WAIT = 300.0  # seconds a worker waits for its first model before it accepts connections anyway
-EXIT_WATCHDOG_SECONDS = 5.0  # after shutdown: a thread hung in predict must not keep the process alive
+EXIT_WATCHDOG_SECONDS = 5.0  # seconds; see ServingApp.start  # after shutdown: a thread hung in predict must not keep the process alive
 _REASONS = {"nan": "not_finite", "bad_shape": "wrong_shape"}  # the predictor's words -> the metrics' labels
 
 
@@ -57,7 +57,10 @@ class ServingApp:
         serving, log_settings, key = load_settings(self.config)
         self.metrics = ServingMetrics(tiers=TIERS + ("rejected",), reasons=FALLBACK_REASONS)
         self.writer = PredictionLogWriter(log_settings, key=key, root=self.config.root)
-        self.pool = ThreadPoolExecutor(max_workers=self.config.threads, thread_name_prefix="mlprod-serve")
+        # no more requests scoring at once than a model tier has threads: a request beyond them would find the
+        # tier's pool full and fall back at once (``timeout``) although nothing hangs
+        self.pool = ThreadPoolExecutor(max_workers=min(self.config.threads, serving.max_workers),
+                                       thread_name_prefix="mlprod-serve")
         source = ModelSource(self.config.reference, self.config.fallback, self.config.root)
         self.holder = ModelHolder(source, serving, self.metrics, poll_seconds=self.config.poll_seconds,
                                   grace_seconds=self.config.grace_seconds)
