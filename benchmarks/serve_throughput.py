@@ -1,6 +1,7 @@
 """``mlprod serve`` against ``mlflow models serve`` on the same model: 1-row requests over loopback.
 
     python benchmarks/serve_throughput.py [--workers 1] [--duration 10] [--rounds 5] [--connections 8] [--rows 20000]
+                                          [--max-iter N]
 
 Trains the demo's primary model as the train stage does (params.yaml train: section) on ``--rows`` demo leads in
 a temporary folder, registers it the way ``mlprod register`` does (an MLflow model, sklearn flavor, in a
@@ -42,7 +43,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build(root: Path, rows: int) -> dict:
+def build(root: Path, rows: int, max_iter: int | None) -> dict:
     from mlprod.data import make_leads
     from mlprod.registry.register import register_model
     from mlprod.registry.store import Registry
@@ -55,7 +56,8 @@ def build(root: Path, rows: int) -> dict:
     leads = make_leads(n_rows=rows, seed=7)
     data = root / "train.csv"
     leads.to_csv(data, index=False)
-    pipeline = build_pipeline(ModelSettings.from_mapping(params["train"]), project["categorical_features"],
+    train = dict(params["train"], **({"max_iter": max_iter} if max_iter else {}))
+    pipeline = build_pipeline(ModelSettings.from_mapping(train), project["categorical_features"],
                               project["numeric_features"])
     fit_and_save(pipeline, leads, target=project["target"], features=features, model_dir=root / "model",
                  name="bench", training_data=data, version="1.0.0")
@@ -148,6 +150,22 @@ def load_python(port: int, duration: float, connections: int, body: str) -> tupl
     return len(latencies) / duration, latencies[int(0.99 * (len(latencies) - 1))] * 1000
 
 
+def tiers(port: int) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mlprod_serving_rows_total":
+                tier = sample.labels["tier"]
+                counts[tier] = counts.get(tier, 0) + sample.value
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1)
@@ -155,6 +173,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--max-iter", type=int, default=None,
+                        help="boosting rounds (default: params.yaml's train.max_iter); fewer = a cheaper model, so "
+                             "the servers' own cost weighs more")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     print(f"load generator: {'wrk' if use_wrk else 'Python threads + http.client keep-alive (wrk not on PATH)'}; "
@@ -162,7 +183,7 @@ def main() -> None:
           "rounds, 1-row requests, loopback")
     with tempfile.TemporaryDirectory(prefix="mlprod-serve-bench-") as tmp:
         root = Path(tmp)
-        made = build(root, args.rows)
+        made = build(root, args.rows, args.max_iter)
         script = root / "post.lua"
         script.write_text(LUA.format(body=json.dumps(made["body"])))
         # mlflow models serve runs `uvicorn` from PATH: this interpreter's scripts folder first
@@ -191,6 +212,7 @@ def main() -> None:
                 (a_rps, a_p99), (b_rps, b_p99) = results["mlprod"][-1], results["mlflow"][-1]
                 print(f"round {r + 1}: mlprod {a_rps:8.0f} req/s p99 {a_p99:7.2f} ms | mlflow {b_rps:8.0f} req/s "
                       f"p99 {b_p99:7.2f} ms | throughput x{a_rps / b_rps:.2f}, p99 x{a_p99 / b_p99:.2f}")
+            print(f"mlprod rows by tier: {tiers(ports['mlprod'])} (anything but primary would flatter its figures)")
         finally:
             for process in servers.values():
                 stop(process)
