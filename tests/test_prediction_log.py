@@ -274,3 +274,14 @@ def test_a_key_column_with_a_gap_logs_whole_numbers_without_a_decimal_point(tmp_
     writer.close()
     units = read_log(tmp_path / "log")["unit_id"]
     assert units[[0, 2]].tolist() == ["101", "103"] and units.isna()[1]
+
+
+def test_a_predict_result_with_a_rejected_row_is_logged_with_a_null_decision(tmp_path):
+    # ResilientPredictor.predict gives decision as Int8 with pandas.NA for a rejected row: bool(NA) raises
+    outputs = pd.DataFrame({"score": [0.7, float("nan")], "decision": pd.array([1, None], dtype="Int8"),
+                            "tier": ["primary", "rejected"], "fallback_reason": [None, "wrong_type:age"],
+                            "filled_features": [(), ()], "needs_review": [False, False], "model_version": ["1", "1"]})
+    with PredictionLogWriter(PredictionLogSettings(dir=str(tmp_path / "log"))) as writer:
+        assert writer.log_request("r1", outputs, model=ModelRef("m", "1", "abc")) == 2
+    log = read_log(tmp_path / "log")
+    assert log["decision"].tolist()[0] == 1 and pd.isna(log["decision"].tolist()[1])

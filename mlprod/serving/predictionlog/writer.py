@@ -253,9 +253,9 @@ def _missing(value: Any) -> bool:
     if value is None:
         return True
     try:
-        return bool(value != value)  # NaN, pandas NA/NaT
-    except (TypeError, ValueError):
-        return False
+        return bool(value != value)  # NaN, NaT
+    except (TypeError, ValueError):  # pandas.NA: its comparisons are NA, and bool(NA) raises
+        return type(value).__name__ == "NAType"
 
 
 def _features_json(row: Mapping[str, Any], names: Sequence[str]) -> str | None:

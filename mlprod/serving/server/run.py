@@ -1,0 +1,73 @@
+"""Running the server: uvicorn with ``workers`` processes, each building its app from ``MLPROD_SERVE_CONFIG``.
+
+Order of work (and why): the config is checked and the port probed first (a user mistake ends before
+anything starts); ``PROMETHEUS_MULTIPROC_DIR`` is set before any worker starts, because prometheus_client
+chooses multiprocess mode when it is imported; uvicorn then runs the workers. On SIGTERM or SIGINT uvicorn
+stops accepting connections, lets requests in flight finish for up to ``grace_seconds`` (then cancels them)
+and runs each worker's shutdown: the prediction log is flushed and a thread hung in a model cannot keep the
+process alive (:mod:`.app`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from ...errors import ConfigError
+from .config import ENV, ServeConfig, load_settings
+from .models import ModelSource
+from .workers import prepare_metrics_folder, remove_metrics_folder
+
+log = logging.getLogger(__name__)
+APP = "mlprod.serving.server.app:app_from_env"
+
+
+class ServerFailed(ConfigError):
+    """The server could not start (a worker failed at startup)."""
+
+    exit_code = 1
+
+
+def check(config: ServeConfig) -> ServeConfig:
+    """Everything that can be checked before starting: options, params.yaml sections, the model reference, the port."""
+    config = config.checked()
+    load_settings(config)
+    ModelSource(config.reference, config.fallback, config.root).check()
+    probe = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((config.host, config.port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; choose another "
+                          "--port (or stop what is using it)") from None
+    finally:
+        probe.close()
+    return config
+
+
+def serve(config: ServeConfig) -> int:
+    """Run the server until SIGTERM/SIGINT; 0 after a graceful stop."""
+    import uvicorn
+
+    config = check(config)
+    folder, ours = prepare_metrics_folder(config.workers)
+    # one OpenMP thread per model call (unless set): small requests from several threads each starting a parallel
+    # region on every core cost more than they gain (measured: ~1.5x the requests/s); scale with --workers
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ[ENV] = config.to_env()
+    try:
+        try:
+            uvicorn.run(APP, factory=True, host=config.host, port=config.port, workers=config.workers,
+                        lifespan="on", access_log=False, log_level="info", server_header=False,
+                        timeout_graceful_shutdown=int(max(1, round(config.grace_seconds))))
+        except KeyboardInterrupt:  # uvicorn re-raises the signal it handled, after the graceful stop
+            pass
+        except SystemExit as exc:  # uvicorn exits when a worker could not start (the reason is logged above)
+            if exc.code:
+                raise ServerFailed(f"the server did not start (uvicorn exit status {exc.code}); see the "
+                                   "messages above") from None
+    finally:
+        os.environ.pop(ENV, None)
+        remove_metrics_folder(folder, ours)
+    return 0
