@@ -176,7 +176,7 @@ def test_backtest_compares_policy_never_and_every_window(replayed, project):
 def test_replay_never_sees_the_future(project, tmp_path):
     """A signal planted only in what arrives after window K changes nothing that was decided or trained before it:
     the models that scored windows up to K + label delay are the same; later ones differ (the signal is real)."""
-    from mlprod.backtest import replay as replay_module
+    from mlprod.backtest.workspace import PREDICTIONS
     from mlprod.backtest.context import read_context
     from mlprod.backtest.replay import Replayer
     from mlprod.backtest.retraining import Retrainer
@@ -199,7 +199,7 @@ def test_replay_never_sees_the_future(project, tmp_path):
             ws = tmp_path / name
             ws.mkdir()
             replay = Replayer(stream, ws, strategy="every_window", context=context, retrainer=Retrainer(context)).run()
-            shas[name] = [json.loads((ws / replay_module.PREDICTIONS / f"{w.batch_id}.done.json").read_text())["model"]
+            shas[name] = [json.loads((ws / PREDICTIONS / f"{w.batch_id}.done.json").read_text())["model"]
                           ["sha256"] for w in replay.windows]
             trained[name] = [w.retrain.to_dict() for w in replay.windows]  # model sha256, gate metrics on the holdout
     finally:
@@ -231,7 +231,8 @@ def test_notebook_stages_and_the_replay_agree_on_a_window(project, tmp_path):
     """The monitoring pipeline's score, monitor and decide notebooks (`mlprod run`) and the backtest's replay, on the
     same batch, labels and champion, write the same predictions, history values and decision."""
     from mlprod.backtest.context import read_context
-    from mlprod.backtest.replay import PREDICTIONS, Replayer
+    from mlprod.backtest.replay import Replayer
+    from mlprod.backtest.workspace import PREDICTIONS
     from mlprod.backtest.retraining import Retrainer
     from mlprod.data.stream_demo import STREAM_SEED
 

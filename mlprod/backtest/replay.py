@@ -33,10 +33,9 @@ import pandas as pd
 from .. import atomic
 from .retraining import Retrainer, RetrainOutcome
 from .streams import Batch, Stream
+from .workspace import INBOX, LABELS, MONITORING, PREDICTIONS, QUARANTINE
 
 logger = logging.getLogger(__name__)
-INBOX, LABELS, PREDICTIONS, QUARANTINE, MONITORING = ("stream/inbox", "stream/labels", "monitoring/predictions",
-                                                       "monitoring/quarantine", "monitoring")
 STEPS = ("score", "monitor", "decide", "retrain")
 
 

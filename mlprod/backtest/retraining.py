@@ -98,7 +98,7 @@ class Retrainer:
         from ..registry.champion import EvaluationInputs, evaluate, promote
         from ..registry.register import register_model
         from ..training import build_pipeline, evaluate_and_save, fit_and_save
-        from .replay import LABELS, PREDICTIONS
+        from .workspace import LABELS, PREDICTIONS
 
         ctx = self.context
         stream = labelled_stream_rows(workspace, PREDICTIONS, LABELS, key=ctx.key, target=ctx.target,
