@@ -153,9 +153,10 @@ def test_a_failing_serving_rebuild_never_undoes_the_promotion_and_is_noted(serve
 def test_plain_mlflow_models_serve_answers_per_row(served, tmp_path):
     port = free_port()
     log = open(tmp_path / "mlflow-serve.log", "wb")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
+    bin_dir = Path(sys.executable).parent  # mlflow runs `uvicorn` from PATH: the one beside this interpreter
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", f"models:/{SERVING}@champion",
+        [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{SERVING}@champion",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -173,13 +174,22 @@ def test_plain_mlflow_models_serve_answers_per_row(served, tmp_path):
             assert 0 <= row["score"] <= 1 and row["decision"] in (0, 1) and row["model_version"] == "1.2.3"
             assert {"fallback_reason", "needs_review"} <= set(row)
     finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
+        _stop(process)
         log.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's own process group (mlflow's CLI and its uvicorn child), SIGKILL after 20 s."""
+    for sig, wait in ((15, 20), (9, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _wait_ping(port: int, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
