@@ -7,6 +7,10 @@ reason. The move is a compare-and-set under the registry lock: if the champion c
 gates were evaluated, they are evaluated again against the new champion before anything moves, and
 the alias is read back afterwards. Setting the alias is the single commit point, so a promotion
 interrupted at any step leaves the previous champion in place.
+
+After a move, ``NAME-serving@champion`` follows (when that serving model exists;
+:func:`mlprod.serving.registration.follow_champion`): outside the lock, never undoing the move; a failure is logged
+and, for a promotion, written into the decision's notes.
 """
 
 from __future__ import annotations
