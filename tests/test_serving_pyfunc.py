@@ -93,6 +93,11 @@ def test_pyfunc_fills_a_missing_column_and_answers_per_row_with_no_pickle(served
     assert out["score"].between(0, 1).all()
     assert set(out["decision"]) <= {0, 1}
     assert out["needs_review"].tolist() == [0.4 <= s <= 0.6 for s in out["score"]]  # params.yaml's review_band
+    # a value of the wrong type: MLflow's own input check refuses the request before the model runs
+    wrong = served["train"][FEATURES].head(2).astype({"age": object})
+    wrong.loc[wrong.index[0], "age"] = "old"
+    with pytest.raises(Exception, match="age"):
+        model.predict(wrong)
 
     # models-from-code: the code file and the verified model folders; nothing pickled anywhere in the logged model
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{SERVING}@champion", dst_path=str(tmp_path / "dl")))
@@ -147,6 +152,22 @@ def test_a_failing_serving_rebuild_never_undoes_the_promotion_and_is_noted(serve
     assert str(registry.alias(SERVING, "champion").version) == "1"  # the serving model still serves the first
     notes = [n for n in decision.notes if SERVING in n]
     assert notes and "review_bnad" in notes[0] and "register_serving" in notes[0], decision.notes
+    from mlprod.registry.decision import render
+
+    assert f"note: {notes[0]}" in render(decision)  # what `mlprod promote` prints
+
+
+def test_registry_serving_cli_reuses_the_same_build_and_refuses_a_serving_name(served, capsys):
+    from mlprod.cli import main
+
+    assert main(["registry", "serving", NAME]) == 0
+    out = capsys.readouterr().out
+    assert f"{SERVING}@champion -> version 1 (reused; serves {NAME} version 1, with {NAME}-fallback@champion)" in out
+    assert main(["registry", "serving", SERVING]) == 2
+    err = capsys.readouterr().err
+    assert "is a serving model already" in err and "Traceback" not in err
+    assert main(["registry", "serving", "no-such-model"]) == 2
+    assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
 @pytest.mark.e2e

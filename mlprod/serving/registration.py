@@ -122,8 +122,8 @@ def follow_champion(registry: Any, model: str) -> str | None:
         register_serving(name, registry)
     except Exception as exc:  # the primary's move is recorded: report, never undo it
         note = (f"the serving model {target!r} still serves its previous version: rebuilding it after this move "
-                f"failed ({type(exc).__name__}: {exc}); fix the cause and run "
-                f"`mlprod.serving.registration.register_serving({name!r})`")
+                f"failed ({type(exc).__name__}: {exc}); fix the cause and run `mlprod registry serving {name}` "
+                f"(register_serving({name!r}))")
         logger.error("%s", note)
         logger.debug("serving model follow-up failed", exc_info=True)
         return note
