@@ -1,4 +1,4 @@
-"""``mlprod registry history MODEL`` and ``mlprod registry remove MODEL VERSION``."""
+"""``mlprod registry history MODEL``, ``mlprod registry remove MODEL VERSION`` and ``mlprod registry serving NAME``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("version", help="registry version number (see `mlprod registry history MODEL`)")
     rm.add_argument("--reason", default="", help="why (recorded in the history)")
     rm.set_defaults(func=run_remove)
+    srv = actions.add_parser(
+        "serving", help="register NAME-serving, the resilient MLflow pyfunc, and point its champion alias at it",
+        description="Register (or reuse) a version of NAME-serving: the resilient predictor as an MLflow pyfunc "
+                    "(models-from-code, nothing pickled) built from NAME's champion (or --version), "
+                    "NAME-fallback@champion when registered, and params.yaml's serving: section; then set "
+                    "NAME-serving@champion to it. From then on the alias follows NAME's promotions and rollbacks. "
+                    "Serve it with `mlflow models serve -m models:/NAME-serving@champion --env-manager local`. "
+                    "See docs/serving.md. Exit codes: 0 registered or reused, 2 bad input or unreachable registry.")
+    srv.add_argument("model", metavar="NAME", help="the primary's registered model name")
+    srv.add_argument("--version", default=None, help="NAME's registry version to serve (default: NAME@champion)")
+    srv.set_defaults(func=run_serving)
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -48,4 +59,15 @@ def run_remove(args: argparse.Namespace) -> int:
     run = (f"; its run {removal.run_id} is marked deleted (files removed by `mlflow gc`)" if removal.run_deleted
            else "")
     print(f"removed {removal.model} version {removal.version} ({removal.semver}) from {registry.location.display}{run}")
+    return 0
+
+
+def run_serving(args: argparse.Namespace) -> int:
+    from ..registry.store import Registry
+    from ..serving.registration import register_serving
+
+    served = register_serving(args.model, Registry.open(), version=args.version)
+    print(f"{served.name}@champion -> version {served.version} ({'registered' if served.created else 'reused'}; "
+          f"serves {args.model} version {served.primary}"
+          f"{', with NAME-fallback@champion' if served.fallback_sha256 else ''})".replace("NAME", args.model))
     return 0

@@ -7,6 +7,10 @@ reason. The move is a compare-and-set under the registry lock: if the champion c
 gates were evaluated, they are evaluated again against the new champion before anything moves, and
 the alias is read back afterwards. Setting the alias is the single commit point, so a promotion
 interrupted at any step leaves the previous champion in place.
+
+After a move, ``NAME-serving@champion`` follows (when that serving model exists;
+:func:`mlprod.serving.registration.follow_champion`): outside the lock, never undoing the move; a failure is logged
+and, for a promotion, written into the decision's notes.
 """
 
 from __future__ import annotations
@@ -133,8 +137,9 @@ def promote(decision: Decision, *, force: bool = False, reason: str = "", regist
                                   to_version=str(challenger), from_version=_version(current),
                                   reason=reason or "gates passed", decision=decision.reference)
         _move_alias(registry, model, move, expected_before=_version(current))
-    return _record(registry, decision.replace(outcome=outcome, reason=reason, alias_move=move.to_dict() | {
-        "state": "done"}))
+    decision = decision.replace(outcome=outcome, reason=reason, alias_move=move.to_dict() | {"state": "done"})
+    note = _follow_serving(registry, model)
+    return _record(registry, decision.replace(notes=decision.notes + (note,)) if note else decision)
 
 
 def rollback(model: str, *, reason: str = "", registry: Registry | None = None) -> history.AliasMove:
@@ -160,7 +165,16 @@ def rollback(model: str, *, reason: str = "", registry: Registry | None = None) 
         _move_alias(registry, model, move, expected_before=current)
         registry.call("tagging the rolled-back version", registry.client.set_model_version_tag, model, current,
                       "mlprod.rolled_back", move.time)
+    _follow_serving(registry, model)  # a failure is logged as an error; the rollback stands
     return dataclasses.replace(move, state="done")
+
+
+def _follow_serving(registry: Registry, model: str) -> str | None:
+    """After ``model``'s champion moved (outside the lock): ``NAME-serving@champion`` follows, when that model
+    exists (:func:`mlprod.serving.registration.follow_champion`; never raises, returns a note on failure)."""
+    from ..serving.registration import follow_champion
+
+    return follow_champion(registry, model)
 
 
 def latest_version(registry: Registry, model: str) -> str:

@@ -129,6 +129,7 @@ def render(decision: Decision) -> str:
             lines.append("  " + "  ".join(f"{c:<{w}}" for c, w in zip(row, widths)).rstrip())
     lines.append("")
     lines.append(verdict_line(decision))
+    lines.extend(f"note: {note}" for note in decision.notes)
     return "\n".join(lines)
 
 

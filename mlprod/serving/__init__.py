@@ -24,7 +24,9 @@ Model calls run under a per-tier time budget on a bounded thread pool with a cir
 See docs/serving.md.
 
 Subpackages: :mod:`.predictionlog` (the prediction log every served row is written to; docs/prediction_log.md) and
-:mod:`.metrics` (the ``/metrics`` collectors, multiprocess-safe; docs/serving_metrics.md).
+:mod:`.metrics` (the ``/metrics`` collectors, multiprocess-safe; docs/serving_metrics.md). :mod:`.registration`
+registers the predictor as the MLflow pyfunc ``NAME-serving`` (models-from-code: :mod:`.pyfunc`, which only MLflow
+loads) whose ``champion`` alias follows NAME's.
 """
 
 from __future__ import annotations
