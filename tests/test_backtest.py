@@ -267,3 +267,14 @@ def test_notebook_stages_and_the_replay_agree_on_a_window(project, tmp_path):
     decision = json.loads((copy / "reports/monitoring/decision.json").read_text())
     assert decision["retrain"] == replay.windows[0].retrain_due
     assert decision["reasons"] == list(replay.windows[0].reasons)
+
+
+def test_folder_stream_reads_csv_dates_as_dates_and_names_a_bad_one(tmp_path):
+    """A CSV batch holds dates as text: parsed, so the data gates see dates as scoring a Parquet batch would."""
+    (tmp_path / "inbox").mkdir()
+    pd.DataFrame({"id": [1], "day": ["2025-01-06"], "y": [1]}).to_csv(tmp_path / "inbox/w1.csv", index=False)
+    stream = folder_stream(tmp_path, key="id", target="y", label_delay=0, date_column="day")
+    assert pd.api.types.is_datetime64_any_dtype(stream.batches[0].frame["day"])
+    pd.DataFrame({"id": [2], "day": ["someday"], "y": [0]}).to_csv(tmp_path / "inbox/w2.csv", index=False)
+    with pytest.raises(DataError, match=r"w2.csv: 1 row\(s\) of 'day'"):
+        folder_stream(tmp_path, key="id", target="y", label_delay=0, date_column="day")

@@ -43,7 +43,7 @@ def build_stream(settings: BacktestSettings, context: Any) -> Any:
     path = path if path.is_absolute() else context.root / path
     if path.is_dir():
         return folder_stream(path, key=context.key, target=context.target, label_delay=settings.label_delay,
-                             change=change)
+                             change=change, date_column=context.date_column)
     if path.is_file():
         return table_stream(path, key=context.key, target=context.target, date_column=context.date_column,
                             label_delay=settings.label_delay, change=change)

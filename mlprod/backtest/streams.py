@@ -81,8 +81,9 @@ def demo_stream(*, weeks: int, seed: int, shift: bool, label_delay: int, rows_pe
 
 
 def folder_stream(folder: str | Path, *, key: str | None, target: str, label_delay: int,
-                  change: str | None = None) -> Stream:
-    """Batches from ``folder/inbox`` (name order), labels from ``folder/labels`` or the batches' target column."""
+                  change: str | None = None, date_column: str | None = None) -> Stream:
+    """Batches from ``folder/inbox`` (name order), labels from ``folder/labels`` or the batches' target column.
+    ``date_column`` is parsed as dates (a CSV file holds them as text)."""
     from ..data import read_table
 
     folder = Path(folder)
@@ -99,7 +100,7 @@ def folder_stream(folder: str | Path, *, key: str | None, target: str, label_del
     labels = pd.concat([_read_labels(p, key, target) for p in label_files], ignore_index=True) if label_files else None
     batches = []
     for path in files:
-        frame = read_table(path)
+        frame = _parse_dates(read_table(path), date_column, path)
         batches.append(_split_batch(path.stem, frame, labels, key=key, target=target, source=str(path)))
     return Stream(tuple(batches), label_delay, change, f"{folder}: {len(batches)} batches, labels "
                   f"{'from ' + str(labels_dir) if label_files else 'from the batches'} after {label_delay} window(s)")
@@ -118,16 +119,24 @@ def table_stream(path: str | Path, *, key: str | None, target: str, date_column:
     if date_column not in frame.columns:
         raise DataError(f"{path}: no date column {date_column!r} (project.date_column); columns: "
                         f"{', '.join(map(str, frame.columns))}")
-    dates = pd.to_datetime(frame[date_column], errors="coerce")
-    if dates.isna().any():
-        raise DataError(f"{path}: {int(dates.isna().sum())} row(s) of {date_column!r} are missing or not dates; "
-                        "every row needs a date to fall in a window")
-    frame = frame.assign(**{date_column: dates})
+    frame = _parse_dates(frame, date_column, path)
     weeks = iso_week(frame[date_column])
     batches = [_split_batch(str(week), part.reset_index(drop=True), None, key=key, target=target, source=str(path))
                for week, part in frame.groupby(weeks, sort=True)]
     return Stream(tuple(batches), label_delay, change, f"{path}: {len(batches)} weekly batches, labels after "
                   f"{label_delay} week(s)")
+
+
+def _parse_dates(frame: pd.DataFrame, date_column: str | None, path: Path) -> pd.DataFrame:
+    """``frame`` with ``date_column`` as datetimes; a value that is missing or not a date is a DataError."""
+    if date_column is None or date_column not in frame.columns \
+            or pd.api.types.is_datetime64_any_dtype(frame[date_column]):
+        return frame
+    dates = pd.to_datetime(frame[date_column], errors="coerce")
+    if dates.isna().any():
+        raise DataError(f"{path}: {int(dates.isna().sum())} row(s) of {date_column!r} are missing or not dates; "
+                        "every row needs a date to fall in a window")
+    return frame.assign(**{date_column: dates})
 
 
 def _tables(folder: Path) -> list[Path]:

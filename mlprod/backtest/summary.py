@@ -78,6 +78,7 @@ def strategy_summary(replay: Any, *, change_index: int | None, kpis: list[str]) 
         "retrains": len(trained),
         "promoted": sum(1 for r in trained if r["outcome"] == "promoted"),
         "refused": sum(1 for w in windows if w["retrain"] and w["retrain"]["outcome"] == "refused"),
+        "quarantined": [w["window"] for w in windows if w["status"] == "quarantined"],
         "versions": sorted({w["model_version"] for w in windows if w["model_version"]}, key=_semver),
         "realised_roc_auc": _mean([w["realised_roc_auc"] for w in windows]),
         "realised_roc_auc_after_change": _mean([w["realised_roc_auc"] for w in after]) if after else None,

@@ -66,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"mlprod backtest: {s['title']}: {s['retrains']} retrain(s), {s['promoted']} promoted; {detected}; "
               f"{s['false_alarms']} false alarm(s); ROC AUC {_fmt(s['realised_roc_auc'])} (after the change "
               f"{_fmt(s['realised_roc_auc_after_change'])}); {s['seconds']:.1f} s", file=sys.stderr)
+    quarantined = sorted({w for s in summary["strategies"].values() for w in s["quarantined"]})
+    if quarantined:
+        print(f"mlprod backtest: {len(quarantined)} window(s) failed the data gates and were quarantined, so no model "
+              f"scored them: {', '.join(quarantined[:8])}{' ...' if len(quarantined) > 8 else ''} (score.schema_file; "
+              f"--keep-work keeps each batch's report under OUTPUT_DIR/work/<strategy>/monitoring/quarantine)",
+              file=sys.stderr)
     missed = [t for t in summary["targets"] if t["met"] is False]
     for t in summary["targets"]:
         word = "met" if t["met"] else ("n/a" if t["met"] is None else "MISSED")
