@@ -223,3 +223,28 @@ def test_a_text_label_is_mapped_to_0_1_and_rows_without_a_label_are_counted(tmp_
     assert strict.returncode != 0
     assert ("leads.csv: 30 of 3,000 rows have no label in target column 'converted' (rows 6, 106, 206, 306, 406, "
             "...); fill them in, or set ingest.drop_unlabelled: true to leave them out") in strict.stderr, strict.stderr
+
+
+def test_the_fallback_stage_trains_and_evaluates_a_logistic_regression_on_the_same_splits(project):
+    """`dvc repro fallback`: NAME-fallback, with its own manifest and holdout metrics; the primary is untouched."""
+    primary = (project / "models" / "model" / "model_manifest.yaml").read_bytes()
+    result = pipeline.repro(project, "fallback")
+    assert pipeline.ran(result.stdout) == {"fallback"}, result.stdout
+    metrics = json.loads((project / "metrics" / "fallback.json").read_text())
+    assert metrics["name"] == "lead-scoring-fallback"
+    assert 0.7 < metrics["holdout"]["roc_auc"] < 1.0 and metrics["holdout"]["rows"] > 0
+    import mlprod
+    from mlprod.manifest.schema import read_manifest
+
+    manifest = read_manifest(project / "models" / "fallback")
+    assert manifest.name == "lead-scoring-fallback" and manifest.metrics["holdout"] == metrics["holdout"]
+    assert type(mlprod.load_model(project / "models" / "fallback")[-1]).__name__ == "LogisticRegression"
+    assert (project / "models" / "model" / "model_manifest.yaml").read_bytes() == primary
+    set_param(project, "  C: 1.0\n  max_iter: 200\n  seed: 42\n  threshold: 0.5",
+              "  C: 0.5\n  max_iter: 200\n  seed: 42\n  threshold: 0.5")
+    try:  # its own section reruns only the fallback
+        again = pipeline.repro(project, "fallback", "evaluate")
+        assert pipeline.ran(again.stdout) == {"fallback"}, again.stdout
+    finally:
+        set_param(project, "  C: 0.5\n  max_iter: 200", "  C: 1.0\n  max_iter: 200")
+        pipeline.repro(project, "fallback")

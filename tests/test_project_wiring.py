@@ -22,7 +22,7 @@ def notebook_of(stage: dict) -> Path:
 
 
 def test_every_stage_runs_a_notebook() -> None:
-    assert set(NOTEBOOK_STAGES) == {"ingest", "validate", "train", "evaluate", "drift_report", "register",
+    assert set(NOTEBOOK_STAGES) == {"ingest", "validate", "train", "fallback", "evaluate", "drift_report", "register",
                                     "model_card"}
 
 
