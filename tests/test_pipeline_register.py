@@ -17,13 +17,13 @@ from pipeline import BIN, copy_project, set_param, sh
 
 pytestmark = pytest.mark.e2e
 
-def history(project: Path) -> dict:
-    return json.loads(sh([str(BIN / "mlprod"), "registry", "history", "lead-scoring", "--json"], project).stdout)
+def history(project: Path, name: str = "lead-scoring") -> dict:
+    return json.loads(sh([str(BIN / "mlprod"), "registry", "history", name, "--json"], project).stdout)
 
 
-def register_output(project: Path) -> str:
+def register_output(project: Path, cell_id: str = "gates-code") -> str:
     nb = nbformat.read(project / "reports" / "notebooks" / "register" / "register.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if c.get("id") == "gates-code")
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
     return "".join(o.get("text", "") for o in cell.outputs)
 
 
@@ -49,6 +49,20 @@ def test_first_run_registers_and_promotes_the_model(project):
     assert data["aliases"] == {"champion": "1"} and data["moves"][0]["action"] == "promote"
     run = json.loads((project / "reports" / "notebooks" / "register" / "run.json").read_text())
     print(f"register stage took {run['duration_seconds']:.1f}s (first run, creates mlflow.db)")
+
+
+def test_first_run_also_registers_and_gates_the_fallback_in_a_decision_file_of_its_own(project):
+    fallback = json.loads((project / "reports" / "register" / "fallback_decision.json").read_text())
+    assert fallback["model"] == "lead-scoring-fallback" and fallback["outcome"] == "promoted"
+    assert fallback["champion"] is None and fallback["challenger"]["version"] == "1"
+    assert fallback["holdout"]["path"] == "data/prepared/holdout.parquet"
+    assert {g["name"] for g in fallback["gates"]} >= {"roc_auc", "validation", "drift"}  # the primary's policy
+    primary = json.loads((project / "reports" / "register" / "decision.json").read_text())
+    assert primary["model"] == "lead-scoring" and "fallback" not in json.dumps(sorted(primary))  # format unchanged
+    assert set(json.loads((project / "metrics" / "register.json").read_text())["challenger"]) == \
+        set(primary["metrics"]["challenger"])  # the primary's summary, not the fallback's
+    assert history(project, "lead-scoring-fallback")["aliases"] == {"champion": "1"}
+    assert "lead-scoring-fallback: challenger version 1" in register_output(project, "fallback-code")
 
 
 def test_worse_parameters_are_rejected_and_the_champion_stays(project):
@@ -95,3 +109,33 @@ def test_fail_on_reject_makes_a_rejection_fail_the_stage(project):
         assert history(project)["aliases"] == {"champion": "1"}
     finally:
         set_param(project, "fail_on_reject: true", "fail_on_reject: false")
+
+
+FALLBACK_C = "  C: 1.0\n  max_iter: 200\n  seed: 42\n  threshold: 0.5"  # the fallback section's (train has no max_iter there)
+
+
+def test_a_worse_fallback_is_rejected_by_the_same_gates_and_its_champion_stays(project):
+    set_param(project, FALLBACK_C, FALLBACK_C.replace("C: 1.0", "C: 0.0001"))  # barely fitted: far worse log loss
+    try:
+        result = sh([str(BIN / "dvc"), "repro"], project)
+        assert "Running stage 'fallback'" in result.stdout and "Running stage 'register'" in result.stdout
+        fallback = json.loads((project / "reports" / "register" / "fallback_decision.json").read_text())
+        assert fallback["outcome"] == "rejected" and fallback["challenger"]["version"] == "2", fallback
+        assert fallback["champion"]["version"] == "1" and "log_loss" in fallback["blocking"]
+        assert "REJECTED (" in register_output(project, "fallback-code")
+        assert history(project, "lead-scoring-fallback")["aliases"] == {"champion": "1"}
+    finally:
+        set_param(project, FALLBACK_C.replace("C: 1.0", "C: 0.0001"), FALLBACK_C)
+
+
+def test_without_a_fallback_model_register_skips_it_with_a_note(project):
+    set_param(project, "fallback_dir: models/fallback", "fallback_dir: models/no_fallback")
+    try:
+        result = sh([str(BIN / "dvc"), "repro", "register"], project)
+        assert "Running stage 'register'" in result.stdout
+        assert not (project / "reports" / "register" / "fallback_decision.json").exists()
+        assert (project / "reports" / "register" / "decision.json").is_file()
+        note = register_output(project, "fallback-code")
+        assert "no fallback model (register.fallback_dir: models/no_fallback not found)" in note, note
+    finally:
+        set_param(project, "fallback_dir: models/no_fallback", "fallback_dir: models/fallback")

@@ -217,6 +217,25 @@ def test_parse_settings_is_strict_about_keys_and_values():
         parse_settings({"require_validation": "yes"})
 
 
+def test_the_register_section_names_the_fallback_model_and_its_decision_file(tmp_path, monkeypatch):
+    """The register stage's fallback keys are part of the section, so `mlprod promote` reads the same params.yaml."""
+    from mlprod.registry.settings import load_settings
+
+    settings = parse_settings({"fallback_dir": "models/fallback"})
+    assert (settings.fallback_dir, settings.fallback_decision_file) == (
+        "models/fallback", "reports/register/fallback_decision.json")
+    assert parse_settings({}).fallback_dir is None  # a project without the fallback stage
+    with pytest.raises(ConfigError, match=r"fallback_dir: expected a file path or null, got \['models'\]"):
+        parse_settings({"fallback_dir": ["models"]})
+    with pytest.raises(ConfigError, match="fallback_decision_file: expected a non-empty text, got None"):
+        parse_settings({"fallback_decision_file": None})
+    (tmp_path / "project").mkdir()
+    params = tmp_path / "project" / "params.yaml"
+    params.write_text("register:\n  fallback_dir: models/fallback\n")
+    monkeypatch.chdir(tmp_path)  # paths are relative to the project, not the working directory
+    assert load_settings(params).fallback_dir == str(tmp_path / "project" / "models" / "fallback")
+
+
 def test_promote_reads_the_target_from_the_project_facts_as_the_register_stage_does(tmp_path, monkeypatch):
     from mlprod.registry.settings import load_settings
 

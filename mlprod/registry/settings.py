@@ -19,10 +19,11 @@ _DEFAULTS: dict[str, Any] = {
     "require_validation": False,
     "require_drift_report": False, "model_card": None, "decision_file": "reports/register/decision.json",
     "metrics_file": "metrics/register.json", "fail_on_reject": False,
+    "fallback_dir": None, "fallback_decision_file": "reports/register/fallback_decision.json",
 }
 KEYS = tuple(_DEFAULTS)
 _PATHS = ("model_dir", "holdout_path", "validation_summary", "drift_report", "model_card", "decision_file",
-          "metrics_file")
+          "metrics_file", "fallback_dir", "fallback_decision_file")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class RegisterSettings:
     decision_file: str
     metrics_file: str
     fail_on_reject: bool
+    fallback_dir: str | None = None  # the evaluated fallback model (NAME-fallback); None: the project has none
+    fallback_decision_file: str = "reports/register/fallback_decision.json"
 
     def inputs(self, **overrides: Any) -> Any:
         from .champion import EvaluationInputs
@@ -56,10 +59,10 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(KEYS)}"
                           + (f". Did you mean {close[0]!r}?" if close else ""))
     values = {**_DEFAULTS, **data}
-    for key in ("model_dir", "holdout_path", "target", "decision_file", "metrics_file"):
+    for key in ("model_dir", "holdout_path", "target", "decision_file", "metrics_file", "fallback_decision_file"):
         if not isinstance(values[key], str) or not values[key]:
             raise ConfigError(f"{where}.{key}: expected a non-empty text, got {values[key]!r}")
-    for key in ("validation_summary", "drift_report", "model_card"):
+    for key in ("validation_summary", "drift_report", "model_card", "fallback_dir"):
         if values[key] is not None and not isinstance(values[key], str):
             raise ConfigError(f"{where}.{key}: expected a file path or null, got {values[key]!r}")
     for key in ("require_validation", "require_drift_report", "fail_on_reject"):
@@ -87,7 +90,8 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
                             threshold=float(threshold), policy=policy, validation_summary=values["validation_summary"],
                             drift_report=values["drift_report"], model_card=values["model_card"],
                             decision_file=values["decision_file"], metrics_file=values["metrics_file"],
-                            fail_on_reject=values["fail_on_reject"])
+                            fail_on_reject=values["fail_on_reject"], fallback_dir=values["fallback_dir"],
+                            fallback_decision_file=values["fallback_decision_file"])
 
 
 def load_settings(params_file: str | Path | None = None) -> RegisterSettings:
