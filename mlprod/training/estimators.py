@@ -1,9 +1,10 @@
 """The model the ``train`` section of params.yaml describes, as a scikit-learn pipeline.
 
 One-hot encoded categories (unknown ones ignored at prediction time) and the numeric columns, then either a
-histogram gradient-boosting classifier (numeric columns passed through) or a logistic regression (numeric
-columns standardised). Early stopping is off: the number of boosting rounds is the parameter, so the same
-data and parameters give the same model.
+histogram gradient-boosting classifier (numeric columns passed through, missing values handled by the model) or
+a logistic regression (numeric columns' missing values filled with the training median, then standardised).
+Early stopping is off: the number of boosting rounds is the parameter, so the same data and parameters give the
+same model.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def build_pipeline(settings: ModelSettings, categorical_features: list[str], num
     """The unfitted pipeline: ``features`` (a ColumnTransformer) then ``model``."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -65,7 +67,8 @@ def build_pipeline(settings: ModelSettings, categorical_features: list[str], num
         numeric: Any = "passthrough"
     else:
         estimator = LogisticRegression(C=settings.C, max_iter=settings.max_iter, random_state=settings.seed)
-        numeric = StandardScaler()
+        # a missing number becomes the training median (gradient boosting handles missing values itself)
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     return Pipeline([
         ("features", ColumnTransformer([("categorical", encode, list(categorical_features)),
                                         ("numeric", numeric, list(numeric_features))])),
