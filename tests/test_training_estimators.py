@@ -32,3 +32,16 @@ def test_both_models_fit_rows_with_missing_values_and_load_back_under_the_allow_
     loaded = mlprod.load_model(tmp_path / "m")  # hash-checked, every type on mlprod's allow-list
     scores = loaded.predict_proba(train.head(50).assign(income=np.nan))[:, 1]
     assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_a_bad_value_is_named_with_the_section_it_came_from():
+    import pytest
+
+    from mlprod.errors import ConfigError
+    from mlprod.training import ModelSettings
+
+    with pytest.raises(ConfigError, match=r"params.yaml fallback.C: expected a number > 0.0"):
+        ModelSettings(model="logistic_regression", C=0, section="fallback")
+    with pytest.raises(ConfigError, match=r"params.yaml train.max_iter"):
+        ModelSettings.from_mapping({"max_iter": 0, "train_path": "x"})
+    assert ModelSettings.from_mapping({"C": 2.0}, "fallback") == ModelSettings(C=2.0)

@@ -10,7 +10,7 @@ same model.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import ConfigError
@@ -29,10 +29,11 @@ class ModelSettings:
     l2_regularization: float = 0.0  # hist_gradient_boosting
     C: float = 1.0  # logistic_regression: inverse regularisation strength
     seed: int = 42
+    section: str = field(default="train", compare=False, repr=False)  # the params.yaml section errors name
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
-            raise ConfigError(f"params.yaml train.model: unknown model {self.model!r}; use "
+            raise ConfigError(f"params.yaml {self.section}.model: unknown model {self.model!r}; use "
                               f"{' or '.join(map(repr, MODELS))}")
         for name, low, kind in (("learning_rate", 0.0, float), ("max_iter", 1, int), ("max_leaf_nodes", 2, int),
                                 ("l2_regularization", 0.0, float), ("C", 0.0, float), ("seed", 0, int)):
@@ -40,14 +41,14 @@ class ModelSettings:
             ok = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
             if not ok or value < low or (name in ("learning_rate", "C") and value == 0):
                 bound = f"> {low}" if name in ("learning_rate", "C") else f">= {low}"
-                raise ConfigError(f"params.yaml train.{name}: expected {'a number' if kind is float else 'an integer'}"
+                raise ConfigError(f"params.yaml {self.section}.{name}: expected {'a number' if kind is float else 'an integer'}"
                                   f" {bound}, got {value!r}")
 
     @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> "ModelSettings":
-        """The model keys of a ``train`` section (its other keys, such as paths, are left out)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in dict(section or {}).items() if k in names})
+    def from_mapping(cls, section: Mapping[str, Any], where: str = "train") -> "ModelSettings":
+        """The model keys of a section named ``where`` (its other keys, such as paths, are left out)."""
+        names = {f.name for f in fields(cls)} - {"section"}
+        return cls(**{k: v for k, v in dict(section or {}).items() if k in names}, section=where)
 
 
 def build_pipeline(settings: ModelSettings, categorical_features: list[str], numeric_features: list[str]) -> Any:
