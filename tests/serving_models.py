@@ -79,3 +79,17 @@ class Fixed:
     def predict_proba(self, frame):
         self.calls += 1
         return np.tile([1 - self.score, self.score], (len(frame), 1))
+
+
+def train_version(root: Path, version: str, max_iter: int, *, name: str) -> Path:
+    """Another version of the model ``name`` on ``root/train.csv`` (written by :func:`train_models`), in ``root/v<version>``."""
+    from mlprod.data import read_table
+    from mlprod.training import ModelSettings, build_pipeline, fit_and_save
+
+    train = read_table(root / "train.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_and_save(build_pipeline(ModelSettings(max_iter=max_iter), CATEGORICAL, NUMERIC), train,
+                     target="converted", features=FEATURES, model_dir=root / f"v{version}", name=name,
+                     training_data=root / "train.csv", version=version)
+    return root / f"v{version}"

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 
 from serve_server import ROW, start
-from serving_models import CATEGORICAL, FEATURES, NUMERIC, train_models
+import serving_models
+from serving_models import train_models
 
 pytest_plugins = ("test_registry_toys",)  # the empty_store fixture: an initialised MLflow database to copy
 NAME = "leads-primary"
 
 
 def train_version(root: Path, version: str, max_iter: int) -> Path:
-    from mlprod.training import ModelSettings, build_pipeline, fit_and_save
-    from mlprod.data import read_table
-
-    train = read_table(root / "train.csv")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit_and_save(build_pipeline(ModelSettings(max_iter=max_iter), CATEGORICAL, NUMERIC), train,
-                     target="converted", features=FEATURES, model_dir=root / f"v{version}", name=NAME,
-                     training_data=root / "train.csv", version=version)
-    return root / f"v{version}"
+    return serving_models.train_version(root, version, max_iter, name=NAME)
 
 
 @pytest.fixture
