@@ -14,7 +14,7 @@ from .kpi import compute_kpis, parse_kpis
 from .windows import WindowSummary
 
 if TYPE_CHECKING:
-    from .history import MonitorSettings
+    from .settings import MonitorSettings
 
 
 def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as_of: str) -> list[dict]:
