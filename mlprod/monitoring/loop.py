@@ -49,6 +49,7 @@ class Champion:
     version: str  # semantic version
     profile: Any
     roc_auc: float | None  # the holdout ROC AUC its manifest records
+    review: tuple[tuple[float, float], float] | None = None  # (band, alpha) of its review_calibration.json, if any
 
     def record(self) -> dict[str, Any]:
         return {"name": self.name, "alias": self.alias, "registry_version": self.registry_version,
@@ -101,12 +102,28 @@ def champion(model: str, *, root: str | Path = ".") -> Champion:
     with tempfile.TemporaryDirectory(prefix="mlprod-monitor-") as tmp:
         folder, manifest = download_verified(registry, version, Path(tmp))
         profile = read_profile(folder / PROFILE_FILE) if (folder / PROFILE_FILE).is_file() else None
+        review = _calibrated_review(folder, manifest)
     if profile is None:
         logger.warning("%s version %s was registered without %s: drift is not measured (register the model "
                        "folder again with this mlprod)", name, version.version, PROFILE_FILE)
     auc = (manifest.metrics.get("holdout") or {}).get("roc_auc")
     return Champion(name, alias, str(version.version), manifest.version, profile,
-                    float(auc) if isinstance(auc, (int, float)) else None)
+                    float(auc) if isinstance(auc, (int, float)) else None, review)
+
+
+def _calibrated_review(folder: Path, manifest) -> tuple[tuple[float, float], float] | None:
+    """The band and alpha the model folder's review calibration certifies; None (with a warning when the file is
+    there but unusable) otherwise."""
+    from ..errors import ReviewError
+    from ..serving.review.calibration import CALIBRATION_FILE, calibrated_band, read_calibration
+
+    if not (folder / CALIBRATION_FILE).is_file():
+        return None
+    try:
+        return calibrated_band(folder, manifest), float(read_calibration(folder)["alpha"])
+    except (ReviewError, KeyError, TypeError, ValueError) as exc:
+        logger.warning("the champion's review calibration is not used: %s", exc)
+        return None
 
 
 def monitor(settings: MonitorSettings, *, model: str, reference_roc_auc: float | str | None = "auto",
@@ -140,10 +157,26 @@ def monitor(settings: MonitorSettings, *, model: str, reference_roc_auc: float |
             settings = dataclasses.replace(settings, reference_roc_auc=found.roc_auc)
         elif reference_roc_auc is not None:
             settings = dataclasses.replace(settings, reference_roc_auc=float(reference_roc_auc))
+        if settings.review_calibrated:
+            settings = _with_calibrated_band(settings, found)
         result = history.update(settings, found.profile, as_of=as_of or now())
         _write_outputs(settings, plots_file, metrics_file, found)
     return MonitorRun(result.added_batches, result.label_files, result.windows, found,
                       time.perf_counter() - started)
+
+
+def _with_calibrated_band(settings: MonitorSettings, found: Champion) -> MonitorSettings:
+    """serving.review.method risk_control: the guarantee is watched at the band and alpha calibrated for the champion;
+    without a calibration it is not watched (a warning says so)."""
+    import dataclasses
+
+    if found.review is None:
+        logger.warning("serving.review.method is risk_control but %s %s has no usable review_calibration.json: the "
+                       "error among automatically decided rows is not monitored (register the model folder with its "
+                       "calibration)", found.name, found.version)
+        return dataclasses.replace(settings, review_alpha=None)
+    band, alpha = found.review
+    return dataclasses.replace(settings, review_band=band, review_alpha=alpha)
 
 
 def _write_outputs(settings: MonitorSettings, plots_file, metrics_file, found: Champion | None) -> None:
@@ -281,7 +314,7 @@ def read_settings(params_file: str | Path, root: str | Path, *, need_model: bool
         monitor["reference_roc_auc"] = reference_roc_auc
     plots_file, metrics_file = monitor.pop("plots_file", None), monitor.pop("metrics_file", None)
     settings = MonitorSettings.from_mapping({
-        **monitor, "root": str(root), "key": facts.key, "date_column": facts.date_column,
+        **review_watch(params_file, params), **monitor, "root": str(root), "key": facts.key, "date_column": facts.date_column,
         "target": facts.target or "target", "positive_label": facts.positive_label},
         where=f"{params_file} [monitor]")
     files = {k: decide.pop(k, d) for k, d in (("history_file", "monitoring/history.parquet"),
@@ -296,6 +329,26 @@ def read_settings(params_file: str | Path, root: str | Path, *, need_model: bool
                         history_file=files["history_file"], decision_file=files["decision_file"],
                         decision_metrics_file=files["metrics_file"], dashboard_dir=files["dashboard_dir"],
                         runbook_dir=files["runbook_dir"])
+
+
+def review_watch(params_file: str | Path, params: dict | None = None) -> dict[str, Any]:
+    """The review guarantee's :class:`MonitorSettings` keys from params.yaml's ``serving`` section: its review band
+    (under risk_control, the champion's calibrated band, resolved by :func:`monitor`) and alpha; nothing when no row
+    is routed to people."""
+    if params is None:
+        from ..stages.params import load_params_file
+
+        params = load_params_file(params_file)
+    if params.get("serving") is None:
+        return {}
+    from ..serving.settings import ServingSettings
+
+    serving = ServingSettings.from_mapping(params["serving"], f"{params_file} [serving]")
+    calibrated = serving.review.method == "risk_control"
+    if serving.review_band is None and not calibrated:
+        return {}
+    return {"review_alpha": serving.review.alpha, "review_calibrated": calibrated,
+            "review_band": None if calibrated else tuple(serving.review_band)}
 
 
 def _section(params: dict, name: str, params_file) -> dict:

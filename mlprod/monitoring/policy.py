@@ -2,7 +2,8 @@
 
 Checks return values (:class:`Check`); :func:`decide` combines them. Triggers (any may fire): an alert
 of the chosen kinds in each of the last ``consecutive_windows`` windows (``feature_drift``,
-``prediction_drift``, ``estimated_drop``, ``realised_drop``, ``disagreement``), or ``kpi_drop``: the
+``prediction_drift``, ``estimated_drop``, ``realised_drop``, ``disagreement``, and, when listed, ``review_guarantee``:
+the error among automatically decided rows above the review alpha), or ``kpi_drop``: the
 watched KPI below its baseline (mean of the first ``baseline_windows`` windows since the last retrain)
 by more than ``max_kpi_drop`` (relative), or below its ``min``, for as many windows. Gates (all must
 pass): at least ``min_new_labelled_rows`` labelled rows since the last retrain, at least
@@ -28,15 +29,17 @@ from ..errors import MonitoringError
 from .strict import reject_unknown
 
 SCHEMA_VERSION = 1
-TRIGGERS = ("feature_drift", "prediction_drift", "estimated_drop", "realised_drop", "disagreement", "kpi_drop")
-_SIGNALS = {"feature_drift": ("drift", "feature_drift_share"), "prediction_drift": ("drift", "prediction_drift"),
+TRIGGERS = ("feature_drift", "prediction_drift", "estimated_drop", "realised_drop", "disagreement", "kpi_drop",
+            "review_guarantee")
+DEFAULT_TRIGGERS = TRIGGERS[:-1]  # review_guarantee only when listed: recalibrating may be the fix, not retraining
+_SIGNALS = {"review_guarantee": ("realised", "auto_decided_error"), "feature_drift": ("drift", "feature_drift_share"), "prediction_drift": ("drift", "prediction_drift"),
             "estimated_drop": ("estimated", "roc_auc"), "realised_drop": ("realised", "roc_auc"),
             "disagreement": ("realised", "estimate_disagreement")}
 
 
 @dataclass(frozen=True)
 class PolicySettings:
-    triggers: tuple[str, ...] = TRIGGERS
+    triggers: tuple[str, ...] = DEFAULT_TRIGGERS
     consecutive_windows: int = 2
     kpi: str | None = None
     max_kpi_drop: float = 0.1

@@ -25,7 +25,8 @@ from .policy import PolicySettings
 MARKDOWN, HTML = "runbook.md", "runbook.html"
 _TRIGGER_OF = {("drift", "feature_drift_share"): "feature_drift", ("drift", "prediction_drift"): "prediction_drift",
                ("estimated", "roc_auc"): "estimated_drop", ("realised", "roc_auc"): "realised_drop",
-               ("realised", "estimate_disagreement"): "disagreement"}
+               ("realised", "estimate_disagreement"): "disagreement",
+               ("realised", "auto_decided_error"): "review_guarantee"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,17 @@ def alert_catalogue(settings: MonitorSettings, history: pd.DataFrame | None) -> 
                         "Realised minus estimated ROC AUC on the same labelled rows.",
                         f"beyond ±{_fmt(settings.disagreement_tolerance)} with at least "
                         f"{settings.disagreement_min_labelled:,} labelled rows", "disagreement"))
+    if settings.review_alpha is not None or settings.review_calibrated:
+        alpha = ("the alpha of the champion's review calibration" if settings.review_calibrated
+                 else f"{_fmt(settings.review_alpha)} (serving.review.alpha)")
+        alerts.append(Alert("realised", "auto_decided_error", "The review guarantee is broken: among the rows decided "
+                            "without a person, more decisions are wrong than the review routing promises (drift "
+                            "breaks the holdout's exchangeability). Recalibrate the review band on recent labelled "
+                            "rows, or retrain.", "Share of the labelled, automatically decided rows (needs_review "
+                            "false, else a score outside the review band) whose decision differs from the label; "
+                            "auto_decided_labelled (volume) counts them.",
+                            f"above {alpha}, judged only with at least {settings.guarantee_min_labelled:,} labelled "
+                            "automatically decided rows (fewer: no threshold that window)", "review_guarantee"))
     for name, values in parse_kpis(settings.kpis).items():
         spec = get_kpi(name)
         knobs = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(values.items()) if k != "min")

@@ -1,9 +1,17 @@
 """The history rows of one monitoring window: volume, realised and estimated performance, the estimate's
-disagreement with arriving labels, KPIs, and feature and prediction drift against the reference profile.
+disagreement with arriving labels, the review guarantee, KPIs, and feature and prediction drift against the
+reference profile.
 
 Each row with a threshold says on which side of it the alert fires (``alert_when``), written here by whoever
 decides the alert: below the ROC AUC floor and the KPI floors, outside the disagreement tolerance (either
-sign), and for drift what the test's result says (below a p-value threshold, above a distance)."""
+sign), above alpha for the error among automatically decided rows, and for drift what the test's result says (below a
+p-value threshold, above a distance).
+
+The review guarantee (``settings.review_alpha`` set): ``auto_decided_labelled`` (volume) counts the window's labelled
+rows that were decided automatically (not routed to people), and ``auto_decided_error`` (realised) is the share of
+them whose decision disagrees with the label. It is judged against alpha only with at least
+``guarantee_min_labelled`` of them: below that the row has no threshold (the count row says why), so a handful of
+labels never raises the alert."""
 
 from __future__ import annotations
 
@@ -44,6 +52,8 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
     check = disagreement(scores, tolerance=settings.disagreement_tolerance,
                          min_labelled=settings.disagreement_min_labelled)
     add("estimate_disagreement", "realised", check.difference, check.tolerance, check.flagged, "outside")
+    if settings.review_alpha is not None:
+        _guarantee_rows(scores.counts, settings, add)
     for name, estimated, value, floor in compute_kpis(scores, parse_kpis(settings.kpis)):
         add(f"{name}_estimated" if estimated else name, "kpi", value, floor,
             floor is not None and value is not None and value < floor, "below")
@@ -51,6 +61,18 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
     if reference is not None and profile is not None:
         _drift_rows(reference, profile, settings, add)
     return out
+
+
+def _guarantee_rows(counts, settings: MonitorSettings, add) -> None:
+    labelled, errors = int(counts["auto_labelled"]), int(counts["auto_errors"])
+    add("auto_decided_labelled", "volume", labelled)
+    if not labelled:
+        return
+    rate, alpha = errors / labelled, settings.review_alpha
+    if labelled < settings.guarantee_min_labelled:
+        add("auto_decided_error", "realised", rate)  # too few labels to judge: no threshold, no alert
+    else:
+        add("auto_decided_error", "realised", rate, alpha, rate > alpha, "above")
 
 
 def _drift_rows(reference, profile, settings: MonitorSettings, add) -> None:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import atomic
@@ -30,7 +31,8 @@ def batch_parts(settings: MonitorSettings, batch_id: str, reference, labels: pd.
         rows = (windows == window).to_numpy()
         chunk = frame[rows]
         label, used = labels_of(chunk[settings.key_column], labels)
-        scores = ScoreSummary.of(chunk["score"].to_numpy(), chunk["decision"].to_numpy(), label)
+        scores = ScoreSummary.of(chunk["score"].to_numpy(), chunk["decision"].to_numpy(), label,
+                                 review_flags(chunk, settings))
         profile = None
         if features is not None:
             table = features[rows].reset_index(drop=True)
@@ -48,6 +50,21 @@ def batch_parts(settings: MonitorSettings, batch_id: str, reference, labels: pd.
                              {name: files[name] for name in used})
     index = pd.DataFrame({"key": frame[settings.key_column].astype(str).to_numpy(), "window": windows.to_numpy()})
     return parts, index
+
+
+def review_flags(chunk: pd.DataFrame, settings: MonitorSettings) -> np.ndarray | None:
+    """Which rows were routed to people: the predictions' ``needs_review`` column where it has a value, else a score
+    inside ``settings.review_band`` (inclusive, as the predictor routes); None when neither says (no review routing:
+    every row was decided automatically)."""
+    band = settings.review_band
+    score = chunk["score"].to_numpy(dtype=float)
+    by_band = None if band is None else (score >= band[0]) & (score <= band[1])
+    if "needs_review" not in chunk.columns:
+        return by_band
+    column = chunk["needs_review"].astype("boolean")
+    known = column.notna().to_numpy()
+    fallback = by_band if by_band is not None else np.zeros(len(chunk), dtype=bool)
+    return np.where(known, column.fillna(False).to_numpy(dtype=bool), fallback)
 
 
 def _features(settings, batch_id, marker, reference, rows) -> pd.DataFrame | None:
@@ -115,6 +132,7 @@ def relabel(settings: MonitorSettings, summary: WindowSummary, labels: pd.DataFr
         frame, _ = predictions_of(settings, batch)
         chunk = frame[(assign_windows(frame, settings.date_column, batch) == summary.window).to_numpy()]
         label, used = labels_of(chunk[settings.key_column], labels)
-        scores = ScoreSummary.of(chunk["score"].to_numpy(), chunk["decision"].to_numpy(), label)
+        scores = ScoreSummary.of(chunk["score"].to_numpy(), chunk["decision"].to_numpy(), label,
+                                 review_flags(chunk, settings))
         parts[batch] = part.with_scores(scores, {name: files[name] for name in used})
     return WindowSummary(summary.window, summary.start, summary.end, parts)

@@ -4,7 +4,8 @@ A prediction row belongs to the ISO week of the project's date column (``2024-W3
 (the batch id) when the project has no date column. Per window and batch, a *part* keeps what the
 metrics need, all of it mergeable by addition: rows, a score histogram on fixed bins (rows, score sum,
 labelled rows' positives/negatives/score sum per bin), the expected and realised confusion counts at
-the model's decision, the log-loss sum, and the feature profile (:mod:`mlprod.profile`). A window is the
+the model's decision, the log-loss sum, the automatically decided rows (not routed to review) with their labelled
+rows and errors, and the feature profile (:mod:`mlprod.profile`). A window is the
 merge of its parts in batch-id order, so it does not depend on the order batches arrived in.
 """
 
@@ -21,7 +22,9 @@ from ..errors import MonitoringError
 N_BINS = 1000  # fixed score bins of width 1/1000: bin i holds i/1000 <= score < (i+1)/1000 (1.0 in the last)
 EPS = 1e-15  # scores are clipped to [EPS, 1-EPS] for log loss
 _BIN_FIELDS = ("rows", "score_sum", "labelled_score_sum", "positives", "negatives")
-_COUNTS = ("flagged", "expected_tp", "expected_fn", "tp", "fp", "fn", "tn", "labelled", "log_loss_sum")
+_COUNTS = ("flagged", "expected_tp", "expected_fn", "tp", "fp", "fn", "tn", "labelled", "log_loss_sum",
+           "auto_decided", "auto_labelled", "auto_errors")
+_AUTO_COUNTS = ("auto_decided", "auto_labelled", "auto_errors")  # window summary version 2 (absent from version 1)
 
 
 def iso_week(dates: pd.Series) -> pd.Series:
@@ -69,8 +72,10 @@ class ScoreSummary:
         return cls(bins, {name: 0 for name in _COUNTS})
 
     @classmethod
-    def of(cls, score: np.ndarray, decision: np.ndarray, label: np.ndarray | None) -> ScoreSummary:
-        """Summarise rows: ``label`` holds 1/0 for labelled rows and -1 for those without a label yet."""
+    def of(cls, score: np.ndarray, decision: np.ndarray, label: np.ndarray | None,
+           needs_review: np.ndarray | None = None) -> ScoreSummary:
+        """Summarise rows: ``label`` holds 1/0 for labelled rows and -1 for those without a label yet;
+        ``needs_review`` True for rows routed to people (None: none was, every row was decided automatically)."""
         score = np.asarray(score, dtype=np.float64)
         if score.size and (not np.all(np.isfinite(score)) or score.min() < 0 or score.max() > 1):
             raise MonitoringError("predictions hold scores outside [0, 1] or missing; expected probabilities of "
@@ -86,6 +91,7 @@ class ScoreSummary:
                                                   minlength=N_BINS).astype(np.float64),
                 "positives": np.bincount(index[pos], minlength=N_BINS).astype(np.int64),
                 "negatives": np.bincount(index[neg], minlength=N_BINS).astype(np.int64)}
+        auto = np.ones(score.size, dtype=bool) if needs_review is None else ~np.asarray(needs_review, dtype=bool)
         clipped = np.clip(score[labelled], EPS, 1 - EPS)
         y = label[labelled]
         counts = {"flagged": int(decision.sum()),
@@ -93,7 +99,9 @@ class ScoreSummary:
                   "tp": int((decision & pos).sum()), "fp": int((decision & neg).sum()),
                   "fn": int((~decision & pos).sum()), "tn": int((~decision & neg).sum()),
                   "labelled": int(labelled.sum()),
-                  "log_loss_sum": float(-(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).sum())}
+                  "log_loss_sum": float(-(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).sum()),
+                  "auto_decided": int(auto.sum()), "auto_labelled": int((auto & labelled).sum()),
+                  "auto_errors": int((auto & labelled & (decision != pos)).sum())}
         return cls(bins, counts)
 
     @property
@@ -114,8 +122,11 @@ class ScoreSummary:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ScoreSummary:
+        """A version-1 summary has no automatically-decided counts: they read as 0 (no labelled auto-decided row
+        known); relabelling the window recomputes them from its predictions."""
         expected = {"index", "counts", *_BIN_FIELDS}
-        if not isinstance(data, dict) or set(data) != expected or set(data["counts"]) != set(_COUNTS):
+        if not isinstance(data, dict) or set(data) != expected or not (
+                set(_COUNTS) - set(_AUTO_COUNTS) <= set(data["counts"]) <= set(_COUNTS)):
             raise MonitoringError(f"{where}: the score summary is not in the expected format (keys "
                                   f"{sorted(expected)}); delete the monitoring folder's windows and rebuild")
         summary = cls.empty()
@@ -166,7 +177,8 @@ class Part:
                    dict(data["label_files"]))
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the automatically decided counts
+READS = (1, 2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,9 +224,9 @@ class WindowSummary:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> WindowSummary:
-        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        if not isinstance(data, dict) or data.get("schema_version") not in READS:
             got = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
             raise MonitoringError(f"{where}: unknown window summary schema_version {got!r}; this mlprod reads "
-                                  f"version {SCHEMA_VERSION}; rebuild the monitoring history")
+                                  f"versions {list(READS)}; rebuild the monitoring history")
         parts = {b: Part.from_dict(p, f"{where} part {b!r}") for b, p in data["parts"].items()}
         return cls(data["window"], data["window_start"], data["window_end"], parts)
