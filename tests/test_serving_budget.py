@@ -75,7 +75,7 @@ def test_the_predictor_skips_an_open_primary_and_tries_it_again_after_reset():
 
 
 def test_a_hundred_hung_calls_add_at_most_max_workers_threads_and_each_returns_within_the_budget(release):
-    caller = BoundedCaller(max_workers=3, budget_seconds=0.05, breaker=Breaker(failures=10**6), name="hung")
+    caller = BoundedCaller(max_workers=3, budget_seconds=0.3, breaker=Breaker(failures=10**6), name="hung")
     model = Hangs(release)
     before = threading.active_count()
     durations, reasons = [], []
@@ -87,8 +87,8 @@ def test_a_hundred_hung_calls_add_at_most_max_workers_threads_and_each_returns_w
         assert threading.active_count() - before <= 3
     assert threading.active_count() - before == 3
     assert model.calls == 3  # the other 97 never reached a thread
-    assert set(reasons) == {"timeout"} and max(durations) < 0.05 + 0.1
-    assert sorted(durations)[50] < 0.01  # a full pool fails fast
+    assert set(reasons) == {"timeout"} and max(durations) < 0.3 + 0.5  # nobody waits much past the budget
+    assert sorted(durations)[50] < 0.15  # a full pool fails at once, without waiting for the budget
     assert caller.busy() == 3
     release.set()
     deadline = time.monotonic() + 5

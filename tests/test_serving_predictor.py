@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -43,9 +44,17 @@ def predictor(models, primary=None, fallback=None, **overrides):
     return made
 
 
-def test_all_good_rows_are_served_by_the_primary_with_its_scores(models, rows):
+@pytest.fixture(params=["blocking", "awaited"])
+def score(request):
+    """The predictor's two drivers, which must agree: predict (a thread waits) and apredict (an event loop)."""
+    if request.param == "blocking":
+        return lambda p, frame: p.predict(frame)
+    return lambda p, frame: asyncio.run(p.apredict(frame))
+
+
+def test_all_good_rows_are_served_by_the_primary_with_its_scores(models, rows, score):
     p = ResilientPredictor.from_folders(models[0], models[1], settings=settings())
-    out = p.predict(rows)
+    out = score(p, rows)
     expected = mlprod.load_model(models[0]).predict_proba(rows)[:, 1]
     assert list(out.columns) == ["score", "decision", "tier", "fallback_reason", "filled_features", "needs_review",
                                  "model_version"]
@@ -57,20 +66,20 @@ def test_all_good_rows_are_served_by_the_primary_with_its_scores(models, rows):
     assert list(out.index) == list(rows.index)
 
 
-def test_primary_raises_rows_go_to_the_fallback(models, rows):
+def test_primary_raises_rows_go_to_the_fallback(models, rows, score):
     fallback = mlprod.load_model(models[1])
-    out = predictor(models, primary=Raises(KeyError("x")), fallback=fallback).predict(rows)
+    out = score(predictor(models, primary=Raises(KeyError("x")), fallback=fallback), rows)
     assert (out["tier"] == "fallback").all()
     assert (out["fallback_reason"] == "error:KeyError").all()
     np.testing.assert_allclose(out["score"], fallback.predict_proba(rows)[:, 1])
 
 
-def test_primary_hanging_past_its_budget_goes_to_the_fallback_with_reason_timeout(models, rows):
+def test_primary_hanging_past_its_budget_goes_to_the_fallback_with_reason_timeout(models, rows, score):
     release = threading.Event()
     p = predictor(models, primary=Hangs(release), fallback=Fixed(0.7), time_budget_ms=100)
     try:
         started = time.monotonic()
-        out = p.predict(rows)
+        out = score(p, rows)
         elapsed = time.monotonic() - started
     finally:
         release.set()
@@ -84,9 +93,9 @@ def test_primary_hanging_past_its_budget_goes_to_the_fallback_with_reason_timeou
     (lambda p: np.where(np.arange(len(p))[:, None] % 3 == 0, np.nan, p), "nan"),
     (lambda p: np.where(np.arange(len(p))[:, None] % 3 == 0, p + 1.5, p), "out_of_bounds"),
 ])
-def test_bad_scores_send_only_their_rows_down(models, rows, change, reason):
+def test_bad_scores_send_only_their_rows_down(models, rows, change, reason, score):
     real = mlprod.load_model(models[0])
-    out = predictor(models, primary=Returns(real, change), fallback=Fixed(0.7)).predict(rows)
+    out = score(predictor(models, primary=Returns(real, change), fallback=Fixed(0.7)), rows)
     bad = np.arange(len(rows)) % 3 == 0
     assert (out.loc[bad, "tier"] == "fallback").all() and (out.loc[bad, "fallback_reason"] == reason).all()
     assert (out.loc[~bad, "tier"] == "primary").all() and out.loc[~bad, "fallback_reason"].isna().all()
@@ -94,14 +103,14 @@ def test_bad_scores_send_only_their_rows_down(models, rows, change, reason):
 
 
 @pytest.mark.parametrize("change", [lambda p: p[:-1], lambda p: p[:, 1], lambda p: np.array([["a", "b"]] * len(p))])
-def test_output_of_the_wrong_shape_sends_the_batch_down(models, rows, change):
+def test_output_of_the_wrong_shape_sends_the_batch_down(models, rows, change, score):
     real = mlprod.load_model(models[0])
-    out = predictor(models, primary=Returns(real, change), fallback=Fixed(0.7)).predict(rows)
+    out = score(predictor(models, primary=Returns(real, change), fallback=Fixed(0.7)), rows)
     assert (out["tier"] == "fallback").all() and (out["fallback_reason"] == "bad_shape").all()
 
 
-def test_fallback_failing_too_leaves_rows_to_the_rules_then_the_default(models, rows):
-    out = predictor(models, primary=Raises(), fallback=Raises(RuntimeError())).predict(rows)
+def test_fallback_failing_too_leaves_rows_to_the_rules_then_the_default(models, rows, score):
+    out = score(predictor(models, primary=Raises(), fallback=Raises(RuntimeError())), rows)
     many = rows["n_interactions"] >= 10
     north = (rows["region"] == "north") & ~many
     assert (out.loc[many, "tier"] == "rules").all() and np.allclose(out.loc[many, "score"], 0.4)
@@ -111,11 +120,11 @@ def test_fallback_failing_too_leaves_rows_to_the_rules_then_the_default(models, 
     assert (out["fallback_reason"] == "error:ValueError").all()  # why each row left the primary
 
 
-def test_every_tier_failing_still_answers_every_row(models, rows):
+def test_every_tier_failing_still_answers_every_row(models, rows, score):
     release = threading.Event()
     p = predictor(models, primary=Hangs(release), fallback=Raises(), time_budget_ms=50, rules=[])
     try:
-        out = p.predict(rows)
+        out = score(p, rows)
     finally:
         release.set()
         p.close()

@@ -17,9 +17,10 @@ one budget per model tier.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
@@ -86,6 +87,37 @@ class BoundedCaller:
              check: Callable[[Any], str | None] | None = None) -> tuple[Any, str | None]:
         """``(result, None)`` or ``(None, reason)``: ``circuit_open``, ``timeout`` or ``error:<ExceptionType>``,
         or what ``check(result)`` returns (a failure of the call as a whole, such as ``bad_shape``)."""
+        future, refused = self._submit(fn, arg)
+        if future is None:
+            return None, refused
+        try:
+            result = future.result(timeout=self.budget_seconds)
+        except FutureTimeout:
+            return self._failed(TIMEOUT)
+        except Exception as exc:  # the model raised: its rows go down a tier
+            return self._failed(f"error:{type(exc).__name__}")
+        return self._checked(result, check)
+
+    async def acall(self, fn: Callable[[Any], Any], arg: Any,
+                    check: Callable[[Any], str | None] | None = None) -> tuple[Any, str | None]:
+        """:meth:`call` for a caller on an event loop: the loop waits for the pool thread without blocking, so a
+        request costs one thread hand-off instead of two (a worker thread that would itself wait)."""
+        future, refused = self._submit(fn, arg)
+        if future is None:
+            return None, refused
+        try:
+            # wait_for cancels the wrapper on timeout; a call already running is not stopped by that (it cannot be)
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self.budget_seconds)
+        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and not future.done():
+                raise  # the request itself was cancelled (shutdown): not the model's failure
+            return self._failed(TIMEOUT)
+        except Exception as exc:  # the model raised: its rows go down a tier
+            return self._failed(f"error:{type(exc).__name__}")
+        return self._checked(result, check)
+
+    def _submit(self, fn: Callable[[Any], Any], arg: Any) -> tuple[Future | None, str | None]:
+        """The running call, or None and why it was refused (breaker open, every worker busy, pool closed)."""
         if not self.breaker.allow():
             return None, CIRCUIT_OPEN
         if not self._slots.acquire(blocking=False):  # every worker is busy (hung): fail fast, no new thread
@@ -97,20 +129,18 @@ class BoundedCaller:
             self._slots.release()
             return None, CIRCUIT_OPEN
         future.add_done_callback(self._release)
-        try:
-            result = future.result(timeout=self.budget_seconds)
-        except FutureTimeout:
-            self.breaker.failure()
-            return None, TIMEOUT
-        except Exception as exc:  # the model raised: its rows go down a tier
-            self.breaker.failure()
-            return None, f"error:{type(exc).__name__}"
+        return future, None
+
+    def _failed(self, reason: str) -> tuple[None, str]:
+        self.breaker.failure()
+        return None, reason
+
+    def _checked(self, result: Any, check: Callable[[Any], str | None] | None) -> tuple[Any, str | None]:
         reason = check(result) if check is not None else None
         if reason is None:
             self.breaker.success()
             return result, None
-        self.breaker.failure()
-        return None, reason
+        return self._failed(reason)
 
     def busy(self) -> int:
         """Calls in flight (hung ones included)."""

@@ -15,6 +15,7 @@ Order of work in :meth:`ResilientPredictor.predict` (and why):
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,28 @@ class ResilientPredictor:
         ``result.attrs["inputs"]`` counts per feature the rows ``filled``, ``out_of_range`` and with
         ``unseen_categories`` (and ``rejected`` rows), for metrics.
         """
+        steps = self._steps(frame)
+        try:
+            model, rows = next(steps)
+            while True:
+                model, rows = steps.send(model.score(rows))
+        except StopIteration as done:
+            return done.value
+
+    async def apredict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`predict` on an event loop: the same steps, the model calls awaited (the loop hands each call to
+        the tier's pool and waits without blocking, so a request costs one thread hand-off, not two)."""
+        steps = self._steps(frame)
+        try:
+            model, rows = next(steps)
+            while True:
+                model, rows = steps.send(await model.ascore(rows))
+        except StopIteration as done:
+            return done.value
+
+    def _steps(self, frame: pd.DataFrame) -> Generator[tuple[ModelTier, pd.DataFrame], Any, pd.DataFrame]:
+        """The work of :meth:`predict`; yields each model call ``(tier, rows)`` and is sent its ``(scores,
+        reasons)``, so the same steps run with a blocking or an awaited call."""
         prepared = self.plan.prepare(frame)
         n = len(frame)
         score = np.full(n, np.nan)
@@ -109,11 +132,11 @@ class ResilientPredictor:
             pending_primary = pending[~prepared.routed[pending]]
         else:
             routed, pending_primary = None, pending
-        pending = self._model_tier(self.primary, prepared.frame, pending_primary, score, tier, reason)
+        pending = yield from self._model_tier(self.primary, prepared.frame, pending_primary, score, tier, reason)
         if routed is not None:
             pending = np.sort(np.concatenate([pending, routed]))
         if self.fallback is not None and pending.size:
-            pending = self._model_tier(self.fallback, prepared.frame, pending, score, tier, reason)
+            pending = yield from self._model_tier(self.fallback, prepared.frame, pending, score, tier, reason)
         if pending.size:
             rows = _rows(prepared.frame, pending)
             ruled, matched = self.rules.score(rows)
@@ -122,11 +145,11 @@ class ResilientPredictor:
         return self._result(frame.index, score, tier, reason, prepared)
 
     def _model_tier(self, model: ModelTier, frame: pd.DataFrame, rows: np.ndarray, score: np.ndarray,
-                    tier: np.ndarray, reason: np.ndarray) -> np.ndarray:
+                    tier: np.ndarray, reason: np.ndarray) -> Generator[tuple[ModelTier, pd.DataFrame], Any, np.ndarray]:
         """Score ``rows`` with ``model``; the rows it did not serve (with their reason set if none yet)."""
         if not rows.size:
             return rows
-        scores, problems = model.score(_rows(frame, rows))
+        scores, problems = yield model, _rows(frame, rows)
         if scores is None:  # the call failed as a whole: every row goes down
             _first_reason(reason, rows, problems)
             return rows

@@ -34,14 +34,22 @@ class ModelTier:
         """``(scores, reasons)`` for ``frame``'s rows: ``(None, reason)`` when the call failed as a whole, else
         the scores and None (all good) or a per-row array of reasons (None where the score is good)."""
         n = len(frame)
-        proba, reason = self.caller.call(self.model.predict_proba, frame, lambda out: _shape_problem(out, n))
-        if reason is not None:
-            return None, reason
-        scores = np.asarray(proba)[:, 1].astype("float64", copy=False)
-        return scores, row_problems(scores)
+        return _scores(*self.caller.call(self.model.predict_proba, frame, lambda out: _shape_problem(out, n)))
+
+    async def ascore(self, frame: Any) -> tuple[np.ndarray | None, np.ndarray | str | None]:
+        """:meth:`score` awaited on an event loop (:meth:`BoundedCaller.acall`)."""
+        n = len(frame)
+        return _scores(*await self.caller.acall(self.model.predict_proba, frame, lambda out: _shape_problem(out, n)))
 
     def close(self) -> None:
         self.caller.close()
+
+
+def _scores(proba: Any, reason: str | None) -> tuple[np.ndarray | None, np.ndarray | str | None]:
+    if reason is not None:
+        return None, reason
+    scores = np.asarray(proba)[:, 1].astype("float64", copy=False)
+    return scores, row_problems(scores)
 
 
 def _shape_problem(out: Any, n: int) -> str | None:

@@ -6,9 +6,11 @@ process answers), ``GET /ready`` (200 only with a verified model loaded, else 50
 
 Order of work for ``/invocations`` (and why): the content type and declared length are checked before the
 body is read; the body is read in chunks and refused (413) as soon as it passes the limit, before any
-parsing; then parsing, scoring, the prediction log and the metrics run on a worker thread, so the event loop
-keeps answering ``/health`` and other requests while a model is slow. A request takes the current model once:
-a reload never changes the model under a request in flight.
+parsing. A small body (``INLINE_BODY_BYTES``, a few rows) is then parsed and answered on the event loop and only
+its model calls go to the tiers' pools, awaited without blocking (one thread hand-off per request: at 1-row
+requests the hand-offs cost more than the parsing); a larger one is parsed, scored and answered on a worker
+thread, so the loop stays free. Either way the loop keeps answering ``/health`` and other requests while a model
+is slow. A request takes the current model once: a reload never changes the model under a request in flight.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from .protocol import JSON_TYPES, CSV_TYPES, RequestError, answer, media_type, p
 log = logging.getLogger(__name__)
 JSON = b"application/json"
 FIRST_LOAD_WAIT = 300.0  # seconds a worker waits for its first model before it accepts connections anyway
+# request bodies up to this size are parsed and answered on the event loop (a few rows: less work than handing
+# the request to a thread and back); larger ones on a worker thread, so the loop stays free for other requests
+INLINE_BODY_BYTES = 16 * 1024
 EXIT_WATCHDOG_SECONDS = 5.0  # seconds; see ServingApp.start  # after shutdown: a thread hung in predict must not keep the process alive
 _REASONS = {"nan": "not_finite", "bad_shape": "wrong_shape"}  # the predictor's words -> the metrics' labels
 
@@ -159,8 +164,11 @@ class ServingApp:
             loaded = self.holder.current if self.holder is not None else None
             if loaded is None:
                 raise RequestError(503, "NOT_READY", self.holder.problem if self.holder else "starting")
-            out = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self._score, body, content_type, loaded, request_id)
+            if len(body) <= INLINE_BODY_BYTES:
+                out = await self._score_on_loop(body, content_type, loaded, request_id)
+            else:
+                out = await asyncio.get_running_loop().run_in_executor(
+                    self.pool, self._score, body, content_type, loaded, request_id)
             status = 200
             await _send(send, 200, out, extra=[(b"x-request-id", request_id.encode())])
         except RequestError as exc:
@@ -183,13 +191,25 @@ class ServingApp:
                 self.metrics.observe_request(status, time.perf_counter() - started)
 
     def _score(self, body: bytes, content_type: str, loaded: Any, request_id: str) -> bytes:
-        frame = parse_body(body, content_type)
-        if len(frame) == 0:
-            raise RequestError(400, "BAD_REQUEST", "the request has no rows to score")
+        """A large request, on a worker thread: the predictor waits for its model calls there."""
+        frame = _frame(body, content_type)
         try:
             result = loaded.predictor.predict(frame)
         except MlprodError as exc:  # e.g. a column sent twice: the request itself is malformed
             raise RequestError(400, "BAD_REQUEST", str(exc)) from None
+        return self._answer(request_id, result, frame, loaded)
+
+    async def _score_on_loop(self, body: bytes, content_type: str, loaded: Any, request_id: str) -> bytes:
+        """A small request, on the event loop: only the model calls leave it (to the tier's pool), so a request
+        costs one thread hand-off; parsing and answering a few rows takes less than a second hand-off would."""
+        frame = _frame(body, content_type)
+        try:
+            result = await loaded.predictor.apredict(frame)
+        except MlprodError as exc:
+            raise RequestError(400, "BAD_REQUEST", str(exc)) from None
+        return self._answer(request_id, result, frame, loaded)
+
+    def _answer(self, request_id: str, result: Any, frame: Any, loaded: Any) -> bytes:
         rows = predictions(result)
         self._record(request_id, result, rows, frame, loaded)
         return answer(rows)
@@ -211,6 +231,13 @@ class ServingApp:
         rejected = (inputs.get("rejected") or {}).get("rows", 0)
         if rejected:
             self.metrics.count_error("invalid_row", rejected)
+
+
+def _frame(body: bytes, content_type: str) -> Any:
+    frame = parse_body(body, content_type)
+    if len(frame) == 0:
+        raise RequestError(400, "BAD_REQUEST", "the request has no rows to score")
+    return frame
 
 
 def _reason(reason: str | None) -> str | None:
