@@ -34,7 +34,12 @@ def test_the_card_stage_writes_a_complete_card_naming_the_weak_region(project):
     assert card["comparison"]["decision"] == "promoted"  # the first model becomes the champion
     assert card["monitoring"]["latest"] in ("retraining required", "no retraining needed")
     assert card["info"]["owners"] == ["Lead scoring team <ml-team@example.com>"]
+    # the fallback stage's model: its own section, its gates passed as the first NAME-fallback champion
+    assert (card["fallback"]["name"], card["fallback"]["decision"]) == ("lead-scoring-fallback", "promoted")
+    assert card["fallback"]["same_holdout"] is True and "roc_auc" in card["fallback"]["holdout"]
+    assert "## Fallback model" in markdown and "| ROC AUC |" in markdown.split("## Fallback model")[1]
     html = (folder / "model_card.html").read_text()
+    assert '<h2 id="fallback">Fallback model</h2>' in html
     assert "<script" not in html and html.count("<svg") >= 4
     assert "Lead scoring team &lt;ml-team@example.com&gt;" in html
     record = json.loads((project / "reports" / "notebooks" / "model_card" / "run.json").read_text())

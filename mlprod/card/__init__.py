@@ -11,9 +11,9 @@ Python API (the same as ``mlprod card DIR``)::
 
 Modules: :mod:`.assemble` (build the value from :mod:`.sources`), :mod:`.schema` (the value), :mod:`.info`
 (``card:`` params and settings), :mod:`.metrics`, :mod:`.slices`, :mod:`.probes`, :mod:`.curves`,
-:mod:`.compare`, :mod:`.decision`, :mod:`.monitoring`, :mod:`.recommend` (the measured and derived sections),
-:mod:`.text`, :mod:`.markdown`, :mod:`.html`, :mod:`.plots` (rendering), :mod:`.render` (renderer registry,
-writing files). Names are imported lazily: ``import mlprod.card`` imports nothing heavy. Details:
+:mod:`.compare`, :mod:`.decision`, :mod:`.fallback`, :mod:`.monitoring`, :mod:`.recommend` (the measured and
+derived sections), :mod:`.text`, :mod:`.markdown`, :mod:`.html`, :mod:`.plots` (rendering), :mod:`.render` (renderer
+registry, writing files). Names are imported lazily: ``import mlprod.card`` imports nothing heavy. Details:
 docs/model_card.md.
 """
 

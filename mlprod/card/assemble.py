@@ -17,6 +17,7 @@ from ..errors import CardError
 from ..manifest.schema import MANIFEST_FILE, Manifest, read_manifest
 from .compare import compare_manifests, rollback_plan
 from .decision import PROMOTED, champion_version, comparison_from_decision, matches
+from .fallback import fallback_model
 from .info import CARD_SECTION, CardInfo, CardSettings, parse_card_info, parse_settings
 from .monitoring import monitoring_plan
 from .recommend import recommendations
@@ -74,6 +75,8 @@ def build_card(model_dir: str | Path = DEFAULT_MODEL_DIR, *, settings: CardSetti
     validation = _validation(c.json("validation summary", paths.validation_file,
                                     "no data validation results on the card"), paths, c)
     comparison, rollback = _champion(manifest, paths, root, c)
+    fallback = fallback_model(paths.fallback_dir, paths.fallback_metrics_file, paths.fallback_decision_file,
+                              manifest, c)
     drift = c.json("drift report", paths.drift_file, "monitoring plan without the latest drift decision")
     monitoring = monitoring_plan(params, shown(params_file) if params_file else "params.yaml", drift,
                                  str(paths.drift_file) if drift is not None else None)
@@ -88,7 +91,7 @@ def build_card(model_dir: str | Path = DEFAULT_MODEL_DIR, *, settings: CardSetti
         training_data=_dataset("training", manifest, training, target, paths.training_data, info),
         slices=slices, failure_modes=failure_modes, curves=curves, validation=validation, comparison=comparison,
         rollback=rollback, monitoring=monitoring, recommendations=(), settings=settings,
-        missing=tuple(c.missing), sources=tuple(c.sources))
+        missing=tuple(c.missing), sources=tuple(c.sources), fallback=fallback)
     return dataclasses.replace(card, recommendations=tuple(recommendations(card)))
 
 

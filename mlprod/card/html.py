@@ -232,6 +232,30 @@ TEMPLATE = r"""{% extends "base.html" %}
 {% endfor %}
 {% if c.notes %}<ul class="muted">{% for n in c.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 {% else %}<p class="muted">Not available.</p>{% endif %}
+{% if card.fallback %}{% set f = card.fallback %}
+
+<h2 id="fallback">Fallback model</h2>
+<p>{{ t.fallback_when(f.name) }}</p>
+<table><tbody>
+<tr><th>Model</th><td>{{ f.name }} {{ f.version }} ({{ f.estimator }}), sha256 <code>{{ f.sha256[:12] }}</code></td></tr>
+<tr><th>Manifest</th><td style="overflow-wrap:anywhere"><code>{{ f.manifest }}</code>
+  <div class="small muted">holdout metrics from <code>{{ f.metrics_source }}</code></div></td></tr>
+{% if f.decision %}
+<tr><th>Gate decision</th><td style="overflow-wrap:anywhere">{{ badge(f.decision, tone(f.decision)) }}
+  <span class="muted">({{ "champion before: " ~ f.champion if f.champion else "no champion before" }})</span>
+  {% for g in f.gates %}<div class="small">{{ g.name }} {{ badge(g.status, tone(g.status)) }}</div>{% endfor %}
+  <div class="small muted">from <code>{{ f.decision_source }}</code></div></td></tr>
+{% endif %}
+</tbody></table>
+<h3>Holdout metrics, this model and the fallback</h3>
+<table>{{ head(["metric", "#this model", "#fallback", "#fallback − this model"]) }}<tbody>
+{% for m, ours, theirs, diff in fallback_metrics %}
+<tr><td>{{ t.metric_label(m) }}</td><td class="num">{{ ours }}</td><td class="num">{{ theirs }}</td>
+  <td class="num">{{ diff }}</td></tr>
+{% endfor %}
+</tbody></table>
+{% if f.notes %}<ul class="muted">{% for n in f.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+{% endif %}
 
 <h2 id="ethics">Ethical considerations</h2>
 {{ stated(card.info.ethical_considerations, "ethical_considerations") }}
@@ -312,7 +336,8 @@ def render_html(card: ModelCard) -> str:
     d, p, sliced = card.details, card.performance, card.slices.features if card.slices else ()
     segments = card.slices.segments if card.slices else ()
     page = env.get_template("model_card.html").render(
-        card=card, t=text, tone=_tone, version=__version__, sections=SECTIONS, glance=_glance(card),
+        card=card, t=text, tone=_tone, version=__version__, sections=_sections(card), glance=_glance(card),
+        fallback_metrics=_fallback_metrics(card),
         title=f"Model card: {card.title} {d.version}",
         subtitle=f"{d.name} · {d.estimator} · created {d.created_at[:10]}",
         categorical=[i.name for i in d.inputs if i.kind == "categorical" and i.name in sliced],
@@ -327,6 +352,22 @@ def render_html(card: ModelCard) -> str:
                         if s.note.startswith("too few")],
         settings=[(k, "auto" if v is None else v) for k, v in card.settings.to_dict().items()])
     return page.replace("</head>", EXTRA_CSS + "</head>", 1)
+
+
+def _sections(card: ModelCard) -> tuple[tuple[str, str], ...]:
+    if card.fallback is None:
+        return SECTIONS
+    at = [anchor for anchor, _ in SECTIONS].index("champion") + 1
+    return SECTIONS[:at] + (("fallback", "Fallback"),) + SECTIONS[at:]
+
+
+def _fallback_metrics(card: ModelCard) -> list[tuple[str, str, str, str]]:
+    """(metric, this model, fallback, difference) rows of the fallback section, formatted."""
+    f, p = card.fallback, card.performance.holdout
+    if f is None:
+        return []
+    return [(m, text.metric_value(m, p.get(m)), text.metric_value(m, f.holdout.get(m)),
+             text.difference(m, p.get(m), f.holdout.get(m))) for m in text.METRIC_ORDER if m in f.holdout or m in p]
 
 
 def _tone(status: str | None) -> str:
@@ -350,6 +391,10 @@ def _glance(card: ModelCard) -> list[tuple[str, str, str]]:
     if card.comparison is not None:
         c = card.comparison
         out.append(("Champion", c.decision or (c.champion or "none"), _tone(c.decision)))
+    if card.fallback is not None:
+        f = card.fallback
+        out.append(("Fallback", f"{f.version}" + (f", AUC {text.num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout
+                                                 else ""), _tone(f.decision)))
     if card.monitoring is not None and card.monitoring.latest:
         out.append(("Last drift report", card.monitoring.latest,
                     "bad" if card.monitoring.latest == "retraining required" else "good"))

@@ -22,6 +22,8 @@ from .text import (
     PROBE_LEGEND,
     batch_line,
     change_word,
+    difference,
+    fallback_when,
     judgement_rule,
     limitation_line,
     metric_label,
@@ -92,10 +94,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "")
 def render_markdown(card: ModelCard) -> str:
     out: list[str] = []
     for section in (_header, _details, _intended_use, _factors, _metrics, _data, _quantitative, _limitations,
-                    _failure_modes, _validation, _comparison, _ethics, _caveats, _rollback, _monitoring,
+                    _failure_modes, _validation, _comparison, _fallback, _ethics, _caveats, _rollback, _monitoring,
                     _provenance):
-        out += section(card)
-        out.append("")
+        lines = section(card)
+        if lines:  # an optional section (the fallback) leaves no trace when it has nothing to say
+            out += lines + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -144,6 +147,11 @@ def _header(card: ModelCard) -> list[str]:
         rows.append(("Champion", f"{cell(c.champion) if c.champion else 'none before this model'}{delta}{decision}"))
     if card.monitoring is not None and card.monitoring.latest:
         rows.append(("Last drift report", cell(card.monitoring.latest)))
+    f = card.fallback
+    if f is not None:
+        auc = f", holdout ROC AUC {num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout else ""
+        rows.append(("Fallback", f"{cell(f.name)} {cell(f.version)} ({cell(f.estimator)}){auc}"
+                     + (f"; decision: {cell(f.decision)}" if f.decision else "")))
     rows.append(("Rollback to", cell(card.rollback.previous or card.rollback.summary)))
     return out + table(["", ""], [(f"**{k}**", v) for k, v in rows])
 
@@ -323,6 +331,27 @@ def _comparison(card: ModelCard) -> list[str]:
             out += ["", f"**{title}:** none"]
     if c.notes:
         out += [""] + [f"- {esc(n)}" for n in c.notes]
+    return out
+
+
+def _fallback(card: ModelCard) -> list[str]:
+    f, p = card.fallback, card.performance
+    if f is None:
+        return []
+    out = ["## Fallback model", "", esc(fallback_when(f.name)), "",
+           f"- **Model:** {esc(f.name)} {esc(f.version)} ({esc(f.estimator)}), sha256 {code(f.sha256[:12])}",
+           f"- **Manifest:** {code(f.manifest)}; holdout metrics from {code(f.metrics_source)}"]
+    if f.decision:
+        champion = f"champion before: {esc(f.champion)}" if f.champion else "no champion before"
+        gates = ", ".join(f"{esc(g.name)} {g.status}" for g in f.gates) or "no gates recorded"
+        out.append(f"- **Gate decision:** **{esc(f.decision)}** ({champion}; {gates}; from {code(f.decision_source)})")
+    names = [m for m in METRIC_ORDER if m in f.holdout or m in p.holdout]
+    out += ["", "### Holdout metrics, this model and the fallback", ""]
+    out += table(["metric", "this model", "fallback", "fallback - this model"],
+                 [(metric_label(m), metric_value(m, p.holdout.get(m)), metric_value(m, f.holdout.get(m)),
+                   difference(m, p.holdout.get(m), f.holdout.get(m))) for m in names], "lrrr")
+    if f.notes:
+        out += [""] + [f"- {esc(n)}" for n in f.notes]
     return out
 
 

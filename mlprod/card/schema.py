@@ -137,6 +137,25 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class FallbackModel:
+    """The fallback model as the card shows it."""
+
+    name: str
+    version: str
+    estimator: str
+    sha256: str
+    manifest: str  # path of its manifest
+    holdout: dict[str, Any]  # its holdout metrics
+    metrics_source: str
+    same_holdout: bool | None  # scored on the primary's evaluation data (by dataset id); None: unknown
+    decision: str | None = None  # its registry outcome ("promoted", "rejected", ...); None: no record
+    champion: str | None = None  # NAME-fallback's champion the gates compared with
+    gates: tuple[Gate, ...] = ()
+    decision_source: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rollback:
     current: str
     previous: str | None  # the version a rollback puts back in service; None: nothing to roll back to
@@ -177,9 +196,12 @@ class ModelCard:
     missing: tuple[Missing, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()  # (input, path) actually used
     schema_version: int = SCHEMA_VERSION
+    fallback: FallbackModel | None = None  # the fallback model's section; None (and no JSON key): no fallback
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
+        if self.fallback is None:
+            del data["fallback"]
         if self.slices is not None:
             data["slices"]["limitations"] = [_plain(s) for s in self.slices.limitations]
         return data

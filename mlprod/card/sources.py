@@ -38,6 +38,10 @@ class CardInputs:
     decision_file: str | Path | None = "reports/register/decision.json"
     drift_file: str | Path | None = "metrics/drift.json"
     params_file: str | Path | None = "auto"  # "auto": params.yaml here or in a parent folder
+    # the fallback model (its own card section only when its manifest is there; never listed as missing)
+    fallback_dir: str | Path | None = "models/fallback"
+    fallback_metrics_file: str | Path | None = "metrics/fallback.json"
+    fallback_decision_file: str | Path | None = "reports/register/fallback_decision.json"
 
 
 @dataclass

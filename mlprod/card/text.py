@@ -129,5 +129,20 @@ def probe_cell(p: Any, errors: list[str]) -> str:
     return f"{p.status} [{errors.index(p.error) + 1}]" if p.error in errors else p.status
 
 
+def difference(metric: str, ours: Any, theirs: Any) -> str:
+    """``theirs - ours`` signed (``+0.012``), an em dash when either is not a number."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (ours, theirs)):
+        return "—"
+    return signed(theirs - ours, 0) if metric == "rows" else signed(theirs - ours)
+
+
+def fallback_when(name: str) -> str:
+    """When the fallback answers, in one sentence (``name``: the fallback's registered name)."""
+    return ("When the primary model raises, runs past its time budget or returns a score that is not a probability, "
+            f"mlprod serve and the {name.removesuffix('-fallback')}-serving pyfunc answer with the fallback; when it "
+            "fails too, the rules of the serving section of params.yaml, then a constant default (tiers: primary → "
+            "fallback → rules → default; see docs/serving.md).")
+
+
 PROBE_LEGEND = ("ok = scored, every output a valid probability, with the mean / max absolute change of the score; "
                 "error [n] = the model raised the numbered error")

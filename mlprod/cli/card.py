@@ -15,6 +15,11 @@ _INPUTS = (  # (option, CardInputs field, help)
     ("--validation-details", "validation_details", "validation details (default: reports/validation/results.json)"),
     ("--decision", "decision_file", "registry decision record (default: reports/register/decision.json)"),
     ("--drift", "drift_file", "drift report (default: metrics/drift.json)"),
+    ("--fallback", "fallback_dir", "the fallback model's folder: a card section on it when its manifest is there "
+                                   "(default: models/fallback)"),
+    ("--fallback-metrics", "fallback_metrics_file", "the fallback's metrics (default: metrics/fallback.json)"),
+    ("--fallback-decision", "fallback_decision_file", "the fallback's registry decision record (default: "
+                                                      "reports/register/fallback_decision.json)"),
     ("--params-file", "params_file", "params.yaml with the card: and drift_report sections (default: found "
                                      "here or in a parent folder)"),
 )

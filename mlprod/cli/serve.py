@@ -18,7 +18,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "and prediction_log: sections; every answered row is written to the prediction log. See "
                     "docs/serving.md. " + EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help="NAME@alias (e.g. lead-scoring@champion) or a model folder")
-    p.add_argument("--fallback", metavar="DIR", help="the fallback model's folder (e.g. models/fallback)")
+    chosen = p.add_mutually_exclusive_group()
+    chosen.add_argument("--fallback", metavar="REF",
+                        help="the fallback model: a folder (e.g. models/fallback) or NAME@alias (e.g. "
+                             "lead-scoring-fallback@champion, polled and hot-reloaded like MODEL). Default: found by "
+                             "itself: NAME-fallback@alias when registered, or params.yaml's fallback.evaluated_dir "
+                             "when MODEL is a folder")
+    chosen.add_argument("--no-fallback", dest="auto_fallback", action="store_false",
+                        help="serve without a fallback model (the primary, then the rules, then the default)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
@@ -37,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from ..stages.params import project_root
 
     root, params_file = project_root()
-    config = ServeConfig(reference=args.model, fallback=args.fallback, root=str(root),
-                         params_file=str(params_file) if params_file else None, host=args.host, port=args.port,
-                         workers=args.workers, poll_seconds=args.poll_seconds,
+    config = ServeConfig(reference=args.model, fallback=args.fallback, auto_fallback=args.auto_fallback,
+                         root=str(root), params_file=str(params_file) if params_file else None, host=args.host,
+                         port=args.port, workers=args.workers, poll_seconds=args.poll_seconds,
                          max_request_bytes=parse_size(args.max_request_bytes), grace_seconds=args.grace_seconds)
     return serve(config)

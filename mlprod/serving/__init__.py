@@ -9,6 +9,7 @@ Public API (names are imported lazily; ``import mlprod.serving`` imports neither
     predictor.close()                               # stop the model tiers' thread pools
     InputPlan.from_folder(folder, *, fill=None, out_of_range="clip") / InputPlan.from_model(inputs, profile, ...)
     plan.prepare(frame) -> Prepared                 # frame, filled, out_of_range, rejected, routed, counts
+    fallback_for(reference, *, root=".", params=None) -> str | None   # NAME-fallback@alias / fallback.evaluated_dir
 
 ``predict``'s columns: ``score`` (float, NaN when rejected), ``decision`` (score >= threshold as 0/1; Int8 with
 NA when a row is rejected), ``tier`` (``primary`` | ``fallback`` | ``rules`` | ``default`` | ``rejected``),
@@ -41,6 +42,7 @@ _API = {
     "Prepared": "mlprod.serving.inputs",
     "ResilientPredictor": "mlprod.serving.predictor",
     "Breaker": "mlprod.serving.budget",
+    "fallback_for": "mlprod.serving.fallbacks",
     "BoundedCaller": "mlprod.serving.budget",
 }
 

@@ -139,8 +139,11 @@ class ServingApp:
         if loaded is None:
             problem = self.holder.problem if self.holder is not None else "the server is starting"
             return await _send(send, 503, json.dumps({"error_code": "NOT_READY", "message": problem}).encode())
+        f = loaded.fallback
+        fallback = None if f is None else {"model": f.name, "version": f.version, "sha256": f.sha256,
+                                           "registry_version": f.registry_version}
         body = {"status": "ready", "model": loaded.name, "version": loaded.version, "sha256": loaded.sha256,
-                "registry_version": loaded.registry_version, "worker_pid": os.getpid()}
+                "registry_version": loaded.registry_version, "fallback": fallback, "worker_pid": os.getpid()}
         await _send(send, 200, json.dumps(body).encode())
 
     def _render_metrics(self) -> str:

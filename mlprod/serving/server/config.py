@@ -20,7 +20,8 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 @dataclass(frozen=True)
 class ServeConfig:
     reference: str  # a model folder or NAME@alias
-    fallback: str | None = None
+    fallback: str | None = None  # a model folder or NAME@alias; None: found by itself unless auto_fallback is off
+    auto_fallback: bool = True  # --no-fallback: False (serve without a fallback unless --fallback names one)
     root: str = "."  # the project root: params.yaml, the registry, the prediction log
     params_file: str | None = None
     host: str = "127.0.0.1"

@@ -30,7 +30,7 @@ ALIAS_REF = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)@(?P<alias>[A-Za-z0
 
 @dataclass(frozen=True)
 class Loaded:
-    """A verified model ready to answer."""
+    """A verified model (and its verified fallback, if any) ready to answer."""
 
     predictor: Any  # ResilientPredictor
     name: str
@@ -38,11 +38,35 @@ class Loaded:
     sha256: str
     features: tuple[str, ...]
     registry_version: str | None = None
+    fallback: Served | None = None
+
+    def describe(self) -> str:
+        """``NAME VERSION (registry version N) with fallback NAME VERSION ...``, for the log."""
+        return _describe(self.name, self.version, self.registry_version) + (
+            f" with fallback {self.fallback.describe()}" if self.fallback else " without a fallback model")
+
+
+@dataclass(frozen=True)
+class Served:
+    """Which fallback model a :class:`Loaded` answers with."""
+
+    name: str
+    version: str
+    sha256: str
+    registry_version: str | None = None
+
+    def describe(self) -> str:
+        return _describe(self.name, self.version, self.registry_version)
+
+
+def _describe(name: str, version: str, registry_version: str | None) -> str:
+    return f"{name} {version}" + (f" (registry version {registry_version})" if registry_version else "")
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where the model comes from: a folder, or ``name@alias`` in the registry (then polled)."""
+    """Where the models come from: a folder, or ``name@alias`` in the registry (then polled), for the primary and
+    for the fallback (``None``: no fallback)."""
 
     reference: str
     fallback: str | None = None
@@ -50,11 +74,20 @@ class ModelSource:
 
     @property
     def alias(self) -> tuple[str, str] | None:
-        match = ALIAS_REF.fullmatch(self.reference)
-        return (match["name"], match["alias"]) if match and not Path(self.reference).is_dir() else None
+        return _alias(self.reference)
+
+    @property
+    def fallback_alias(self) -> tuple[str, str] | None:
+        return _alias(self.fallback) if self.fallback is not None else None
+
+    @property
+    def polled(self) -> bool:
+        """Whether a registry alias is involved (the holder then polls it)."""
+        return self.alias is not None or self.fallback_alias is not None
 
     def check(self) -> None:
-        """A ConfigError for a reference that is neither a model folder nor NAME@alias (nothing loaded)."""
+        """A ConfigError for a reference that is neither a model folder nor NAME@alias, or a ``--fallback``
+        NAME@alias the registry does not have (nothing loaded)."""
         from ...manifest.schema import MANIFEST_FILE
 
         for label, ref in (("model", self.reference), ("--fallback", self.fallback)):
@@ -65,26 +98,40 @@ class ModelSource:
                 if not (folder / MANIFEST_FILE).is_file():
                     raise ConfigError(f"{label} {ref!r}: {folder} has no {MANIFEST_FILE}; point at a folder written "
                                       "by mlprod.save_model (e.g. models/model)")
-            elif label == "--fallback" or self.alias is None:
-                raise ConfigError(f"{label} {ref!r}: no such model folder" + (
-                    "; expected a model folder (e.g. models/model) or NAME@alias from the registry "
-                    "(e.g. lead-scoring@champion)" if label == "model" else ""))
+            elif _alias(ref) is None:
+                raise ConfigError(f"{label} {ref!r}: no such model folder; expected a model folder (e.g. "
+                                  f"{'models/model' if label == 'model' else 'models/fallback'}) or NAME@alias from "
+                                  f"the registry (e.g. {'lead-scoring' if label == 'model' else 'lead-scoring-fallback'}"
+                                  "@champion)")
+        if self.fallback_alias is not None:
+            try:
+                self.current_versions(self.registry(), primary=False)
+            except MlprodError as exc:
+                raise ConfigError(f"--fallback {self.fallback!r}: {exc}; pass a registered NAME@alias, a model "
+                                  "folder, or --no-fallback") from None
 
-    def load(self, settings: Any, *, version: Any = None) -> Loaded:
-        """Load and verify the model (for an alias: ``version``, else the one it points to now)."""
+    def load(self, settings: Any, *, version: Any = None, fallback_version: Any = None) -> Loaded:
+        """Load and verify the models (for an alias: ``version`` / ``fallback_version``, else where it points now)."""
         from .. import ResilientPredictor
 
-        if self.alias is None:
-            predictor = ResilientPredictor.from_folders(self.reference, self.fallback, settings=settings)
-            return _loaded(predictor, Path(self.reference), None)
-        from ...registry.register import download_verified
-
-        registry = self.registry()
-        version = version if version is not None else self.current_version(registry)
+        registry = self.registry() if self.polled else None
         with tempfile.TemporaryDirectory(prefix="mlprod-serve-") as tmp:
-            folder, _ = download_verified(registry, version, Path(tmp))
-            predictor = ResilientPredictor.from_folders(folder, self.fallback, settings=settings)
-            return _loaded(predictor, folder, str(version.version))
+            primary, primary_version = self._folder(registry, self.reference, version, Path(tmp) / "primary")
+            fallback, fallback_version = (None, None) if self.fallback is None else self._folder(
+                registry, self.fallback, fallback_version, Path(tmp) / "fallback")
+            predictor = ResilientPredictor.from_folders(primary, fallback, settings=settings)
+            return _loaded(predictor, primary, primary_version, fallback, fallback_version)
+
+    def _folder(self, registry: Any, reference: str, version: Any, target: Path) -> tuple[Path, str | None]:
+        """The model folder of ``reference`` (downloaded and checked against the registry for NAME@alias)."""
+        alias = _alias(reference)
+        if alias is None:
+            return Path(reference), None
+        from ...registry.register import alias_version, download_verified
+
+        version = version if version is not None else alias_version(registry, *alias)
+        folder, _ = download_verified(registry, version, target)
+        return folder, str(version.version)
 
     def registry(self) -> Any:
         from ...registry.store import Registry
@@ -97,8 +144,21 @@ class ModelSource:
         name, alias = self.alias
         return alias_version(registry, name, alias)
 
+    def current_versions(self, registry: Any, *, primary: bool = True) -> tuple[Any, Any]:
+        """(primary version, fallback version) the aliases point to now; None for a folder (or no fallback)."""
+        from ...registry.register import alias_version
 
-def _loaded(predictor: Any, folder: Path, registry_version: str | None) -> Loaded:
+        fallback = alias_version(registry, *self.fallback_alias) if self.fallback_alias else None
+        return (self.current_version(registry) if primary and self.alias else None), fallback
+
+
+def _alias(reference: str) -> tuple[str, str] | None:
+    match = ALIAS_REF.fullmatch(reference)
+    return (match["name"], match["alias"]) if match and not Path(reference).is_dir() else None
+
+
+def _loaded(predictor: Any, folder: Path, registry_version: str | None, fallback: Path | None = None,
+            fallback_version: str | None = None) -> Loaded:
     import pandas as pd
 
     from ...manifest.schema import read_manifest
@@ -109,8 +169,12 @@ def _loaded(predictor: Any, folder: Path, registry_version: str | None) -> Loade
         predictor.predict(pd.DataFrame(index=[0]))
 
     manifest = read_manifest(folder)
+    served = None
+    if fallback is not None:
+        other = read_manifest(fallback)
+        served = Served(other.name, other.version, other.artifact.sha256, fallback_version)
     return Loaded(predictor=predictor, name=manifest.name, version=manifest.version, sha256=manifest.artifact.sha256,
-                  features=tuple(c.name for c in manifest.inputs), registry_version=registry_version)
+                  features=tuple(c.name for c in manifest.inputs), registry_version=registry_version, fallback=served)
 
 
 class ModelHolder:
@@ -140,22 +204,22 @@ class ModelHolder:
             self.refresh()
         finally:
             self.attempted.set()
-        if self.source.alias is None:
+        if not self.source.polled:
             return
         while not self._stop.wait(self.poll_seconds):
             self.refresh()
 
     def refresh(self) -> bool:
-        """Load the model if it is not loaded or the alias moved; True when a new model was swapped in."""
+        """Load the models if they are not loaded or an alias moved (the primary's or the fallback's); True when a
+        new pair was swapped in. Both are verified before the swap: either failing keeps the old pair serving."""
         previous = self.current
         try:
-            version = None
-            if self.source.alias is not None:
-                registry = self.source.registry()
-                version = self.source.current_version(registry)
-                if previous is not None and str(version.version) == previous.registry_version:
+            version = fallback_version = None
+            if self.source.polled:
+                version, fallback_version = self.source.current_versions(self.source.registry())
+                if previous is not None and not _moved(previous, version, fallback_version):
                     return False
-            loaded = self.source.load(self.settings, version=version)
+            loaded = self.source.load(self.settings, version=version, fallback_version=fallback_version)
         except Exception as exc:  # noqa: BLE001 - a reload must never take the server down
             what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MlprodError) else str(exc)
             if previous is None:
@@ -171,8 +235,7 @@ class ModelHolder:
         self.current, self.problem = loaded, None
         self.metrics.model_loaded(loaded.name, loaded.version, loaded.sha256, features=loaded.features,
                                   reload=previous is not None)
-        log.info("serving %s %s%s", loaded.name, loaded.version,
-                 f" (registry version {loaded.registry_version})" if loaded.registry_version else "")
+        log.info("serving %s", loaded.describe())
         if previous is not None:
             self._retire(previous)
         return True
@@ -190,3 +253,10 @@ class ModelHolder:
         if self.current is not None:
             self.current.predictor.close()
 
+
+def _moved(previous: Loaded, version: Any, fallback_version: Any) -> bool:
+    """Whether an alias points elsewhere than the served pair."""
+    if version is not None and str(version.version) != previous.registry_version:
+        return True
+    served = previous.fallback.registry_version if previous.fallback else None
+    return fallback_version is not None and str(fallback_version.version) != served

@@ -30,9 +30,12 @@ class ServerFailed(ConfigError):
 
 
 def check(config: ServeConfig) -> ServeConfig:
-    """Everything that can be checked before starting: options, params.yaml sections, the model reference, the port."""
+    """Everything that can be checked before starting: options, params.yaml sections, the model reference (and the
+    fallback, found by itself unless given or turned off: :func:`choose_fallback`), the port."""
     config = config.checked()
     load_settings(config)
+    ModelSource(config.reference, None, config.root).check()
+    config = choose_fallback(config)
     ModelSource(config.reference, config.fallback, config.root).check()
     probe = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,6 +47,30 @@ def check(config: ServeConfig) -> ServeConfig:
     finally:
         probe.close()
     return config
+
+
+def choose_fallback(config: ServeConfig) -> ServeConfig:
+    """``config`` with its fallback reference: ``--fallback`` as given, none with ``--no-fallback``, else the one
+    :func:`mlprod.serving.fallbacks.fallback_for` finds (``NAME-fallback@alias``, or params.yaml's
+    ``fallback.evaluated_dir`` for a model folder). The choice is logged."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    if config.fallback is not None:
+        log.info("fallback model: %s (--fallback)", config.fallback)
+        return config
+    if not config.auto_fallback:
+        log.info("fallback model: none (--no-fallback)")
+        return config
+    from ...stages.params import load_params_file
+    from ..fallbacks import fallback_for
+
+    params = load_params_file(config.params_file) if config.params_file else {}
+    reference = str(Path(config.reference).resolve()) if Path(config.reference).is_dir() else config.reference
+    found = fallback_for(reference, root=config.root, params=params)
+    log.info("fallback model: %s", f"{found} (found by itself; --no-fallback to serve without)" if found else
+             "none found (no NAME-fallback@alias in the registry, or no fallback.evaluated_dir model for a folder)")
+    return replace(config, fallback=found)
 
 
 def serve(config: ServeConfig) -> int:
