@@ -154,7 +154,7 @@ def _log_and_register(registry: Any, target: str, folders: dict, settings_file: 
     import mlflow
     import mlflow.pyfunc
 
-    from ..registry.register import _mlflow_uris
+    from ..registry.runlog import mlflow_uris
     from . import pyfunc
 
     manifest = folders["primary"][1]
@@ -162,7 +162,7 @@ def _log_and_register(registry: Any, target: str, folders: dict, settings_file: 
     if "fallback" in folders:
         artifacts[pyfunc.FALLBACK] = str(folders["fallback"][0])
     experiment_id = registry.experiment_id(target)
-    with _mlflow_uris(registry), registry.errors(f"logging {target} for {manifest.name} {manifest.version}"):
+    with mlflow_uris(registry), registry.errors(f"logging {target} for {manifest.name} {manifest.version}"):
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"{target} ({manifest.name} {manifest.version})",
                               tags=tags, nested=mlflow.active_run() is not None) as run:
             with warnings.catch_warnings():
