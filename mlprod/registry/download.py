@@ -2,18 +2,21 @@
 
 :func:`download_model` fetches the run's ``mlprod/model/`` folder (what :mod:`.register` logged: manifest,
 artifact, reference profile); :func:`download_verified` then checks that the manifest describes the artifact the
-registry recorded (tag ``mlprod.artifact_sha256``), so loading the folder checks the artifact against a manifest
-the registry vouches for. :func:`alias_version` resolves ``NAME@alias`` with a clear error when it points nowhere.
+registry recorded (tag ``mlprod.artifact_sha256``) and, when it vouches for other files (``files:``), that it is the
+manifest registered (tag ``mlprod.manifest_sha256``), so loading the folder checks the artifact and those files
+against a manifest the registry vouches for. :func:`alias_version` resolves ``NAME@alias`` with a clear error
+when it points nowhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import RegistryError
-from ..manifest.schema import Manifest, read_manifest
+from ..manifest.schema import MANIFEST_FILE, Manifest, read_manifest
 from .store import Registry
 
 MODEL_ARTIFACTS = "mlprod/model"  # run artifact folder: manifest + mlprod's artifact
@@ -48,6 +51,12 @@ def download_verified(registry: Registry, version: Any, target: Path) -> tuple[P
     if manifest.artifact.sha256 != expected:
         raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run does not describe "
                             f"the registered artifact (sha256 {expected}); the run's files were changed")
+    recorded = (version.tags or {}).get("mlprod.manifest_sha256")
+    if manifest.files and recorded and hashlib.sha256((path / MANIFEST_FILE).read_bytes()).hexdigest() != recorded:
+        # the manifest vouches for the other files (e.g. the review calibration): it must be the registered one
+        raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run is not the one "
+                            f"registered (sha256 {recorded[:12]}...); the run's files were changed. Register the "
+                            "model folder again (a new version)")
     return path, manifest
 
 

@@ -1,7 +1,8 @@
 """The MLflow run a registered version points to: parameters, metrics, tags, mlprod's files and an MLflow model.
 
 :func:`log_run` logs the manifest and the hash-checked artifact under ``mlprod/model/`` (with the model folder's
-``reference_profile.json`` when there is one: monitoring measures drift against it), the model card when there is
+``reference_profile.json`` when there is one: monitoring measures drift against it, and the files the manifest
+records, hash-checked: e.g. ``review_calibration.json``), the model card when there is
 one (``mlprod/model_card/``), and an MLflow model (sklearn flavor, skops serialization with only the types the
 audited file needs, signature and input example). :func:`mlflow_uris` points MLflow's fluent API at a registry for
 a block and puts back what was there.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import RegistryError
+from ..manifest.attached import verified_file_bytes
 from ..manifest.schema import MANIFEST_FILE, Manifest
 from ..manifest.store import project_root
 from .download import MODEL_ARTIFACTS
@@ -29,6 +31,7 @@ CARD_ARTIFACTS = "mlprod/model_card"
 PROFILE_FILE = "reference_profile.json"  # the model folder's reference profile, logged beside the manifest
 EXAMPLE_ROWS = 5
 _PINNED = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
+_FIX = "rebuild the model folder (dvc repro) and register it again"
 
 
 @contextmanager
@@ -89,6 +92,8 @@ def log_run(registry: Registry, experiment_id: str, model_dir: Path, manifest: M
             profile = model_dir / PROFILE_FILE
             if profile.is_file():  # the reference drift is measured against, downloaded with the model
                 (folder / PROFILE_FILE).write_bytes(profile.read_bytes())
+            for name in sorted(manifest.files):  # files the manifest vouches for (the review calibration), checked
+                (folder / name).write_bytes(verified_file_bytes(model_dir, manifest, name, fix=_FIX))
             client.log_artifacts(run_id, str(folder), MODEL_ARTIFACTS)
         if card is not None:
             client.log_artifact(run_id, str(card), CARD_ARTIFACTS)
