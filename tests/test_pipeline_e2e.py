@@ -95,6 +95,31 @@ def test_changing_a_train_parameter_reruns_only_train_and_evaluate(project):
         repro(project)
 
 
+def test_risk_control_reruns_only_evaluate_which_calibrates_the_review_band(project):
+    """serving.review.method is a parameter of evaluate: switching it to risk_control re-runs evaluate, which writes
+    review_calibration.json into models/model, recorded in the manifest; back to band, neither is there."""
+    from mlprod.manifest.schema import read_manifest
+    from mlprod.serving import ResilientPredictor, ServingSettings
+
+    model = project / "models" / "model"
+    assert not (model / "review_calibration.json").exists() and read_manifest(model).files == {}
+    set_param(project, "    method: band ", "    method: risk_control ")
+    try:
+        result = repro(project)
+        assert ran(result.stdout) == {"evaluate"}, result.stdout
+        record = json.loads((model / "review_calibration.json").read_text())
+        assert record["alpha"] == 0.1 and record["holdout_rows"] > 0
+        assert list(read_manifest(model).files) == ["review_calibration.json"]
+        settings = ServingSettings.from_mapping({"review": {"method": "risk_control"}})
+        predictor = ResilientPredictor.from_folders(model, settings=settings)
+        predictor.close()
+        assert predictor.settings.review_band == tuple(record["band"])
+    finally:
+        set_param(project, "    method: risk_control ", "    method: band ")
+        repro(project)
+    assert not (model / "review_calibration.json").exists() and read_manifest(model).files == {}
+
+
 def test_a_failing_stage_stops_the_pipeline_and_leaves_no_valid_looking_output(project):
     lock_before = (project / "dvc.lock").read_text()
     set_param(project, "model: hist_gradient_boosting", "model: random_forest")

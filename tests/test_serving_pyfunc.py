@@ -182,7 +182,7 @@ def test_plain_mlflow_models_serve_answers_per_row(served, tmp_path):
         predictions = answer["predictions"]
         assert len(predictions) == 3
         for row in predictions:
-            assert row["tier"] == "primary" and row["filled_features"] == ["age"]
+            assert row["tier"] == "primary" and row["filled_features"] == ["age"], row
             assert 0 <= row["score"] <= 1 and row["decision"] in (0, 1) and row["model_version"] == "1.2.3"
             assert {"fallback_reason", "needs_review"} <= set(row)
     finally:
@@ -216,3 +216,46 @@ def _wait_ping(port: int, process: subprocess.Popen, log: Path, timeout: float =
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"mlflow models serve not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def test_the_pyfunc_under_risk_control_serves_the_calibration_registered_with_the_primary(registry, tmp_path):
+    """review_calibration.json travels inside the registered primary into NAME-serving (tagged with its sha256);
+    a primary without one cannot be served under risk_control; a changed file in the logged model is refused."""
+    import mlflow.pyfunc
+
+    from mlprod.data import make_leads
+    from mlprod.errors import MlprodError
+    from mlprod.registry.register import register_model
+    from mlprod.serving.registration import CALIBRATION_SHA_TAG, register_serving
+    from mlprod.serving.review import calibrate_review
+
+    (tmp_path / "params.yaml").write_text("serving:\n  review:\n    method: risk_control\n    alpha: 0.2\n")
+    primary, _, train = train_models(tmp_path)
+    record = calibrate_review(primary, make_leads(n_rows=3000, seed=11), target="converted", alpha=0.2, delta=0.1)
+    first = register_model(primary, registry=registry)
+    force_promote(registry, first.version)
+    version = register_serving(NAME, registry)
+    tags = registry.version(SERVING, version.version).tags
+    assert tags[CALIBRATION_SHA_TAG]
+    model = mlflow.pyfunc.load_model(f"models:/{SERVING}@champion")
+    out = model.predict(train[FEATURES].head(200))
+    low, high = record["band"]
+    assert out["needs_review"].tolist() == [low <= s <= high for s in out["score"]]
+
+    # without the calibration the serving model cannot be built: a clear error, never the plain band
+    bare = train_version(tmp_path, "1.3.0", 20)
+    second = register_model(bare, registry=registry)
+    with pytest.raises(MlprodError, match=r"review_calibration\.json is missing.*re-run the evaluate stage"):
+        register_serving(NAME, registry, version=second.version)
+
+    # the run's calibration changed after registration: refused when the pyfunc loads
+    run_dir = Path(mlflow.artifacts.download_artifacts(f"runs:/{first.run_id}/mlprod/model",
+                                                       dst_path=str(tmp_path / "r")))
+    assert (run_dir / "review_calibration.json").read_bytes() == (primary / "review_calibration.json").read_bytes()
+    logged = Path(mlflow.artifacts.download_artifacts(f"models:/{SERVING}@champion", dst_path=str(tmp_path / "s")))
+    calibration = next(logged.rglob("review_calibration.json"))
+    data = json.loads(calibration.read_text())
+    data["band"] = [0.0, 0.0]
+    calibration.write_text(json.dumps(data, sort_keys=True))
+    with pytest.raises(Exception, match=r"review_calibration\.json: sha256 .* does not match the manifest"):
+        mlflow.pyfunc.load_model(str(logged))

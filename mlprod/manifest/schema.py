@@ -25,6 +25,8 @@ from .. import atomic, yamlio
 from ..errors import ConfigError, ManifestError
 
 SCHEMA_VERSION = 1
+FILES_SCHEMA_VERSION = 2  # version 2 adds ``files``; a manifest without files is still written as version 1
+READABLE_VERSIONS = (1, 2)
 MANIFEST_FILE = "model_manifest.yaml"
 
 
@@ -116,6 +118,9 @@ class Manifest:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # per data set ("training", "holdout")
     description: str = ""
     previous: Previous | None = None
+    # other files of the model folder the manifest vouches for (name -> sha256), e.g. review_calibration.json:
+    # read only after their hash is checked (:mod:`mlprod.manifest.attached`)
+    files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def data_by_role(self, role: str) -> list[DataRef]:
@@ -128,7 +133,10 @@ class Manifest:
 def dumps(manifest: Manifest) -> str:
     header = "# mlprod model manifest: written by mlprod, checked before the model is loaded. Do not edit.\n"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return header + yaml.dump(manifest.to_dict(), Dumper=dumper, sort_keys=True, default_flow_style=False,
+    data = manifest.to_dict()
+    if data.get("files"):  # older mlprod cannot check them: it must refuse the manifest, not ignore them
+        data["schema_version"] = max(data["schema_version"], FILES_SCHEMA_VERSION)
+    return header + yaml.dump(data, Dumper=dumper, sort_keys=True, default_flow_style=False,
                               allow_unicode=True, width=100)
 
 
@@ -144,9 +152,10 @@ def loads(text: str, *, source: str = "<manifest>") -> Manifest:
     if not isinstance(data, dict):
         raise ManifestError(f"{source}: expected a mapping of manifest fields, got {type(data).__name__}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ManifestError(f"{source}: manifest schema_version {version!r} is not supported (this mlprod "
-                            f"reads version {SCHEMA_VERSION}); upgrade mlprod or rewrite the manifest")
+                            f"reads versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade mlprod or rewrite "
+                            "the manifest")
     manifest = _build(Manifest, data, source)
     _check_forms(manifest, source)
     return manifest
@@ -154,6 +163,8 @@ def loads(text: str, *, source: str = "<manifest>") -> Manifest:
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def _check_forms(manifest: Manifest, source: str) -> None:
@@ -176,6 +187,12 @@ def _check_forms(manifest: Manifest, source: str) -> None:
             raise bad(f"data[{i}].path", ref.path, "a data file path")
         if not _MD5.fullmatch(ref.md5):
             raise bad(f"data[{i}].md5", ref.md5, "an md5 (32 lowercase hexadecimal digits)")
+    for name, sha in manifest.files.items():
+        if not _FILE_NAME.fullmatch(name) or name in (MANIFEST_FILE, manifest.artifact.path):
+            raise bad(f"files.{name}", name, "a file name in the model folder (no folders), other than the "
+                      "manifest and the artifact")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise bad(f"files.{name}", sha, "a sha256 (64 lowercase hexadecimal digits)")
     commit = manifest.lineage.git.commit
     if commit is not None and not _COMMIT.fullmatch(commit):
         raise bad("lineage.git.commit", commit, "a full git commit hash (40 or 64 lowercase hexadecimal digits)")

@@ -21,10 +21,11 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .. import atomic
 from ..modelfile.skops_io import ModelFileError, dumps_model, loads_model
+from .attached import with_files, write_files
 from .datarefs import data_ref
 from .environment import current_environment
 from .gitstate import git_state
@@ -113,12 +114,15 @@ def verified_artifact_bytes(model_dir: Path, manifest: Manifest) -> bytes:
 
 
 def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: dict[str, dict],
-                   evaluation_data: str | Path | Iterable[str | Path] = ()) -> Manifest:
+                   evaluation_data: str | Path | Iterable[str | Path] = (),
+                   files: Mapping[str, bytes] | None = None) -> Manifest:
     """Copy the verified model in ``source_dir`` to ``model_dir`` with ``metrics`` added to its manifest.
 
     Used by an evaluation stage: the trained model's folder stays untouched (it is the train stage's
     output), and ``model_dir`` holds the complete, evaluated model. Every other file in ``source_dir``
-    (e.g. a reference profile) is copied along. The folder is replaced in one rename.
+    (e.g. a reference profile) is copied along. ``files`` (name -> bytes, e.g. the review calibration) are
+    written into ``model_dir`` and recorded with their sha256 in the manifest (:mod:`.attached`). The folder is
+    replaced in one rename.
     """
     source_dir, model_dir = Path(source_dir), Path(model_dir)
     if source_dir.resolve() == model_dir.resolve():
@@ -136,6 +140,8 @@ def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: di
     runs = [r for r in manifest.lineage.runs if r.stage != run.stage] + [run]
     evaluated = _replace(manifest, metrics={**manifest.metrics, **_clean_metrics(metrics)}, data=refs,
                          parameters=parameters, lineage=Lineage(git=manifest.lineage.git, runs=runs))
+    if files:
+        evaluated = with_files(evaluated, files)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
     try:
@@ -144,6 +150,7 @@ def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: di
                 continue
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
         atomic.write_bytes(staging / manifest.artifact.path, data)
+        write_files(staging, files or {})
         write_manifest(evaluated, staging)
         atomic.replace_dir(staging, model_dir)
     except BaseException:

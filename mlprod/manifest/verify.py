@@ -47,7 +47,7 @@ def verify(folder: str | Path, *, release: bool = False, root: Path | None = Non
     """Check ``folder`` against its manifest. A missing or malformed manifest raises :class:`ManifestError`."""
     folder = Path(folder)
     manifest = read_manifest(folder)
-    checks = [_artifact(folder, manifest)]
+    checks = [_artifact(folder, manifest), *_attached(folder, manifest)]
     if release:
         root = root or project_root()
         rebuild = rebuild_command(manifest, root)
@@ -72,6 +72,20 @@ def _artifact(folder: Path, manifest: Manifest) -> Check:
             return Check("artifact", False, str(exc))
     return Check("artifact", True, f"{manifest.artifact.path}: sha256 {manifest.artifact.sha256[:12]}... matches "
                                    f"({manifest.artifact.size:,} bytes, {manifest.artifact.format})")
+
+
+def _attached(folder: Path, manifest: Manifest) -> list[Check]:
+    from .attached import verified_file_bytes
+
+    checks = []
+    for name, sha in sorted(manifest.files.items()):
+        try:
+            verified_file_bytes(folder, manifest, name, fix="rebuild the model (dvc repro)")
+        except ManifestError as exc:
+            checks.append(Check(f"file {name}", False, str(exc)))
+        else:
+            checks.append(Check(f"file {name}", True, f"{name}: sha256 {sha[:12]}... matches"))
+    return checks
 
 
 def rebuild_command(manifest: Manifest, root: Path) -> str:

@@ -29,7 +29,7 @@ def check_registry(root: Path, stages: list[Stage], facts: ProjectFacts, data: D
     features = _features(stages, facts)
     try:
         from ..registry.champion import CHAMPION
-        from ..registry.register import _free_name, recorded_inputs
+        from ..registry.compatibility import free_name, recorded_inputs
         from ..registry.store import Registry
 
         registry = Registry.open(root)
@@ -39,7 +39,7 @@ def check_registry(root: Path, stages: list[Stage], facts: ProjectFacts, data: D
         if champion is None:
             return f"registry ({name!r} has no champion)"
         needed = recorded_inputs(registry, champion)
-        free = _free_name(registry, name)
+        free = free_name(registry, name)
     except RegistryError as exc:
         out.add("warning", "registry", "", f"could not be read: {exc}", "check MLFLOW_TRACKING_URI, or run "
                 "`mlprod check --no-registry`")

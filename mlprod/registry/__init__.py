@@ -3,6 +3,8 @@
 * :mod:`.store` - where the registry lives (project SQLite by default, ``MLFLOW_TRACKING_URI``), errors
 * :mod:`.lock` - mutual exclusion for registry writes (file lock locally, a registry lease on a server)
 * :mod:`.register` - ``register_model(dir)``: run, artifacts, MLflow model, version linked to the semver
+* :mod:`.runlog`, :mod:`.download`, :mod:`.compatibility` - the run logged for a version, reading it back
+  verified, whether the champion can score a new model's data
 * :mod:`.scoring`, :mod:`.gates`, :mod:`.upstream` - metrics, gate arithmetic and policy, data/drift gates
 * :mod:`.decision` - the decision record (JSON) and the gate table
 * :mod:`.champion` - ``evaluate``, ``promote``, ``rollback``

@@ -60,8 +60,8 @@ class ResilientPredictor:
         """Load the models with :func:`mlprod.load_model` (sha256 checked before deserializing); the input plan
         from the primary's manifest and reference profile; threshold and version from the primary's manifest.
         With ``settings.review.method: risk_control`` the review band is the one calibrated for the primary
-        (``review_calibration.json`` in its folder; a ReviewError when it is missing or was calibrated for another
-        model)."""
+        (``review_calibration.json`` in its folder, checked against the manifest's sha256; a ReviewError when it is
+        missing, changed, or was calibrated for another model or another alpha/delta: never the plain band)."""
         from ..manifest.schema import read_manifest
         from ..manifest.store import load_model
 
@@ -71,7 +71,7 @@ class ResilientPredictor:
 
             from .review.calibration import calibrated_band
 
-            settings = replace(settings, review_band=calibrated_band(primary_dir, manifest))
+            settings = replace(settings, review_band=calibrated_band(primary_dir, manifest, settings.review))
         plan = InputPlan.from_folder(primary_dir, fill=settings.fill, out_of_range=settings.out_of_range,
                                      manifest=manifest)
         fallback = None

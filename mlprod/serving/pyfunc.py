@@ -9,7 +9,8 @@ this module. It needs mlprod installed where the model is loaded (``--env-manage
 The logged model's artifacts (docs/serving.md, "The MLflow pyfunc"):
 
 - ``primary``: the primary's model folder as registered (``model_manifest.yaml``, ``model.skops``,
-  ``reference_profile.json``);
+  ``reference_profile.json``, and ``review_calibration.json`` when the evaluate stage calibrated the review band:
+  checked against the manifest's sha256 when ``serving.review.method`` is ``risk_control``);
 - ``fallback`` (optional): the fallback model's folder, the same way;
 - ``settings``: ``serving.json``, the ``serving:`` section of params.yaml the version was built with.
 

@@ -6,8 +6,9 @@ Order of work in :func:`register_serving` (and why):
    (:func:`mlprod.registry.register.download_verified`), and a :class:`~mlprod.serving.ResilientPredictor` is
    built from them with the ``serving:`` settings: a combination that cannot serve is never registered;
 2. under the registry lock, a ``NAME-serving`` version built from the same primary, fallback and settings
-   (tags ``mlprod.primary_sha256``, ``mlprod.fallback_sha256``, ``mlprod.serving_settings_sha256``) is reused,
-   else one is logged (models-from-code, :mod:`mlprod.serving.pyfunc`; nothing pickled) and registered;
+   (tags ``mlprod.primary_sha256``, ``mlprod.fallback_sha256``, ``mlprod.serving_settings_sha256``; under
+   ``serving.review.method: risk_control`` the settings digest covers the primary's ``review_calibration.json``
+   too, which travels inside the primary's folder) is reused, else one is logged (models-from-code, :mod:`mlprod.serving.pyfunc`; nothing pickled) and registered;
 3. ``NAME-serving@champion`` is set to it: the single commit point.
 
 :func:`follow_champion` is what :func:`mlprod.registry.champion.promote` and ``rollback`` call after they moved
@@ -34,7 +35,8 @@ FALLBACK_SUFFIX = "-fallback"
 CHAMPION = "champion"
 PRIMARY_SHA_TAG = "mlprod.primary_sha256"
 FALLBACK_SHA_TAG = "mlprod.fallback_sha256"
-SETTINGS_SHA_TAG = "mlprod.serving_settings_sha256"
+SETTINGS_SHA_TAG = "mlprod.serving_settings_sha256"  # the serving: section (and, under risk_control, the calibration)
+CALIBRATION_SHA_TAG = "mlprod.review_calibration_sha256"
 _REQUIREMENTS = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "skops", "pyyaml")
 
 
@@ -83,6 +85,9 @@ def register_serving(name: str, registry: Any = None, *, version: str | int | No
             folders["fallback"] = download_verified(registry, fallback, Path(tmp) / "fallback")
         primary_sha = folders["primary"][1].artifact.sha256
         fallback_sha = folders["fallback"][1].artifact.sha256 if fallback is not None else None
+        calibration = _calibration_sha(settings, folders["primary"][1])
+        if calibration:  # a recalibrated band is another serving model: its settings differ
+            settings_sha = hashlib.sha256(f"{settings_text}\n{calibration}".encode()).hexdigest()
         # build it once here: a combination that cannot serve (e.g. a fallback needing other inputs) is refused now
         ResilientPredictor.from_folders(folders["primary"][0], folders.get("fallback", (None,))[0],
                                         settings=settings).close()
@@ -97,6 +102,8 @@ def register_serving(name: str, registry: Any = None, *, version: str | int | No
                         "mlprod.primary_semver": folders["primary"][1].version}
                 if fallback is not None:
                     tags["mlprod.fallback_version"] = str(fallback.version)
+                if calibration:
+                    tags[CALIBRATION_SHA_TAG] = calibration
                 found = _log_and_register(registry, target, folders, settings_file, tags)
             registry.call(f"moving {target}@{CHAMPION}", registry.client.set_registered_model_alias, target,
                           CHAMPION, str(found.version))
@@ -130,6 +137,14 @@ def follow_champion(registry: Any, model: str) -> str | None:
     return None
 
 
+def _calibration_sha(settings: Any, manifest: Any) -> str:
+    """The sha256 of the primary's review calibration under ``risk_control`` (checked when the predictor is built
+    from the folder, just before), else ''."""
+    from .review.calibration import CALIBRATION_FILE
+
+    return manifest.files.get(CALIBRATION_FILE, "") if settings.review.method == "risk_control" else ""
+
+
 def _project_serving() -> dict[str, Any]:
     from ..stages.params import find_params_file, load_params_file
 
@@ -154,7 +169,7 @@ def _log_and_register(registry: Any, target: str, folders: dict, settings_file: 
     import mlflow
     import mlflow.pyfunc
 
-    from ..registry.register import _mlflow_uris
+    from ..registry.runlog import mlflow_uris
     from . import pyfunc
 
     manifest = folders["primary"][1]
@@ -162,7 +177,7 @@ def _log_and_register(registry: Any, target: str, folders: dict, settings_file: 
     if "fallback" in folders:
         artifacts[pyfunc.FALLBACK] = str(folders["fallback"][0])
     experiment_id = registry.experiment_id(target)
-    with _mlflow_uris(registry), registry.errors(f"logging {target} for {manifest.name} {manifest.version}"):
+    with mlflow_uris(registry), registry.errors(f"logging {target} for {manifest.name} {manifest.version}"):
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"{target} ({manifest.name} {manifest.version})",
                               tags=tags, nested=mlflow.active_run() is not None) as run:
             with warnings.catch_warnings():

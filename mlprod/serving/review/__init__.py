@@ -1,6 +1,7 @@
 """Routing uncertain predictions to people (docs/serving.md, "Routing to people").
 
     learn_then_test(scores, labels, threshold=, alpha=, delta=) -> LTTResult    # :mod:`.ltt`
+    calibration_files(trained_dir, holdout, scores, threshold=) -> {name: bytes} # the evaluate stage, risk_control
     calibrate_review(model_dir, holdout, target=, alpha=, delta=) -> record     # writes review_calibration.json
     recalibrate(model_dir, holdout, params) -> record | None                    # after (re)training
     realised_error_by_week(log, labels, alpha=, key=, target=) -> DataFrame     # :mod:`.guarantee`
@@ -18,6 +19,7 @@ _API = {
     "symmetric_bands": "mlprod.serving.review.ltt",
     "CALIBRATION_FILE": "mlprod.serving.review.calibration",
     "calibrate_review": "mlprod.serving.review.calibration",
+    "calibration_files": "mlprod.serving.review.calibration",
     "calibrated_band": "mlprod.serving.review.calibration",
     "read_calibration": "mlprod.serving.review.calibration",
     "recalibrate": "mlprod.serving.review.calibration",
