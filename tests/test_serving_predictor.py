@@ -261,3 +261,28 @@ def test_the_threshold_is_the_one_the_evaluate_stage_recorded(parameters, expect
     from mlprod.serving.predictor import manifest_threshold
 
     assert manifest_threshold(SimpleNamespace(parameters=parameters)) == expected
+
+
+class SlowFirstCalls:
+    """A model whose first calls are slow, as a freshly loaded scikit-learn model's are (lazy set-up)."""
+
+    def __init__(self, model, slow_calls=2, seconds=0.4):
+        self.model, self.slow_calls, self.seconds, self.calls = model, slow_calls, seconds, 0
+
+    def predict_proba(self, frame):
+        self.calls += 1
+        if self.calls <= self.slow_calls:
+            time.sleep(self.seconds)
+        return self.model.predict_proba(frame)
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_warming_up_takes_the_first_calls_slowness_before_any_request(models, rows, warm):
+    primary = SlowFirstCalls(mlprod.load_model(models[0]))
+    p = predictor(models, primary=primary, fallback=Fixed(0.7), time_budget_ms=150, breaker={"failures": 2})
+    if warm:
+        p.warm_up()
+        assert primary.calls == 3 and p.primary.caller.breaker.state == "closed"
+    out = p.predict(rows)
+    p.close()
+    assert (out["tier"] == "primary").all() if warm else (out["fallback_reason"] == "timeout").all()

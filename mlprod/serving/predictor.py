@@ -188,6 +188,20 @@ class ResilientPredictor:
         result.attrs["inputs"] = prepared.counts
         return result
 
+    def warm_up(self, calls: int = 3) -> None:
+        """Call each model directly (no time budget, no breaker) on one row filled from the reference profile.
+
+        A model's first calls are slow (lazy set-up in numpy/scikit-learn): through the budget they would time
+        out, send the first requests down a tier and count against the breaker. A model that fails here is left to
+        fail, and be counted, on real requests."""
+        prepared = self.plan.prepare(pd.DataFrame(index=[0]))
+        for model in (self.primary, self.fallback):
+            for _ in range(calls if model is not None else 0):
+                try:
+                    model.model.predict_proba(prepared.frame)
+                except Exception:  # noqa: BLE001 - a broken model shows on real requests, through its tier
+                    break
+
     def close(self) -> None:
         """Stop the model tiers' thread pools (calls still hung in them are not waited for)."""
         for model in (self.primary, self.fallback):

@@ -43,6 +43,7 @@ class ResilientModel(PythonModel):
         settings = ServingSettings.from_mapping(raw, where=f"the logged model's {SETTINGS_FILE}")
         self.predictor = ResilientPredictor.from_folders(artifacts[PRIMARY], artifacts.get(FALLBACK),
                                                          settings=settings)
+        self.predictor.warm_up()  # else the first request's model call may exceed its time budget and fall back
 
     def predict(self, context, model_input, params=None):
         import pandas as pd

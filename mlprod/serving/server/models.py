@@ -159,14 +159,9 @@ def _alias(reference: str) -> tuple[str, str] | None:
 
 def _loaded(predictor: Any, folder: Path, registry_version: str | None, fallback: Path | None = None,
             fallback_version: str | None = None) -> Loaded:
-    import pandas as pd
-
     from ...manifest.schema import read_manifest
 
-    # warm up: a model's first call is slow (lazy set-up in numpy/scikit-learn) and would blow the first request's
-    # time budget; one row with every input filled from the reference profile takes that cost before serving
-    for _ in range(WARM_UP_CALLS):
-        predictor.predict(pd.DataFrame(index=[0]))
+    predictor.warm_up(WARM_UP_CALLS)  # before serving: the first calls' lazy set-up would blow the time budget
 
     manifest = read_manifest(folder)
     served = None
