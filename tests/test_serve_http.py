@@ -179,3 +179,29 @@ def test_user_mistakes_end_with_one_message_and_exit_code_2(project, tmp_path):
                               text=True, timeout=60)
         assert done.returncode == 2, done.stderr
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_more_requests_at_once_than_model_threads_wait_their_turn_and_never_fall_back(server):
+    """16 clients at once against 4 threads per model tier (the default), small requests (answered on the event
+    loop) and large ones (on a worker thread) mixed: every row is the primary's."""
+    import threading
+
+    small = {"dataframe_records": [ROW]}
+    large = {"dataframe_records": [dict(ROW, lead_id=f"L{i}") for i in range(115)]}
+    assert len(json.dumps(small)) < 16 * 1024 < len(json.dumps(large)) < 20_000
+    tiers, failures = [], []
+
+    def client(payload):
+        for _ in range(5):
+            status, body = server.invoke(payload)
+            if status != 200:
+                failures.append(status)
+            tiers.extend(row["tier"] for row in body.get("predictions", []))
+
+    threads = [threading.Thread(target=client, args=(large if i % 4 == 0 else small,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(tiers) == 4 * 5 * 115 + 12 * 5 and set(tiers) == {"primary"}

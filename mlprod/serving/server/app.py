@@ -52,6 +52,7 @@ class ServingApp:
         self.writer: Any = None
         self.metrics: Any = None
         self.pool: ThreadPoolExecutor | None = None
+        self.scoring: asyncio.Semaphore | None = None  # requests scoring at once (the rest wait their turn)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -63,9 +64,10 @@ class ServingApp:
         self.metrics = ServingMetrics(tiers=TIERS + ("rejected",), reasons=FALLBACK_REASONS)
         self.writer = PredictionLogWriter(log_settings, key=key, root=self.config.root)
         # no more requests scoring at once than a model tier has threads: a request beyond them would find the
-        # tier's pool full and fall back at once (``timeout``) although nothing hangs
-        self.pool = ThreadPoolExecutor(max_workers=min(self.config.threads, serving.max_workers),
-                                       thread_name_prefix="mlprod-serve")
+        # tier's pool full and fall back at once (``timeout``) although nothing hangs; the others wait their turn
+        scoring = min(self.config.threads, serving.max_workers)
+        self.scoring = asyncio.Semaphore(scoring)
+        self.pool = ThreadPoolExecutor(max_workers=scoring, thread_name_prefix="mlprod-serve")
         source = ModelSource(self.config.reference, self.config.fallback, self.config.root)
         self.holder = ModelHolder(source, serving, self.metrics, poll_seconds=self.config.poll_seconds,
                                   grace_seconds=self.config.grace_seconds)
@@ -167,11 +169,12 @@ class ServingApp:
             loaded = self.holder.current if self.holder is not None else None
             if loaded is None:
                 raise RequestError(503, "NOT_READY", self.holder.problem if self.holder else "starting")
-            if len(body) <= INLINE_BODY_BYTES:
-                out = await self._score_on_loop(body, content_type, loaded, request_id)
-            else:
-                out = await asyncio.get_running_loop().run_in_executor(
-                    self.pool, self._score, body, content_type, loaded, request_id)
+            async with self.scoring:
+                if len(body) <= INLINE_BODY_BYTES:
+                    out = await self._score_on_loop(body, content_type, loaded, request_id)
+                else:
+                    out = await asyncio.get_running_loop().run_in_executor(
+                        self.pool, self._score, body, content_type, loaded, request_id)
             status = 200
             await _send(send, 200, out, extra=[(b"x-request-id", request_id.encode())])
         except RequestError as exc:
