@@ -1,4 +1,5 @@
-"""``mlprod serve``: graceful shutdown with a request in flight, and several worker processes sharing /metrics."""
+"""``mlprod serve``: graceful shutdown with a request in flight, several worker processes sharing /metrics, a killed
+worker replaced."""
 
 from __future__ import annotations
 
@@ -124,3 +125,43 @@ def test_a_thread_hung_in_a_model_does_not_keep_a_stopped_worker_alive(tmp_path)
     assert done.stdout.split() == ["timeout", "stopped"], done.stderr
     assert done.returncode == 0 and time.monotonic() - started < 30
     assert "kept this worker alive" in done.stderr
+
+
+def test_a_killed_worker_is_replaced_its_flushed_log_kept_and_no_request_fails(project, tmp_path):
+    """SIGKILL one of two workers (no shutdown runs in it): the other answers every request meanwhile, a new worker
+    takes its place, /metrics keeps the dead worker's counts without its model gauge, and the prediction log keeps
+    every row the dead worker had flushed (a kill loses at most ``flush_seconds`` of rows)."""
+    import os
+
+    from mlprod.serving.predictionlog import read_log
+
+    _, primary, _ = project
+    (tmp_path / "params.yaml").write_text("project: {key: lead_id}\nprediction_log: {dir: log, flush_seconds: 0.2}\n")
+    server = start(tmp_path, str(primary), "--workers", "2")
+    try:
+        answered = set()
+        for i in range(20):
+            assert server.invoke({"dataframe_records": [{**ROW, "lead_id": f"before-{i}"}]})[0] == 200
+            answered.add(f"before-{i}")
+        time.sleep(1.0)  # every worker's buffer is flushed (flush_seconds: 0.2)
+        victim = server.wait_ready()["worker_pid"]
+        os.kill(victim, signal.SIGKILL)
+        pids = set()
+        deadline = time.monotonic() + 60
+        i = 0
+        while time.monotonic() < deadline and len(pids - {victim}) < 2:
+            status, body = server.invoke({"dataframe_records": [{**ROW, "lead_id": f"after-{i}"}]})
+            assert status == 200 and body["predictions"][0]["tier"] == "primary"
+            answered.add(f"after-{i}")
+            pids.add(server.wait_ready()["worker_pid"])
+            i += 1
+        assert victim not in pids and len(pids) == 2, f"no replacement worker answered: {pids}\n{server.output()}"
+        samples = server.metrics()
+        assert samples[("mlprod_serving_requests_total", (("status", "200"),))] == 20 + i
+        assert list(v for k, v in samples.items() if k[0] == "mlprod_serving_model_info") == [1.0]
+        code = server.stop()
+    finally:
+        server.stop()
+    assert code == 0, server.output()
+    assert f"Child process [{victim}] died" in server.output()
+    assert set(read_log(tmp_path / "log")["unit_id"]) == answered
