@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "now). Each new batch first passes the data gates (the schema, with the target optional, and "
                     "the model's reference profile); a failing batch is quarantined with its report and the others "
                     "go on. Batches already committed in OUT are never rescored. Key, date and target columns come "
-                    "from params.yaml's project section. Rows are scored through the resilient predictor with params.yaml's "
-                    "serving section (tiers primary -> fallback -> rules -> default, filled inputs, review routing; "
+                    "from params.yaml's project section. Rows are scored through the resilient predictor with "
+                    "params.yaml's serving section (tiers primary -> fallback -> rules -> default, filled inputs, review routing; "
                     "docs/serving.md): the predictions record says per row which tier answered. " + EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help="model folder (e.g. models/model) or NAME@alias (e.g. "
                                                    "lead-scoring@champion)")
@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="fallback model: a model folder (e.g. models/fallback) or NAME@alias resolved in the registry "
                         "now (e.g. lead-scoring-fallback@champion); rows the model fails go to it before the rules")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="seconds a model may take per batch before its rows go down a tier (default: no limit; "
-                        "serving.time_budget_ms is per HTTP request and does not apply to batches)")
+                   help="seconds a model may take per batch before its rows go down a tier (default: no "
+                        "limit; serving.time_budget_ms is per HTTP request and does not apply to batches)")
     p.add_argument("--schema", metavar="FILE", help="schema file for the gates (default: params.yaml's "
                                                      "validate.schema_file, else schema.yaml, if present)")
     p.add_argument("--no-gates", action="store_true", help="score without the data gates")
