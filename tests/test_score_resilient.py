@@ -66,8 +66,9 @@ def test_a_primary_past_its_time_budget_leaves_its_rows_to_the_fallback_model(pr
     plain, fallback = load_scoring_model(models["a"]), load_scoring_model(models["b"])
     release = threading.Event()
     plan = InputPlan.from_model(plain.manifest.inputs, plain.profile)
-    predictor = ResilientPredictor(Hangs(release), fallback=fallback.model, settings=ServingSettings(time_budget_ms=200),
-                                   plan=plan, model_version=plain.version)
+    settings = ServingSettings(time_budget_ms=200)
+    predictor = ResilientPredictor(Hangs(release), fallback=fallback.model, settings=settings, plan=plan,
+                                   model_version=plain.version)
     model = dataclasses.replace(plain, predictor=predictor, fallback=fallback.record)
     try:
         run = _score(project, model)
