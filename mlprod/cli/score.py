@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "go on. Batches already committed in OUT are never rescored. Key, date and target columns come "
                     "from params.yaml's project section. Rows are scored through the resilient predictor with "
                     "params.yaml's serving section (tiers primary -> fallback -> rules -> default, filled inputs, "
-                    "review routing; docs/serving.md): the predictions record says per row which tier answered. " + EXIT_CODES)
+                    "review routing; docs/serving.md): the predictions record says per row which tier answered. "
+                    + EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help="model folder (e.g. models/model) or NAME@alias (e.g. "
                                                    "lead-scoring@champion)")
     p.add_argument("data", metavar="DATA", help="a batch file or an inbox folder")
