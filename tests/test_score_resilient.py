@@ -53,6 +53,20 @@ def test_a_batch_without_a_feature_column_is_filled_from_the_reference_profile_a
     assert marker["serving"]["tiers"] == {"primary": len(batch)} and marker["serving"]["columns_version"] == 1
     other = records.read_predictions(project / "predictions", SPEC.week_ids[1])
     assert set(other["filled_features"]) == {""}  # nothing missing there
+    assert _group_types(project / "predictions" / f"{week}.parquet") == GROUP_TYPES
+
+
+GROUP_TYPES = {"tier": "large_string", "fallback_reason": "large_string", "needs_review": "bool",
+               "filled_features": "large_string"}
+
+
+def _group_types(path) -> dict[str, str]:
+    """The serving column group's Arrow types: the same whatever the rows (text even when every value is null)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    assert schema.metadata[b"mlprod.serving_columns"] == b"1" and schema.metadata[b"mlprod.schema_version"] == b"1"
+    return {name: str(schema.field(name).type) for name in records.SERVING_COLUMNS}
 
 
 def test_a_primary_past_its_time_budget_leaves_its_rows_to_the_fallback_model(project, models):
@@ -189,6 +203,7 @@ def test_the_command_with_a_primary_that_raises_answers_from_the_fallback_then_t
     text = prom.read_text()
     assert 'mlprod_score_tier_rows{tier="fallback"} 900.0' in text
     assert "mlprod_score_review_rows " in text
+    assert _group_types(project / "predictions" / f"{week}.parquet") == GROUP_TYPES
     marker = json.loads((project / "predictions" / f"{week}.done.json").read_text())
     assert marker["serving"]["fallback"]["name"] == "lead-scoring-fallback"
     assert marker["serving"]["fallback_reasons"] == {"error:ValueError": 300}

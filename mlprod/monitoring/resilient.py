@@ -133,12 +133,32 @@ def score_frame(model: ScoringModel, frame: Any, *, threshold: float, batch_id: 
     decision = result["decision"].to_numpy(dtype="int8")
     out = record_frame(model, frame, score, decision, batch_id=batch_id, scored_at=scored_at, key=key,
                        date_column=date_column)
-    out["tier"] = pd.Categorical(tier)
-    out["fallback_reason"] = reason
+    tiers, tier_codes = _codes(tier)
+    reasons, reason_codes = _codes(reason)
+    out["tier"] = pd.Categorical.from_codes(tier_codes, categories=tiers or ["primary"])
+    # text even when every row is null (as plain text in the file, like the constant columns)
+    out["fallback_reason"] = pd.Categorical.from_codes(reason_codes, categories=reasons or ["none"])
     out["needs_review"] = result["needs_review"].to_numpy(dtype=bool)
     out["filled_features"] = _filled_text(result["filled_features"].tolist())
-    return out, _summary(tier, reason, out["needs_review"].to_numpy(), result.attrs.get("inputs") or {},
-                         model.fallback)
+    return out, _summary(tiers, tier_codes, reasons, reason_codes, out["needs_review"].to_numpy(),
+                         result.attrs.get("inputs") or {}, model.fallback)
+
+
+def _codes(values: Any) -> tuple[list[str], Any]:
+    """(sorted distinct texts, int8 code per row; -1 for None) of an object array of texts and None; one pass when
+    every row has the same value (the common case: every row answered by the primary)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(values)
+    first = values[0] if n else None
+    if n and (first is None and pd.isna(values).all() or first is not None and (values == first).all()):
+        return ([] if first is None else [str(first)]), np.full(n, -1 if first is None else 0, dtype="int8")
+    known = pd.notna(values)
+    names = sorted({str(v) for v in values[known]})
+    codes = np.full(n, -1, dtype="int8")
+    codes[known] = np.searchsorted(np.array(names, dtype=object), values[known].astype(str))
+    return names, codes
 
 
 def _filled_text(filled: list[tuple[str, ...]]) -> Any:
@@ -153,12 +173,15 @@ def _filled_text(filled: list[tuple[str, ...]]) -> Any:
                      for names in filled], dtype=object)
 
 
-def _summary(tier: Any, reason: Any, review: Any, inputs: dict[str, Any], fallback: dict | None) -> dict[str, Any]:
-    import pandas as pd
+def _summary(tiers: list[str], tier_codes: Any, reasons: list[str], reason_codes: Any, review: Any,
+             inputs: dict[str, Any], fallback: dict | None) -> dict[str, Any]:
+    import numpy as np
 
-    tiers = {str(k): int(v) for k, v in pd.Series(tier).value_counts().sort_index().items()}
-    reasons = {str(k): int(v) for k, v in pd.Series(reason).dropna().value_counts().sort_index().items()}
-    return {"columns_version": records.SERVING_COLUMNS_VERSION, "fallback": fallback, "tiers": tiers,
-            "fallback_reasons": reasons, "review_rows": int(review.sum()),
-            "filled": dict(sorted((inputs.get("filled") or {}).items())),
+    def count(names: list[str], codes: Any) -> dict[str, int]:
+        found = np.bincount(codes[codes >= 0], minlength=len(names))
+        return {name: int(n) for name, n in zip(names, found) if n}
+
+    return {"columns_version": records.SERVING_COLUMNS_VERSION, "fallback": fallback,
+            "tiers": count(tiers, tier_codes), "fallback_reasons": count(reasons, reason_codes),
+            "review_rows": int(review.sum()), "filled": dict(sorted((inputs.get("filled") or {}).items())),
             "out_of_range": dict(sorted((inputs.get("out_of_range") or {}).items()))}
