@@ -252,3 +252,24 @@ def test_bad_serving_settings_in_params_yaml_stop_the_command_before_anything_is
     code = main(["score", str(models["a"]), "stream/inbox", "-o", "predictions", "--no-gates"])
     err = capsys.readouterr().err
     assert code == 2 and "time_budgt_ms" in err and not (project / "predictions").exists()
+
+
+def test_a_model_without_a_reference_profile_is_scored_by_the_model_alone_and_the_run_says_so(project, models,
+                                                                                              tmp_path, capsys):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(models["a"], bare)
+    (bare / "reference_profile.json").unlink()
+    code = main(["score", str(bare), "stream/inbox", "-o", "predictions", "--no-gates"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "note: the model has no reference_profile.json to fill missing inputs from" in err
+    assert "rows by tier" not in err
+    frame = records.read_predictions(project / "predictions", SPEC.week_ids[0])
+    assert not records.serving_columns(frame) and list(frame.columns) == BASE + ["scored_at"]
+    # a fallback needs the predictor, so it needs fill values: one clear message, nothing scored
+    code = main(["score", str(bare), "stream/inbox", "-o", "other", "--no-gates", "--fallback", str(models["b"])])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs fill values for its inputs" in err and "Traceback" not in err
+    assert records.committed(project / "other") == []

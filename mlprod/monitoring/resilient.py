@@ -70,9 +70,9 @@ def load_resilient(reference: str | Path, *, fallback: str | Path | None = None,
         unfillable = _unfillable(primary_dir, settings)
         if unfillable and fallback is None:
             return from_folder(primary_dir, str(reference), registry_version=registry_version,
-                                note=f"the model has no {PROFILE_FILE} to fill missing inputs from (and params.yaml "
-                                     f"serving.fill does not name {', '.join(unfillable)}): scored by the model alone, "
-                                     "without the fallback tiers, filled inputs or review routing")
+                               note=f"the model has no {PROFILE_FILE} to fill missing inputs from (and params.yaml "
+                                    f"serving.fill does not name {', '.join(unfillable)}): scored by the model alone, "
+                                    "without the fallback tiers, filled inputs or review routing")
         if unfillable:
             raise ConfigError(f"model {reference}: the resilient predictor needs fill values for its inputs, but the "
                               f"model has no {PROFILE_FILE} and params.yaml serving.fill does not name "
