@@ -273,3 +273,30 @@ def test_a_model_without_a_reference_profile_is_scored_by_the_model_alone_and_th
     err = capsys.readouterr().err
     assert code == 2 and "needs fill values for its inputs" in err and "Traceback" not in err
     assert records.committed(project / "other") == []
+
+
+def test_model_and_fallback_as_name_at_alias_are_resolved_in_the_registry_and_recorded(project, models, monkeypatch,
+                                                                                       capsys):
+    from mlprod.registry.register import register_model
+    from mlprod.registry.store import Registry
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    registry = Registry.open(project)
+    first, second = (register_model(models[name], registry=registry) for name in ("a", "b"))
+    registry.client.set_registered_model_alias("lead-scoring", "champion", first.version)
+    registry.client.set_registered_model_alias("lead-scoring", "steady", second.version)
+    code = main(["score", "lead-scoring@champion", "stream/inbox", "-o", "predictions", "--no-gates",
+                 "--fallback", "lead-scoring@steady"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "(registry version 1) (fallback lead-scoring 2.0.0)" in err and "rows by tier: primary 900" in err
+    marker = records.read_marker(project / "predictions", SPEC.week_ids[0])
+    assert marker["model"]["registry_version"] == "1"
+    assert marker["serving"]["fallback"] == {"name": "lead-scoring", "version": "2.0.0",
+                                             "sha256": load_scoring_model(models["b"]).sha256,
+                                             "registry_version": "2"}
+    code = main(["score", "lead-scoring@champion", "stream/inbox", "-o", "other", "--no-gates",
+                 "--fallback", "lead-scoring@nowhere"])
+    err = capsys.readouterr().err
+    assert code == 2 and "'lead-scoring' has no alias 'nowhere'" in err
