@@ -92,7 +92,10 @@ def test_scoring_an_inbox_writes_the_contract_record(project, models):
     assert records.committed(project / "predictions") == ids
     frame = records.read_predictions(project / "predictions", ids[0])
     assert list(frame.columns) == ["lead_id", "created_at", "score", "decision", "model_name", "model_version",
-                                   "model_sha256", "batch_id", "scored_at"]
+                                   "model_sha256", "batch_id", "scored_at",
+                                   "tier", "fallback_reason", "needs_review", "filled_features"]
+    assert str(frame["needs_review"].dtype) == "bool" and set(frame["tier"]) <= {"primary", "fallback", "rules",
+                                                                                  "default"}
     assert str(frame["score"].dtype) == "float64" and str(frame["decision"].dtype) == "int8"
     assert all(pd.api.types.is_string_dtype(frame[c]) and not isinstance(frame[c].dtype, pd.CategoricalDtype)
                for c in ("model_name", "model_version", "model_sha256", "batch_id",
@@ -145,19 +148,20 @@ def test_the_predictions_bytes_are_those_of_the_plain_pyarrow_write(project, mod
     import pyarrow.parquet as pq
 
     from mlprod.monitoring import inbox as inbox_module
-    from mlprod.monitoring.scoring import load_scoring_model, score_frame
+    from mlprod.monitoring.resilient import load_resilient, score_frame
 
     monkeypatch.setattr(inbox_module, "_now", lambda: "2025-01-06T00:00:00Z")
     _score(project, models["a"], schema=None)
     week = SPEC.week_ids[0]
     batch = pd.read_parquet(project / "stream" / "inbox" / f"{week}.parquet")
-    frame = score_frame(load_scoring_model(models["a"]), batch, threshold=0.5, batch_id=week,
-                        scored_at="2025-01-06T00:00:00Z", key="lead_id", date_column="created_at")
+    frame, _ = score_frame(load_resilient(models["a"]), batch, threshold=0.5, batch_id=week,
+                           scored_at="2025-01-06T00:00:00Z", key="lead_id", date_column="created_at")
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for i, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type):
             table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
-    table = table.replace_schema_metadata({b"mlprod.schema": b"predictions", b"mlprod.schema_version": b"1"})
+    table = table.replace_schema_metadata({b"mlprod.schema": b"predictions", b"mlprod.schema_version": b"1",
+                                           b"mlprod.serving_columns": b"1"})
     expected = bytes_io.BytesIO()
     pq.write_table(table, expected)
     assert (project / "predictions" / f"{week}.parquet").read_bytes() == expected.getvalue()

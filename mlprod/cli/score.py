@@ -20,13 +20,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "now). Each new batch first passes the data gates (the schema, with the target optional, and "
                     "the model's reference profile); a failing batch is quarantined with its report and the others "
                     "go on. Batches already committed in OUT are never rescored. Key, date and target columns come "
-                    "from params.yaml's project section. " + EXIT_CODES)
+                    "from params.yaml's project section. Rows are scored through the resilient predictor with "
+                    "params.yaml's serving section (tiers primary -> fallback -> rules -> default, filled inputs, "
+                    "review routing; docs/serving.md): the predictions record says per row which tier answered. "
+                    + EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help="model folder (e.g. models/model) or NAME@alias (e.g. "
                                                    "lead-scoring@champion)")
     p.add_argument("data", metavar="DATA", help="a batch file or an inbox folder")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the predictions folder")
     p.add_argument("--threshold", type=float, metavar="T",
                    help="decision threshold (default: the one in the model's manifest, else 0.5)")
+    p.add_argument("--fallback", metavar="REF",
+                   help="fallback model: a model folder (e.g. models/fallback) or NAME@alias resolved in the registry "
+                        "now (e.g. lead-scoring-fallback@champion); rows the model fails go to it before the rules")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="seconds a model may take per batch before its rows go down a tier (default: no "
+                        "limit; serving.time_budget_ms is per HTTP request and does not apply to batches)")
     p.add_argument("--schema", metavar="FILE", help="schema file for the gates (default: params.yaml's "
                                                      "validate.schema_file, else schema.yaml, if present)")
     p.add_argument("--no-gates", action="store_true", help="score without the data gates")
@@ -66,18 +75,32 @@ def run(args: argparse.Namespace) -> int:
               "to silence this)", file=sys.stderr)
     if args.wait < 0 or math.isnan(args.wait):
         raise ConfigError(f"--wait must be a number of seconds >= 0, got {args.wait}")
+    if args.time_budget is not None and not (0 < args.time_budget < math.inf):
+        raise ConfigError(f"--time-budget must be a number of seconds > 0, got {args.time_budget}")
+    from ..serving.settings import ServingSettings
+
+    serving = ServingSettings.from_mapping(params.get("serving"))
     result = score_inbox(args.model, args.data, args.output, threshold=args.threshold, schema=schema,
                          reference=args.reference, quarantine=args.quarantine,
                          fail_on_quarantine=args.fail_on_quarantine, key=facts.key, date_column=facts.date_column,
-                         target=facts.target, root=root, wait=args.wait)
+                         target=facts.target, root=root, wait=args.wait, fallback=args.fallback, serving=serving,
+                         time_budget=args.time_budget)
     for batch in result.results:
         if batch.status == "quarantined":
             print(f"mlprod score: quarantined {batch.batch_id}: {batch.detail}", file=sys.stderr)
+        elif batch.degraded():
+            print(f"mlprod score: {batch.degraded()}", file=sys.stderr)
     if args.prom:
         write_prometheus(result, Path(args.prom))
     model = result.model
     using = f" with {model['name']} {model['version']}" + (
         f" (registry version {model['registry_version']})" if model and model["registry_version"] else "") \
         if model else ""
+    fallback = result.fallback
+    using += f" (fallback {fallback['name']} {fallback['version']})" if fallback else ""
     print(f"mlprod score: {result.line()}{using} into {result.predictions_dir}", file=sys.stderr)
+    if result.tiers_line():
+        print(f"mlprod score: {result.tiers_line()}", file=sys.stderr)
+    if result.note:
+        print(f"mlprod score: note: {result.note}", file=sys.stderr)
     return 0

@@ -9,7 +9,8 @@ Order of work, and why:
 3. Leave out the committed batches (marker present). A committed batch is never rescored or rewritten,
    even when the champion changed since. A predictions file without its marker was left by a killed run
    and is replaced. With nothing new the run ends here, without loading the model (a cron no-op).
-4. Load the model once (an alias is resolved now), then per batch, in id order: the gates
+4. Load the model once (an alias is resolved now; through the resilient predictor with its fallback,
+   :mod:`mlprod.monitoring.resilient`), then per batch, in id order: the gates
    (:func:`mlprod.validation.validate` with the schema and the model's reference profile); a failing
    batch is quarantined with its report and the others go on (``fail_on_quarantine`` stops the run);
    a passing one is scored and committed (predictions file, then marker, both atomic).
@@ -29,6 +30,7 @@ import logging
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,13 +38,16 @@ from typing import Any
 
 from ..errors import ConfigError, DataError, DataValidationError
 from . import predictions as records
-from .scoring import ScoringModel, check_reference, check_threshold, load_scoring_model, score_frame
+from .resilient import check_fallback, check_time_budget, load_resilient
+from .resilient import score_frame as score_resilient
+from .scoring import ScoringModel, check_reference, check_threshold, score_frame
 
 logger = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".parquet", ".pq")
 LOCK_NAME = "score"
 QUARANTINE_MARKER = "quarantined.json"
 STATUSES = ("scored", "skipped", "quarantined")
+TIERS = ("primary", "fallback", "rules", "default")
 # A batch is much smaller than the training data by design: its row count is not compared.
 _BATCH_STATISTICS_OFF = ("row_count",)
 
@@ -54,6 +59,19 @@ class BatchResult:
     source: str
     rows: int | None = None
     detail: str = ""
+    serving: dict[str, Any] | None = None  # scored through the resilient predictor: the marker's serving entry
+
+    def degraded(self) -> str | None:
+        """One line when rows of this batch fell to the rules or the default score, else None."""
+        tiers = (self.serving or {}).get("tiers") or {}
+        low = tiers.get("rules", 0) + tiers.get("default", 0)
+        if not low:
+            return None
+        reasons = (self.serving or {}).get("fallback_reasons") or {}
+        why = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+        return (f"batch {self.batch_id}: {low:,} of {self.rows:,} rows were scored by the rules or the default "
+                f"score, not a model (rules {tiers.get('rules', 0):,}, default {tiers.get('default', 0):,}"
+                + (f"; why: {why}" if why else "") + "); see tier and fallback_reason in its predictions")
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,8 @@ class ScoreRun:
     seconds: float
     gate_seconds: float = 0.0
     load_seconds: float = 0.0
+    fallback: dict[str, Any] | None = None  # the fallback model's record, when one was loaded
+    note: str = ""  # why the batches were scored by the model alone (not through the resilient predictor)
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -78,10 +98,30 @@ class ScoreRun:
     def rows_scored(self) -> int:
         return sum(r.rows or 0 for r in self.results if r.status == "scored")
 
+    @property
+    def tier_rows(self) -> dict[str, int]:
+        """Rows scored per tier (primary, fallback, rules, default) over the batches scored through the predictor."""
+        total = dict.fromkeys(TIERS, 0)
+        for r in self.results:
+            for tier, n in ((r.serving or {}).get("tiers") or {}).items():
+                total[tier] = total.get(tier, 0) + n
+        return total
+
+    @property
+    def review_rows(self) -> int:
+        return sum((r.serving or {}).get("review_rows", 0) for r in self.results)
+
     def line(self) -> str:
         c = self.counts
         return (f"scored {c['scored']} batch(es) ({self.rows_scored:,} rows), skipped {c['skipped']} already "
                 f"scored, quarantined {c['quarantined']}")
+
+    def tiers_line(self) -> str | None:
+        """Rows per tier and routed to review, when a batch was scored through the resilient predictor."""
+        if not any(r.serving is not None for r in self.results):
+            return None
+        tiers = ", ".join(f"{tier} {n:,}" for tier, n in self.tier_rows.items())
+        return f"rows by tier: {tiers}; routed to review {self.review_rows:,}"
 
 
 def batch_files(data: str | Path) -> list[Path]:
@@ -111,10 +151,16 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 threshold: float | None = None, schema: Any = None, reference: Any = None,
                 quarantine: str | Path | None = None, fail_on_quarantine: bool = False,
                 key: str | None = None, date_column: str | None = None, target: str | None = None,
-                root: str | Path | None = None, wait: float = 0.0) -> ScoreRun:
+                root: str | Path | None = None, wait: float = 0.0, fallback: str | Path | None = None,
+                serving: Any = None, time_budget: float | None = None) -> ScoreRun:
     """Score every new batch in ``data`` into the predictions folder ``out`` (see the module docstring).
 
-    model: a model folder, ``NAME@alias`` (resolved only if a batch needs scoring) or a loaded model.
+    model: a model folder, ``NAME@alias`` (resolved only if a batch needs scoring) or a loaded model. A folder
+    or an alias is scored through the resilient predictor (the record's serving column group); a loaded
+    :class:`ScoringModel` through its ``predictor`` if it has one, else by the model alone.
+    fallback: the fallback model (a folder or ``NAME@alias``, resolved with the model), if any.
+    serving: the :class:`~mlprod.serving.ServingSettings` (params.yaml ``serving:``; default: its defaults).
+    time_budget: seconds per batch and model tier before a call is abandoned (default: no limit).
     threshold: the decision threshold (default: the one the manifest records, else 0.5).
     schema: a schema file or :class:`~mlprod.validation.spec.Schema` for the gates (None: no gates);
     the ``target`` column, absent from unlabelled batches, is made optional.
@@ -134,6 +180,9 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
         threshold = check_threshold(threshold)
     if not isinstance(model, ScoringModel):
         check_reference(model)  # a wrong name is an error even when there is nothing to score
+        if fallback is not None:
+            check_fallback(fallback)
+        check_time_budget(time_budget)
     files = batch_files(data)
     _check_folder(out, "predictions folder (-o)")
     _check_folder(quarantine_dir, "quarantine folder")
@@ -142,7 +191,8 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     loaded: ScoringModel | None = None
     gate_seconds = load_seconds = 0.0
     out.mkdir(parents=True, exist_ok=True)
-    with stage_lock(out, LOCK_NAME, wait=wait), ThreadPoolExecutor(1, thread_name_prefix="mlprod-md5") as hashing:
+    with stage_lock(out, LOCK_NAME, wait=wait), ThreadPoolExecutor(1, thread_name_prefix="mlprod-md5") as hashing, \
+            ExitStack() as stack:
         done = set(records.committed(out))
         for file in files:
             if file.stem in done:
@@ -158,7 +208,13 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 continue
             if loaded is None:
                 tick = time.perf_counter()
-                loaded = model if isinstance(model, ScoringModel) else load_scoring_model(model, root=root)
+                if isinstance(model, ScoringModel):
+                    loaded = model
+                else:
+                    loaded = load_resilient(model, fallback=fallback, settings=serving, time_budget=time_budget,
+                                            root=root)
+                    if loaded.predictor is not None:
+                        stack.callback(loaded.predictor.close)
                 load_seconds = time.perf_counter() - tick
                 threshold = loaded.default_threshold if threshold is None else threshold
             tick = time.perf_counter()
@@ -166,10 +222,16 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
             gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile,
                                          needed)
             gate_seconds += time.perf_counter() - tick
+            serving_entry = None
             if problem is None:
                 try:
-                    scored = score_frame(loaded, frame, threshold=threshold, batch_id=batch_id, scored_at=_now(),
-                                         key=key, date_column=date_column, source=file)
+                    if loaded.predictor is not None:
+                        scored, serving_entry = score_resilient(loaded, frame, threshold=threshold, batch_id=batch_id,
+                                                                scored_at=_now(), key=key, date_column=date_column,
+                                                                source=file)
+                    else:
+                        scored = score_frame(loaded, frame, threshold=threshold, batch_id=batch_id, scored_at=_now(),
+                                             key=key, date_column=date_column, source=file)
                 except DataError as exc:
                     problem = (str(exc), None)
             if problem is not None:
@@ -179,16 +241,20 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 logger.warning("quarantined %s: %s", batch_id, summary)
                 _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
                 continue
-            marker = records.write_predictions(out, batch_id, scored, {
-                "source": source, "source_md5": md5.result(), "model": loaded.record, "threshold": threshold,
-                "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()})
-            results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"]))
+            entry = {"source": source, "source_md5": md5.result(), "model": loaded.record, "threshold": threshold,
+                     "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()}
+            if serving_entry is not None:
+                entry["serving"] = serving_entry
+            marker = records.write_predictions(out, batch_id, scored, entry)
+            results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"], serving=serving_entry))
             logger.info("scored %s: %d rows", batch_id, marker["rows"])
     order = {f.stem: i for i, f in enumerate(files)}
     results.sort(key=lambda r: order[r.batch_id])
     return ScoreRun(predictions_dir=out, quarantine_dir=quarantine_dir, results=tuple(results),
                     model=loaded.record if loaded is not None else None, threshold=threshold,
-                    seconds=time.perf_counter() - started, gate_seconds=gate_seconds, load_seconds=load_seconds)
+                    seconds=time.perf_counter() - started, gate_seconds=gate_seconds, load_seconds=load_seconds,
+                    fallback=loaded.fallback if loaded is not None else None,
+                    note=loaded.note if loaded is not None else "")
 
 
 def _gate_schema(schema: Any, target: str | None) -> Any:
@@ -317,6 +383,12 @@ def write_prometheus(run: ScoreRun, path: str | Path) -> Path:
     for status in STATUSES:
         batches.labels(status=status).set(run.counts[status])
     Gauge("mlprod_score_rows", "Rows scored in the last scoring run", registry=registry).set(run.rows_scored)
+    tiers = Gauge("mlprod_score_tier_rows", "Rows scored in the last scoring run, by the tier that answered "
+                  "(batches scored through the resilient predictor)", ["tier"], registry=registry)
+    for tier, n in run.tier_rows.items():
+        tiers.labels(tier=tier).set(n)
+    Gauge("mlprod_score_review_rows", "Rows routed to review (needs_review) in the last scoring run",
+          registry=registry).set(run.review_rows)
     Gauge("mlprod_score_run_seconds", "Duration of the last scoring run", registry=registry).set(run.seconds)
     Gauge("mlprod_score_last_run_timestamp_seconds", "When the last scoring run ended (Unix time)",
           registry=registry).set(time.time())

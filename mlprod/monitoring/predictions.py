@@ -6,7 +6,15 @@
 ``mlprod.schema_version=1``. ``<dir>/<batch_id>.done.json`` (sorted keys) is written after it, both
 atomically: a predictions file without its marker was left by a run that stopped midway and does not
 exist for readers; the next run replaces it. Readers ignore columns they do not know (later issues add
-``tier``, ``fallback_reason``, ``arm``).
+``arm``), so an optional column group added after the base columns is not a schema_version bump: it
+carries its own version.
+
+The serving column group (written when the batch was scored through the resilient predictor,
+:mod:`mlprod.monitoring.resilient`): ``tier`` (primary | fallback | rules | default), ``fallback_reason``
+(null for primary), ``needs_review`` (bool) and ``filled_features`` (feature names joined by ``,``; ``""``
+none), with the metadata ``mlprod.serving_columns=1``; the marker then has a ``serving`` entry (the
+fallback model, rows per tier and fallback reason, rows routed to review, filled and out-of-range inputs
+per feature). Records written before have neither; readers take both (:func:`serving_columns`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ REQUIRED = ("score", "decision", "model_name", "model_version", "model_sha256", 
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MARKER_KEYS = ("schema_version", "batch_id", "source", "source_md5", "rows", "predictions_sha256", "model",
                 "threshold", "gate", "scored_at")
+_OPTIONAL_MARKER_KEYS = ("serving",)  # scored through the resilient predictor
+SERVING_COLUMNS = ("tier", "fallback_reason", "needs_review", "filled_features")
+SERVING_COLUMNS_VERSION = 1
+_SERVING_KEY = b"mlprod.serving_columns"
 
 
 def check_batch_id(batch_id: str, *, source: str | Path | None = None) -> str:
@@ -78,23 +90,29 @@ def write_predictions(folder: str | Path, batch_id: str, frame: Any, marker: dic
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DataError(f"predictions of batch {batch_id!r}: column(s) {missing} missing; expected {list(REQUIRED)}")
+    group = [c for c in SERVING_COLUMNS if c in frame.columns]
+    if group and len(group) != len(SERVING_COLUMNS):
+        raise DataError(f"predictions of batch {batch_id!r}: the serving column group is {list(SERVING_COLUMNS)}, "
+                        f"got only {group}")
+    metadata = {b"mlprod.schema": SCHEMA.encode(), b"mlprod.schema_version": str(SCHEMA_VERSION).encode()}
+    if group:
+        metadata[_SERVING_KEY] = str(SERVING_COLUMNS_VERSION).encode()
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for i, column in enumerate(table.schema):  # categorical text (the constant columns) is stored as plain text
         if pa.types.is_dictionary(column.type):
             table = table.set_column(i, column.name, _plain_text(table.column(i), column.type.value_type))
     # pandas' own metadata would name categoricals; the Arrow types say all a reader needs
-    table = table.replace_schema_metadata({b"mlprod.schema": SCHEMA.encode(),
-                                           b"mlprod.schema_version": str(SCHEMA_VERSION).encode()})
+    table = table.replace_schema_metadata(metadata)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     data = buffer.getvalue()
     write_bytes(predictions_path(folder, batch_id), data)
     record = dict(marker, schema_version=SCHEMA_VERSION, batch_id=batch_id, rows=int(len(frame)),
                   predictions_sha256=hashlib.sha256(data).hexdigest())
-    unknown = sorted(set(record) - set(_MARKER_KEYS))
+    unknown = sorted(set(record) - set(_MARKER_KEYS) - set(_OPTIONAL_MARKER_KEYS))
     if unknown:
         raise DataError(f"predictions marker of batch {batch_id!r}: unknown key(s) {unknown}; allowed: "
-                        f"{list(_MARKER_KEYS)}")
+                        f"{list(_MARKER_KEYS + _OPTIONAL_MARKER_KEYS)}")
     write_json(marker_path(folder, batch_id), record)
     return record
 
@@ -160,4 +178,18 @@ def read_predictions(folder: str | Path, batch_id: str, *, verify: bool = True) 
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise DataError(f"{path}: predictions file lacks column(s) {missing}")
+    group = metadata.get(_SERVING_KEY)
+    if group is not None:
+        if group.decode() != str(SERVING_COLUMNS_VERSION):
+            raise DataError(f"{path}: serving column group version {group.decode()!r} is not supported (expected "
+                            f"{SERVING_COLUMNS_VERSION}); upgrade mlprod")
+        lacking = [c for c in SERVING_COLUMNS if c not in table.column_names]
+        if lacking:
+            raise DataError(f"{path}: predictions file declares the serving column group but lacks {lacking}")
     return table.to_pandas()
+
+
+def serving_columns(frame: Any) -> bool:
+    """Whether a predictions frame has the serving column group (records scored before it was added do not:
+    every row was then answered by the primary, none routed to review)."""
+    return all(c in frame.columns for c in SERVING_COLUMNS)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ class ScoringModel:
     registry_version: str | None  # the registry's version number when loaded through an alias
     reference: str  # what the user named: a folder or NAME@alias
     profile: Any = None  # the reference profile saved with the model (a mlprod.profile.Profile), if any
+    predictor: Any = None  # a mlprod.serving.ResilientPredictor when scored through it (mlprod.monitoring.resilient)
+    fallback: dict[str, Any] | None = None  # the fallback model's record (name, version, sha256, registry_version)
+    note: str = ""  # why it is not scored through the resilient predictor, when a reference was asked to be
 
     @property
     def record(self) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def load_scoring_model(reference: str | Path, *, root: str | Path | None = None)
     """
     folder, alias = check_reference(reference)
     if folder is not None:
-        return _from_folder(folder, str(reference), registry_version=None)
+        return from_folder(folder, str(reference), registry_version=None)
     return _from_registry(*alias, root=root)
 
 
@@ -77,7 +82,8 @@ def check_reference(reference: str | Path) -> tuple[Path | None, tuple[str, str]
     return None, (match["name"], match["alias"])
 
 
-def _from_folder(folder: Path, reference: str, *, registry_version: str | None) -> ScoringModel:
+def from_folder(folder: Path, reference: str, *, registry_version: str | None, note: str = "") -> ScoringModel:
+    """The model saved in ``folder``, loaded hash-verified, with its reference profile if present."""
     from ..manifest.schema import read_manifest
     from ..manifest.store import load_model
 
@@ -90,20 +96,33 @@ def _from_folder(folder: Path, reference: str, *, registry_version: str | None) 
         profile = read_profile(folder / PROFILE_FILE)
     return ScoringModel(model=model, manifest=manifest, name=manifest.name, version=manifest.version,
                         sha256=manifest.artifact.sha256, registry_version=registry_version, reference=reference,
-                        profile=profile)
+                        profile=profile, note=note)
 
 
 def _from_registry(name: str, alias: str, *, root: str | Path | None) -> ScoringModel:
+    with model_folder(f"{name}@{alias}", root=root) as (folder, registry_version):
+        return from_folder(folder, f"{name}@{alias}", registry_version=registry_version)
+
+
+@contextmanager
+def model_folder(reference: str | Path, *, root: str | Path | None = None) -> Iterator[tuple[Path, str | None]]:
+    """``(folder, registry version)`` for ``reference``: the model folder itself (version None), or the version
+    ``NAME@alias`` points to now, downloaded to a temporary folder (deleted on exit) and checked against the sha256
+    the registry recorded."""
+    folder, alias = check_reference(reference)
+    if folder is not None:
+        yield folder, None
+        return
     from ..registry.register import alias_version, download_verified
     from ..registry.store import Registry
 
+    name, alias_name = alias
     registry = Registry.open(root)
-    version = alias_version(registry, name, alias, instead=" or name a model folder instead")
+    version = alias_version(registry, name, alias_name, instead=" or name a model folder instead")
     with tempfile.TemporaryDirectory(prefix="mlprod-score-") as tmp:
-        folder, _ = download_verified(registry, version, Path(tmp))
-        loaded = _from_folder(folder, f"{name}@{alias}", registry_version=str(version.version))
-    logger.info("%s@%s is version %s (%s)", name, alias, version.version, loaded.version)
-    return loaded
+        downloaded, manifest = download_verified(registry, version, Path(tmp))
+        logger.info("%s@%s is version %s (%s)", name, alias_name, version.version, manifest.version)
+        yield downloaded, str(version.version)
 
 
 def check_inputs(model: ScoringModel, frame: Any, *, source: str | Path) -> None:
@@ -122,7 +141,6 @@ def score_frame(model: ScoringModel, frame: Any, *, threshold: float, batch_id: 
                 key: str | None = None, date_column: str | None = None, source: str | Path = "<data>") -> Any:
     """The predictions record's columns for ``frame`` (see :mod:`mlprod.monitoring.predictions`)."""
     import numpy as np
-    import pandas as pd
 
     check_inputs(model, frame, source=source)
     from ..data.columns import require_columns
@@ -135,6 +153,16 @@ def score_frame(model: ScoringModel, frame: Any, *, threshold: float, batch_id: 
         raise DataError(f"{source}: {model.name} {model.version} failed to score the batch: "
                         f"{type(exc).__name__}: {exc}") from exc
     score = np.asarray(proba, dtype="float64")[:, -1]
+    return record_frame(model, frame, score, (score >= threshold).astype("int8"), batch_id=batch_id,
+                        scored_at=scored_at, key=key, date_column=date_column)
+
+
+def record_frame(model: ScoringModel, frame: Any, score: Any, decision: Any, *, batch_id: str, scored_at: str,
+                 key: str | None, date_column: str | None) -> Any:
+    """The predictions record's base columns (:mod:`mlprod.monitoring.predictions`) for ``frame``'s rows."""
+    import numpy as np
+    import pandas as pd
+
     out = {}
     if key:
         out[key] = frame[key].to_numpy()
@@ -149,7 +177,7 @@ def score_frame(model: ScoringModel, frame: Any, *, threshold: float, batch_id: 
 
     out.update({
         "score": score,
-        "decision": (score >= threshold).astype("int8"),
+        "decision": decision,
         "model_name": constant(model.name),
         "model_version": constant(model.version),
         "model_sha256": constant(model.sha256),
