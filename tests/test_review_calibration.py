@@ -204,3 +204,17 @@ def test_the_drift_monitor_flags_a_week_whose_labels_disagree():
     assert list(weeks["auto_decided"]) == [20, 18] and list(weeks["errors"]) == [1, 12]
     assert list(weeks["above_alpha"]) == [False, True]
     assert weeks["p_value"].iloc[1] < 0.001
+
+
+@pytest.mark.parametrize("method", ["band", "risk_control"])
+def test_the_training_librarys_evaluate_and_save_calibrates_as_the_stage_does(models, tmp_path, method):
+    """mlprod.training.evaluate_and_save (the backtest's retrain) writes the same calibration file as the stage."""
+    from mlprod.training import evaluate_and_save
+
+    stage = evaluate_like_the_stage(models[0], tmp_path / "stage", HOLDOUT, method)
+    params = {"project": {"target": "converted"},
+              "serving": {"review": {"method": method, "alpha": 0.2, "delta": 0.1}}}
+    HOLDOUT.to_parquet(tmp_path / "holdout.parquet")
+    library, _ = evaluate_and_save(models[0], HOLDOUT, tmp_path / "library", target="converted", threshold=0.5,
+                                   evaluation_data=tmp_path / "holdout.parquet", params=params)
+    assert library.files == stage.files and (method == "band") == (library.files == {})

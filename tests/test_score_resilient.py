@@ -221,6 +221,23 @@ def test_the_command_with_a_primary_that_raises_answers_from_the_fallback_then_t
     assert records.read_marker(project / "ruled", week)["threshold"] == 0.3
 
 
+def test_the_fallback_is_found_by_itself_as_mlprod_serve_finds_it_unless_no_fallback(project, broken, capsys):
+    primary, fallback = broken
+    (project / "params.yaml").write_text(PARAMS + SERVING + f"fallback:\n  evaluated_dir: {fallback}\n")
+    code = main(["score", str(primary), "stream/inbox", "-o", "found", "--no-gates"])
+    err = capsys.readouterr().err
+    assert code == 0 and "(fallback lead-scoring-fallback 0.1.0)" in err, err
+    assert set(records.read_predictions(project / "found", SPEC.week_ids[0])["tier"]) == {"fallback"}
+    code = main(["score", str(primary), "stream/inbox", "-o", "alone", "--no-gates", "--no-fallback"])
+    err = capsys.readouterr().err
+    assert code == 0 and "(fallback" not in err, err
+    assert set(records.read_predictions(project / "alone", SPEC.week_ids[0])["tier"]) <= {"rules", "default"}
+    code = main(["score", str(primary), "stream/inbox", "-o", "both", "--no-gates", "--no-fallback",
+                 "--fallback", str(fallback)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--fallback and --no-fallback contradict each other" in err
+
+
 def test_the_command_reports_rows_by_tier_and_review_in_the_summary_and_prometheus(project, models, capsys):
     (project / "params.yaml").write_text(PARAMS + SERVING)
     prom = project / "metrics" / "score.prom"

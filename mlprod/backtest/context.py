@@ -33,6 +33,8 @@ class BacktestContext:
     policy: Any  # mlprod.monitoring.policy.PolicySettings
     last_retrain: str | None
     model_dir: Path  # the starting model
+    serving: Any = None  # mlprod.serving.ServingSettings: the tiers, fills and review routing scoring uses
+    params: dict[str, Any] | None = None  # params.yaml as read: a retrain calibrates the review band as evaluate does
 
     @property
     def features(self) -> list[str]:
@@ -45,6 +47,7 @@ def read_context(root: Path, params_file: Path, *, model_dir: str | None) -> Bac
     from ..monitoring.retrain_data import RetrainSettings
     from ..project.facts import read_facts
     from ..registry.settings import parse_settings
+    from ..serving.settings import ServingSettings
     from ..stages.params import load_params_file
     from ..training import ModelSettings
 
@@ -85,7 +88,8 @@ def read_context(root: Path, params_file: Path, *, model_dir: str | None) -> Bac
         retrain=RetrainSettings.from_mapping(params.get("retrain"), f"{params_file} [retrain]"), register=register,
         evaluate_threshold=float(evaluate_threshold), threshold=float(threshold), schema=schema_path,
         monitor=loop.monitor, reference_roc_auc=loop.reference_roc_auc, policy=loop.policy,
-        last_retrain=loop.last_retrain, model_dir=start)
+        last_retrain=loop.last_retrain, model_dir=start, params=params,
+        serving=ServingSettings.from_mapping(params.get("serving"), where=f"{params_file} serving"))
 
 
 def _section(params: dict, name: str, params_file: Path) -> dict[str, Any]:

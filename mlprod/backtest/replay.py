@@ -130,7 +130,8 @@ class Replayer:
                     write_table(arrived.labels, self.path(LABELS) / f"{arrived.batch_id}.parquet")
                 run = score_inbox(model, self.path(INBOX), self.path(PREDICTIONS), threshold=ctx.threshold,
                                   schema=ctx.schema, quarantine=self.path(QUARANTINE), key=ctx.key,
-                                  date_column=ctx.date_column, target=ctx.target, root=self.workspace)
+                                  date_column=ctx.date_column, target=ctx.target, root=self.workspace,
+                                  serving=ctx.serving)
                 seconds["score"] = time.perf_counter() - tick
                 result = next(r for r in run.results if r.batch_id == batch.batch_id)
                 tick = time.perf_counter()

@@ -121,7 +121,7 @@ class Retrainer:
                      name=ctx.model_name, training_data=train_path, description=description,
                      positive_label=ctx.positive_label, previous=self.last_model)
         evaluate_and_save(folder / "trained", split.holdout, folder / "model", target=ctx.target,
-                          threshold=ctx.evaluate_threshold, evaluation_data=holdout_path)
+                          threshold=ctx.evaluate_threshold, evaluation_data=holdout_path, params=ctx.params)
         registry = self.registry(workspace)
         version = register_model(folder / "model", registry=registry)
         self.last_model = folder / "model"

@@ -32,7 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="decision threshold (default: the one in the model's manifest, else 0.5)")
     p.add_argument("--fallback", metavar="REF",
                    help="fallback model: a model folder (e.g. models/fallback) or NAME@alias resolved in the registry "
-                        "now (e.g. lead-scoring-fallback@champion); rows the model fails go to it before the rules")
+                        "now (e.g. lead-scoring-fallback@champion); rows the model fails go to it before the rules "
+                        "(default: found as mlprod serve finds it, NAME-fallback@alias or params.yaml's "
+                        "fallback.evaluated_dir)")
+    p.add_argument("--no-fallback", action="store_true", help="score without a fallback model")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="seconds a model may take per batch before its rows go down a tier (default: no "
                         "limit; serving.time_budget_ms is per HTTP request and does not apply to batches)")
@@ -77,13 +80,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--wait must be a number of seconds >= 0, got {args.wait}")
     if args.time_budget is not None and not (0 < args.time_budget < math.inf):
         raise ConfigError(f"--time-budget must be a number of seconds > 0, got {args.time_budget}")
+    from ..serving.fallbacks import fallback_for
     from ..serving.settings import ServingSettings
+
+    if args.fallback and args.no_fallback:
+        raise ConfigError("--fallback and --no-fallback contradict each other; give one")
+    fallback = args.fallback
+    if fallback is None and not args.no_fallback:
+        fallback = fallback_for(args.model, root=root, params=params)
 
     serving = ServingSettings.from_mapping(params.get("serving"))
     result = score_inbox(args.model, args.data, args.output, threshold=args.threshold, schema=schema,
                          reference=args.reference, quarantine=args.quarantine,
                          fail_on_quarantine=args.fail_on_quarantine, key=facts.key, date_column=facts.date_column,
-                         target=facts.target, root=root, wait=args.wait, fallback=args.fallback, serving=serving,
+                         target=facts.target, root=root, wait=args.wait, fallback=fallback, serving=serving,
                          time_budget=args.time_budget)
     for batch in result.results:
         if batch.status == "quarantined":

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import RegistryError
+from .fallbacks import FALLBACK_SUFFIX
 
 logger = logging.getLogger(__name__)
 SERVING_SUFFIX = "-serving"
-FALLBACK_SUFFIX = "-fallback"
 CHAMPION = "champion"
 PRIMARY_SHA_TAG = "mlprod.primary_sha256"
 FALLBACK_SHA_TAG = "mlprod.fallback_sha256"

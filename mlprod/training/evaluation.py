@@ -28,12 +28,22 @@ def holdout_metrics(y_true: Any, y_score: Any, *, threshold: float) -> dict[str,
 
 
 def evaluate_and_save(trained_dir: str | Path, holdout: Any, model_dir: str | Path, *, target: str, threshold: float,
-                      evaluation_data: str | Path) -> tuple[Any, dict[str, Any]]:
+                      evaluation_data: str | Path, params: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """Score the trained model in ``trained_dir`` on ``holdout`` and write the evaluated model to ``model_dir``
-    (:func:`mlprod.add_evaluation`). Returns (the manifest, the holdout metrics)."""
+    (:func:`mlprod.add_evaluation`). With the project's ``params`` (params.yaml as a mapping), under
+    ``serving.review.method: risk_control`` the review band calibrated on these holdout scores goes with the model,
+    as the evaluate stage does it (:func:`mlprod.serving.review.calibration_files`). Returns (the manifest, the
+    holdout metrics)."""
     from ..manifest.store import add_evaluation, load_model
 
     model = load_model(trained_dir)
-    metrics = holdout_metrics(holdout[target].to_numpy(), model.predict_proba(holdout)[:, 1], threshold=threshold)
-    manifest = add_evaluation(trained_dir, model_dir, metrics={"holdout": metrics}, evaluation_data=evaluation_data)
+    scores = model.predict_proba(holdout)[:, 1]
+    metrics = holdout_metrics(holdout[target].to_numpy(), scores, threshold=threshold)
+    files = {}
+    if params is not None:
+        from ..serving.review import calibration_files
+
+        files = calibration_files(trained_dir, holdout, scores, threshold=threshold, params=params)
+    manifest = add_evaluation(trained_dir, model_dir, metrics={"holdout": metrics}, evaluation_data=evaluation_data,
+                              files=files)
     return manifest, metrics
