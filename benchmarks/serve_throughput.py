@@ -176,6 +176,9 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=None,
                         help="boosting rounds (default: params.yaml's train.max_iter); fewer = a cheaper model, so "
                              "the servers' own cost weighs more")
+    parser.add_argument("--pin-peer", action="store_true",
+                        help="run mlflow models serve under taskset on as many CPUs as workers: the peer tuned the way "
+                             "mlprod serve pins its workers (--cpu-affinity auto), to see what is left of the ratio")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     print(f"load generator: {'wrk' if use_wrk else 'Python threads + http.client keep-alive (wrk not on PATH)'}; "
@@ -191,10 +194,15 @@ def main() -> None:
                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         ports = {"mlprod": free_port(), "mlflow": free_port()}
+        pin = []
+        if args.pin_peer:
+            cpus = sorted(os.sched_getaffinity(0))[:args.workers]
+            pin = ["taskset", "-c", ",".join(map(str, cpus))]
+            print(f"mlflow models serve pinned: {' '.join(pin)}")
         commands = {
             "mlprod": [sys.executable, "-m", "mlprod", "serve", "bench@champion", "--workers", str(args.workers),
                        "--port", str(ports["mlprod"])],
-            "mlflow": [sys.executable, "-m", "mlflow", "models", "serve", "-m", made["uri"], "--env-manager",
+            "mlflow": pin + [sys.executable, "-m", "mlflow", "models", "serve", "-m", made["uri"], "--env-manager",
                        "local", "--workers", str(args.workers), "--host", "127.0.0.1", "--port", str(ports["mlflow"])],
         }
         servers = {}

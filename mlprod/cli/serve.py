@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grace-seconds", type=float, default=30.0, metavar="S",
                    help="at shutdown, requests in flight get this long before they are cancelled; a replaced "
                         "model is closed this long after a reload (default 30)")
+    p.add_argument("--cpu-affinity", choices=("auto", "none"), default="auto",
+                   help="auto (default, Linux): pin each worker process to one CPU of its own, which makes the "
+                        "hand-off between its event loop and model thread cheap (about 1.7x the requests/s measured "
+                        "on 2 vCPUs); none: let the OS schedule the workers (e.g. when other busy processes share "
+                        "the machine)")
     p.set_defaults(func=run)
 
 
@@ -47,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
     config = ServeConfig(reference=args.model, fallback=args.fallback, auto_fallback=args.auto_fallback,
                          root=str(root), params_file=str(params_file) if params_file else None, host=args.host,
                          port=args.port, workers=args.workers, poll_seconds=args.poll_seconds,
-                         max_request_bytes=parse_size(args.max_request_bytes), grace_seconds=args.grace_seconds)
+                         max_request_bytes=parse_size(args.max_request_bytes), grace_seconds=args.grace_seconds,
+                         cpu_affinity=args.cpu_affinity)
     return serve(config)

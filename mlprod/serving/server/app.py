@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...errors import MlprodError
+from . import affinity
 from .config import ServeConfig, load_settings
 from .protocol import JSON_TYPES, CSV_TYPES, RequestError, answer, media_type, parse_body, predictions
 
@@ -52,6 +53,7 @@ class ServingApp:
         self.writer: Any = None
         self.metrics: Any = None
         self.pool: ThreadPoolExecutor | None = None
+        self.cpu: int | None = None  # the CPU this worker is pinned to (--cpu-affinity auto)
         self.scoring: asyncio.Semaphore | None = None  # requests scoring at once (the rest wait their turn)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -61,6 +63,14 @@ class ServingApp:
         from .models import ModelHolder, ModelSource
 
         serving, log_settings, key = load_settings(self.config)
+        claims = os.environ.get(affinity.ENV)
+        if claims:  # before any thread of ours starts: they inherit the CPU
+            from .workers import alive
+
+            self.cpu = affinity.pin_worker(claims, alive=alive)
+            if self.cpu is not None:
+                log.info("worker %d pinned to CPU %d (--cpu-affinity none lets the OS schedule it)", os.getpid(),
+                         self.cpu)
         self.metrics = ServingMetrics(tiers=TIERS + ("rejected",), reasons=FALLBACK_REASONS)
         self.writer = PredictionLogWriter(log_settings, key=key, root=self.config.root)
         # no more requests scoring at once than a model tier has threads: a request beyond them would find the
@@ -145,7 +155,8 @@ class ServingApp:
         fallback = None if f is None else {"model": f.name, "version": f.version, "sha256": f.sha256,
                                            "registry_version": f.registry_version}
         body = {"status": "ready", "model": loaded.name, "version": loaded.version, "sha256": loaded.sha256,
-                "registry_version": loaded.registry_version, "fallback": fallback, "worker_pid": os.getpid()}
+                "registry_version": loaded.registry_version, "fallback": fallback, "worker_pid": os.getpid(),
+                "worker_cpu": self.cpu}
         await _send(send, 200, json.dumps(body).encode())
 
     def _render_metrics(self) -> str:

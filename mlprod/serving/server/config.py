@@ -31,6 +31,7 @@ class ServeConfig:
     max_request_bytes: int = 10 * 1000**2
     grace_seconds: float = 30.0  # in-flight requests get this long at shutdown; old models after a reload too
     threads: int = 8  # per worker: requests parsed and scored at once
+    cpu_affinity: str = "auto"  # auto: one CPU per worker process (.affinity); none: the OS schedules them
 
     def checked(self) -> ServeConfig:
         if not 1 <= self.workers <= 64:
@@ -40,6 +41,10 @@ class ServeConfig:
         for name, value in (("--poll-seconds", self.poll_seconds), ("--grace-seconds", self.grace_seconds)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} must be a number of seconds > 0, got {value}")
+        from .affinity import MODES
+
+        if self.cpu_affinity not in MODES:
+            raise ConfigError(f"--cpu-affinity must be one of {', '.join(MODES)}, got {self.cpu_affinity!r}")
         if self.max_request_bytes < 1:
             raise ConfigError(f"--max-request-bytes must be at least 1, got {self.max_request_bytes}")
         return self

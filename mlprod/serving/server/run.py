@@ -15,6 +15,7 @@ import os
 import socket
 
 from ...errors import ConfigError
+from . import affinity
 from .config import ENV, ServeConfig, load_settings
 from .models import ModelSource
 from .workers import prepare_metrics_folder, remove_metrics_folder
@@ -79,6 +80,8 @@ def serve(config: ServeConfig) -> int:
 
     config = check(config)
     folder, ours = prepare_metrics_folder(config.workers)
+    if config.cpu_affinity == "auto" and affinity.supported():
+        os.environ[affinity.ENV] = str(affinity.claims_folder())
     # one OpenMP thread per model call (unless set): small requests from several threads each starting a parallel
     # region on every core cost more than they gain (measured: ~1.5x the requests/s); scale with --workers
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -97,4 +100,5 @@ def serve(config: ServeConfig) -> int:
     finally:
         os.environ.pop(ENV, None)
         remove_metrics_folder(folder, ours)
+        os.environ.pop(affinity.ENV, None)
     return 0

@@ -47,14 +47,15 @@ def reap_dead_workers() -> list[int]:
     dead = []
     for name in os.listdir(folder):
         match = _LIVE_FILE.fullmatch(name)
-        if match and not _alive(int(match[1])):
+        if match and not alive(int(match[1])):
             dead.append(int(match[1]))
     for pid in sorted(set(dead)):
         mark_process_dead(pid)
     return sorted(set(dead))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts as alive until reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
