@@ -93,3 +93,19 @@ def train_version(root: Path, version: str, max_iter: int, *, name: str) -> Path
                      target="converted", features=FEATURES, model_dir=root / f"v{version}", name=name,
                      training_data=root / "train.csv", version=version)
     return root / f"v{version}"
+
+
+def open_registry(folder: Path, monkeypatch, empty_store: Path, params: str | None = None):
+    """A fresh SQLite MLflow registry in ``folder`` (a copy of the initialised ``empty_store``), the environment
+    pointing at it and the working folder there; ``params``: the text of a params.yaml to write beside it."""
+    import shutil
+
+    from mlprod.registry.store import Registry
+
+    shutil.copy(empty_store / "mlflow.db", folder / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(folder)
+    if params is not None:
+        (folder / "params.yaml").write_text(params)
+    return Registry.open(folder)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from serve_server import ROW, start
-from serving_models import CATEGORICAL, FEATURES, NUMERIC, train_models
+from serving_models import CATEGORICAL, FEATURES, NUMERIC, open_registry, train_models
 
 pytest_plugins = ("test_registry_toys",)  # the empty_store fixture: an initialised MLflow database to copy
 NAME = "leads-primary"
@@ -36,16 +36,8 @@ def train_fallback(root: Path, version: str, max_iter: int, *, name: str = FALLB
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch, empty_store):
-    import shutil
-
-    from mlprod.registry.store import Registry
-
-    shutil.copy(empty_store / "mlflow.db", tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text("project: {key: lead_id}\nprediction_log: {dir: log}\n")
-    return Registry.open(tmp_path)
+    return open_registry(tmp_path, monkeypatch, empty_store,
+                         params="project: {key: lead_id}\nprediction_log: {dir: log}\n")
 
 
 def register(registry, folder: Path, *, promote: bool = True) -> str:

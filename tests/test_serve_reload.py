@@ -22,15 +22,7 @@ def train_version(root: Path, version: str, max_iter: int) -> Path:
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch, empty_store):
-    import shutil
-
-    from mlprod.registry.store import Registry
-
-    shutil.copy(empty_store / "mlflow.db", tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return Registry.open(tmp_path)
+    return serving_models.open_registry(tmp_path, monkeypatch, empty_store)
 
 
 def register(registry, folder: Path, *, promote: bool = True) -> str:

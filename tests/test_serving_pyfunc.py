@@ -24,16 +24,8 @@ SERVING = f"{NAME}-serving"
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch, empty_store):
-    import shutil
-
-    from mlprod.registry.store import Registry
-
-    shutil.copy(empty_store / "mlflow.db", tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text("serving:\n  review_band: [0.4, 0.6]\n")
-    return Registry.open(tmp_path)
+    return serving_models.open_registry(tmp_path, monkeypatch, empty_store,
+                                        params="serving:\n  review_band: [0.4, 0.6]\n")
 
 
 def train_version(root: Path, version: str, max_iter: int) -> Path:
