@@ -99,10 +99,21 @@ def test_a_needs_review_column_is_preferred_to_the_band(tmp_path):
     assert rows[("2024-W01", "auto_decided_error")][0] == pytest.approx((auto["decision"] != auto["converted"]).mean())
 
 
-def test_no_review_alpha_writes_no_guarantee_rows(tmp_path):
-    write_labels(tmp_path, "labels.csv", week(tmp_path, "w1", "2024-01-01", 300, 5, first_key=0, drifted=True))
+def test_a_plain_band_records_the_rate_but_never_alerts_and_no_band_writes_nothing(tmp_path):
+    """Alpha is a promise only under risk_control: a plain review band's error rate is recorded without a threshold
+    (the demo's band would otherwise alert every week); with nothing routed to people there are no rows at all."""
+    labels = week(tmp_path, "w1", "2024-01-01", 600, 5, first_key=0, drifted=True)
+    write_labels(tmp_path, "labels.csv", labels)
     update(MonitorSettings(**{**settings_for(tmp_path).__dict__, "review_alpha": None}), None, as_of=AS_OF)
-    assert not guarantee_rows(read_history(tmp_path / "monitoring" / "history.parquet"))
+    rows = guarantee_rows(read_history(tmp_path / "monitoring" / "history.parquet"))
+    value, threshold, alert, _ = rows[("2024-W01", "auto_decided_error")]
+    assert value == pytest.approx(expected(labels, tmp_path, "w1")[1]) and pd.isna(threshold) and not alert
+    other = tmp_path / "other"
+    other.mkdir()
+    write_labels(other, "labels.csv", week(other, "w1", "2024-01-01", 300, 5, first_key=0, drifted=True))
+    update(MonitorSettings(**{**settings_for(other).__dict__, "review_alpha": None, "review_band": None}), None,
+           as_of=AS_OF)
+    assert not guarantee_rows(read_history(other / "monitoring" / "history.parquet"))
 
 
 def test_a_window_summary_written_before_the_guarantee_still_reads(tmp_path):
@@ -135,7 +146,8 @@ def test_a_history_written_before_the_guarantee_still_reads_and_gains_its_rows(t
     import pyarrow.parquet as pq
 
     labels = week(tmp_path, "w1", "2024-01-01", 600, 7, first_key=0, drifted=True)
-    update(MonitorSettings(**{**settings_for(tmp_path).__dict__, "review_alpha": None}), None, as_of=AS_OF)
+    update(MonitorSettings(**{**settings_for(tmp_path).__dict__, "review_alpha": None, "review_band": None}), None,
+           as_of=AS_OF)
     path = tmp_path / "monitoring" / "history.parquet"
     assert pq.read_schema(path).metadata[b"mlprod.schema_version"] == b"2" and not guarantee_rows(read_history(path))
     write_labels(tmp_path, "labels.csv", labels)
@@ -151,7 +163,8 @@ def test_the_loop_settings_take_the_band_and_alpha_from_the_serving_section(tmp_
     params.write_text("project: {model_name: leads, target: converted}\n"
                       "serving: {review_band: [0.3, 0.7], review: {method: band, alpha: 0.05}}\n")
     settings = read_settings(params, tmp_path).monitor
-    assert (settings.review_band, settings.review_alpha, settings.review_calibrated) == ((0.3, 0.7), 0.05, False)
+    # a plain band promises no error rate: recorded, never alerting (alpha only under risk_control)
+    assert (settings.review_band, settings.review_alpha, settings.review_calibrated) == ((0.3, 0.7), None, False)
     params.write_text("project: {model_name: leads, target: converted}\nserving: {review: {method: risk_control}}\n")
     settings = read_settings(params, tmp_path).monitor
     assert settings.review_calibrated and settings.review_band is None  # the champion's calibrated band, at monitor

@@ -334,7 +334,8 @@ def read_settings(params_file: str | Path, root: str | Path, *, need_model: bool
 def review_watch(params_file: str | Path, params: dict | None = None) -> dict[str, Any]:
     """The review guarantee's :class:`MonitorSettings` keys from params.yaml's ``serving`` section: its review band
     (under risk_control, the champion's calibrated band, resolved by :func:`monitor`) and alpha; nothing when no row
-    is routed to people."""
+    is routed to people. Alpha is a promise only under risk_control (the band was calibrated to keep the error below
+    it): under ``band`` the error among automatically decided rows is recorded but never alerts."""
     if params is None:
         from ..stages.params import load_params_file
 
@@ -347,7 +348,7 @@ def review_watch(params_file: str | Path, params: dict | None = None) -> dict[st
     calibrated = serving.review.method == "risk_control"
     if serving.review_band is None and not calibrated:
         return {}
-    return {"review_alpha": serving.review.alpha, "review_calibrated": calibrated,
+    return {"review_alpha": serving.review.alpha if calibrated else None, "review_calibrated": calibrated,
             "review_band": None if calibrated else tuple(serving.review_band)}
 
 

@@ -7,11 +7,12 @@ decides the alert: below the ROC AUC floor and the KPI floors, outside the disag
 sign), above alpha for the error among automatically decided rows, and for drift what the test's result says (below a
 p-value threshold, above a distance).
 
-The review guarantee (``settings.review_alpha`` set): ``auto_decided_labelled`` (volume) counts the window's labelled
-rows that were decided automatically (not routed to people), and ``auto_decided_error`` (realised) is the share of
-them whose decision disagrees with the label. It is judged against alpha only with at least
+The review guarantee (``settings.review_band`` or ``settings.review_alpha`` set): ``auto_decided_labelled``
+(volume) counts the window's labelled rows that were decided automatically (not routed to people), and
+``auto_decided_error`` (realised) is the share of them whose decision disagrees with the label. It is judged against
+alpha (set only under ``serving.review.method: risk_control``, whose band promises it) and only with at least
 ``guarantee_min_labelled`` of them: below that the row has no threshold (the count row says why), so a handful of
-labels never raises the alert."""
+labels never raises the alert; a plain band promises nothing, so its rate is recorded without a threshold."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def window_rows(summary: WindowSummary, reference, settings: MonitorSettings, as
     check = disagreement(scores, tolerance=settings.disagreement_tolerance,
                          min_labelled=settings.disagreement_min_labelled)
     add("estimate_disagreement", "realised", check.difference, check.tolerance, check.flagged, "outside")
-    if settings.review_alpha is not None:
+    if settings.review_alpha is not None or settings.review_band is not None:
         _guarantee_rows(scores.counts, settings, add)
     for name, estimated, value, floor in compute_kpis(scores, parse_kpis(settings.kpis)):
         add(f"{name}_estimated" if estimated else name, "kpi", value, floor,
@@ -69,8 +70,8 @@ def _guarantee_rows(counts, settings: MonitorSettings, add) -> None:
     if not labelled:
         return
     rate, alpha = errors / labelled, settings.review_alpha
-    if labelled < settings.guarantee_min_labelled:
-        add("auto_decided_error", "realised", rate)  # too few labels to judge: no threshold, no alert
+    if alpha is None or labelled < settings.guarantee_min_labelled:
+        add("auto_decided_error", "realised", rate)  # no promise (a plain band), or too few labels to judge it
     else:
         add("auto_decided_error", "realised", rate, alpha, rate > alpha, "above")
 
