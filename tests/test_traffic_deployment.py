@@ -92,7 +92,8 @@ def test_sections_of_other_modes_may_stay_and_are_checked_too():
 
 
 @pytest.mark.parametrize("text,message", [
-    ("{mode: canry}", r"params.yaml deployment.mode: expected one of none, ab, canary, shadow, blue_green, got 'canry'"),
+    ("{mode: canry}",
+     r"params.yaml deployment.mode: expected one of none, ab, canary, shadow, blue_green, got 'canry'"),
     ("{mode: ab, experimnet: x}", r"params.yaml deployment: unknown key\(s\) 'experimnet'; allowed: mode, experiment"),
     ("[1, 2]", r"params.yaml deployment: expected a mapping"),
     ("{salt: 2026}", r"deployment.salt: expected a non-empty text, got 2026; quote it: '2026'"),
@@ -100,11 +101,13 @@ def test_sections_of_other_modes_may_stay_and_are_checked_too():
     ("{strata: [a, a]}", r"deployment.strata: column names repeat"),
     (AB_YAML.replace("experiment: checkout-2026-11", ""), r"deployment.experiment: mode ab needs it"),
     (AB_YAML.replace("unit_id: customer_id", ""), r"deployment.unit_id: mode ab needs it"),
-    ("{mode: ab, experiment: e, unit_id: u}", r"deployment.ab: mode ab needs its arms"),
+    ("{mode: ab, experiment: e, unit_id: u}",
+     r"deployment.ab: mode ab needs its arms"),
     (AB_YAML.replace("share: 50}\n    - ", "share: 60}\n    - "), r"deployment.ab.arms: the shares add up to 110 %"),
     (AB_YAML.replace("name: challenger", "name: champion"), r"deployment.ab.arms: arm names repeat"),
     (AB_YAML.replace("share: 50}\n    - ", "}\n    - "), r"deployment.ab.arms\[0\].share: missing"),
-    (AB_YAML.replace("share: 50}\n    - ", "share: '50'}\n    - "), r"deployment.ab.arms\[0\].share: expected a number"),
+    (AB_YAML.replace("share: 50}\n    - ", "share: '50'}\n    - "),
+     r"deployment.ab.arms\[0\].share: expected a number"),
     (AB_YAML.replace("model: lead-scoring@champion", "model: 7"), r"deployment.ab.arms\[0\].model: expected a model"),
     (AB_YAML.replace("coverage: 40", "coverage: 140"), r"deployment.ab.coverage: expected a number >= 0 and <= 100"),
     (AB_YAML.replace("coverage: 40", "covrage: 40"), r"deployment.ab: unknown key\(s\) 'covrage'; allowed: arms"),

@@ -11,8 +11,8 @@ its ``run`` takes) and the unit's id. The order of work for one unit, as in the 
    the ranges are GrowthBook's ``getBucketRanges(len(arms), 1, weights)``.
 
 ``hash(seed, value, 2) = (fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000`` over the text's UTF-16 code
-units (as the JavaScript SDK's ``charCodeAt`` loop and the Python SDK 4). Python's ``hash()`` is never used, so results do not depend on PYTHONHASHSEED, the
-process, the machine or the Python version.
+units (as the JavaScript SDK's ``charCodeAt`` loop and the Python SDK 4). Python's ``hash()`` is never used, so
+results do not depend on PYTHONHASHSEED, the process, the machine or the Python version.
 
 Stickiness: growing ``coverage`` only adds units (a unit's arm does not depend on coverage); growing the
 *last* arm's weight (a canary's share) only moves units into it. Shrinking coverage drops units; any other
