@@ -4,7 +4,8 @@
 
 Four inputs: text ids given as a Python list and as a numpy array, integer ids as a numpy array, and a list of
 text ids with a 30 % coverage gate (two hashes per id). Each is timed --runs times (after one warm-up run on
-1,000 ids); the median and the spread are printed. For scale, the GrowthBook SDK's own per-id ``run`` on 10,000 ids
+1,000 ids); the median and the spread are printed, and the time per id when ids come one at a
+time. For scale, the GrowthBook SDK's own per-id ``run`` on 10,000 ids
 is timed too when the SDK is installed (``pip install -e .[test]``), extrapolated to --ids.
 """
 
@@ -62,6 +63,10 @@ def main() -> None:
         worst = max(worst, median)
         print(f"  {label:36s} median {median:6.3f} s   (min {min(runs):.3f}, max {max(runs):.3f})")
     sample = texts[:10_000]
+    start = time.perf_counter()
+    for unit in sample:
+        assign(gated, unit)
+    print(f"  one id at a time (a request)         {(time.perf_counter() - start) / len(sample) * 1e6:6.1f} us per id")
     sdk = sdk_seconds(gated, sample)
     if sdk is not None:
         print(f"  GrowthBook SDK run() per id          {sdk:6.3f} s for {len(sample):,} ids "

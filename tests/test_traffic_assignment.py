@@ -118,6 +118,11 @@ def test_identical_in_processes_with_different_hash_seeds(tmp_path):
     assert hashlib.sha256(repr(list(here)).encode()).hexdigest() == outputs[0][1]
 
 
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.key for e in EXPERIMENTS])
+def test_one_id_at_a_time_equals_the_batch(experiment):
+    assert [assign(experiment, unit) for unit in SDK_IDS] == list(assign(experiment, SDK_IDS))
+
+
 def test_one_id_or_a_batch_and_integer_ids_hash_as_their_text():
     assert assign(AB, "unit-000007") == assign(AB, ["unit-000007"])[0]
     assert list(assign(AB, np.arange(50))) == list(assign(AB, [str(i) for i in range(50)]))
@@ -126,7 +131,7 @@ def test_one_id_or_a_batch_and_integer_ids_hash_as_their_text():
     assert list(assign_indices(AB, ["", None, "a"]))[:2] == [-1, -1]
 
 
-@pytest.mark.parametrize("bad", [[1.5, 2.0], [True, "a"], np.array([0.5, 1.5])])
+@pytest.mark.parametrize("bad", [[1.5, 2.0], [True, "a"], np.array([0.5, 1.5]), 12.0, True])
 def test_float_or_boolean_ids_are_refused(bad):
     with pytest.raises(DataError, match="unit ids: expected texts or whole numbers"):
         assign(AB, bad)

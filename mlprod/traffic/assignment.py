@@ -163,15 +163,32 @@ def assign_indices(experiment: Experiment, unit_ids: Any) -> np.ndarray:
 
 def assign(experiment: Experiment, unit_ids: Any) -> Any:
     """The arm name for one id (None: not in the experiment), or an object array of them for a batch."""
-    single = _is_scalar(unit_ids)
-    index = assign_indices(experiment, [unit_ids] if single else unit_ids)
+    if _is_scalar(unit_ids):
+        index = _assign_one(experiment, _text(unit_ids))
+        return experiment.names[index] if index >= 0 else None
     names = np.array([*experiment.names, None], dtype=object)
-    out = names[index]  # index -1 picks the trailing None
-    return out[0] if single else out
+    return names[assign_indices(experiment, unit_ids)]  # index -1 picks the trailing None
+
+
+def _hash_one(seed: str, text: str) -> float:
+    return (_fnv1a_py(str(_fnv1a_py(seed + text))) % 10000) / 10000
+
+
+def _assign_one(experiment: Experiment, text: str) -> int:
+    """One id without numpy (a request at a time): the same steps as :func:`assign_indices`."""
+    if not text:
+        return -1
+    if experiment.coverage < 1 and not _hash_one(experiment.coverage_seed, text) < experiment.coverage:
+        return -1
+    n = _hash_one(experiment.seed, text)
+    for index, (start, end) in enumerate(experiment.ranges):
+        if start <= n < end:
+            return index
+    return -1
 
 
 def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, np.integer, np.str_))
+    return value is None or isinstance(value, (str, int, float, np.integer, np.floating, np.str_, np.bool_))
 
 
 def _finite(value: Any) -> bool:
