@@ -38,7 +38,8 @@ def log_lr(theta, v, tau2: float):
 
 def p_value(x_a, n_a, x_b, n_b, tau2: float):
     """The always-valid p-value at one look: ``min(1, 1 / lam)``."""
-    theta = np.asarray(x_b) / np.asarray(n_b, dtype=float) - np.asarray(x_a) / np.asarray(n_a, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.asarray(x_b) / np.asarray(n_b, dtype=float) - np.asarray(x_a) / np.asarray(n_a, dtype=float)
     return np.minimum(1.0, np.exp(-log_lr(theta, variance(x_a, n_a, x_b, n_b), tau2)))
 
 
