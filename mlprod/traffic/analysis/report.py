@@ -79,7 +79,7 @@ def render_html(result: dict) -> str:
     kpi = any("kpi" in a for a in result["per_arm"].values())
     title = f"Experiment: {result['experiment']}" if result["experiment"] else "Experiment analysis"
     return render({"experiment.html": TEMPLATE}, "experiment.html", title=title,
-                  subtitle=f"{len(result['arms'])} arms, {result['input']['units']:,} units; control "
+                  subtitle=f"{len(result['arms'])} arms, {result['input']['units']:,} units; control arm: "
                            f"{result['control']}", r=result, control=result["control"], kpi=kpi, metrics=metrics)
 
 
