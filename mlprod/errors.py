@@ -164,3 +164,8 @@ class PredictionLogError(MlprodError):
 class ReviewError(MlprodError):
     """Routing to people cannot go on: no review band can be certified, a calibration file is missing, stale or
     malformed, or a reviewers' file has missing columns, unknown units or bad labels."""
+
+
+class ExperimentError(MlprodError):
+    """An experiment cannot be planned or analysed: invalid settings, missing columns, unknown arms (exit code 2,
+    nothing written)."""

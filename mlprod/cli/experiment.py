@@ -85,7 +85,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from ..outpaths import check_dir
     from ..traffic.analysis import analyze, from_log, from_table, report
-    from ..traffic.analysis.errors import ExperimentError
+    from ..errors import ExperimentError
 
     tau2, alpha = _test_settings(args)
     check_dir(args.out, what="--out folder", files=(report.JSON_FILE, report.HTML_FILE))
@@ -124,7 +124,7 @@ def _test_settings(args: argparse.Namespace) -> tuple[float, float]:
     import json
     from pathlib import Path
 
-    from ..traffic.analysis.errors import ExperimentError
+    from ..errors import ExperimentError
     from ..traffic.analysis.plan import SCHEMA
 
     alpha = args.alpha
@@ -151,7 +151,7 @@ def _test_settings(args: argparse.Namespace) -> tuple[float, float]:
 
 
 def _shares(text: str | None) -> dict[str, float] | None:
-    from ..traffic.analysis.errors import ExperimentError
+    from ..errors import ExperimentError
 
     if not text:
         return None

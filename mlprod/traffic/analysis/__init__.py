@@ -8,7 +8,7 @@
 """
 
 from .analyze import analyze
-from .errors import ExperimentError
+from ...errors import ExperimentError
 from .inputs import Exposures, from_log, from_table
 from .plan import Plan, plan
 

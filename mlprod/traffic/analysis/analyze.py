@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import sequential, srm
-from .errors import ExperimentError
+from ...errors import ExperimentError
 from .inputs import Exposures
 
 SCHEMA, SCHEMA_VERSION = "experiment_analysis", 1

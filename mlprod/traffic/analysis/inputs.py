@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ExperimentError
+from ...errors import ExperimentError
 
 
 @dataclass

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from . import sequential
-from .errors import ExperimentError
+from ...errors import ExperimentError
 
 SCHEMA, SCHEMA_VERSION = "experiment_plan", 1
 
