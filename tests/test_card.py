@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mlprod.card.info import CardInfo, CardSettings, load_card_info, parse_card_info, parse_settings
-from mlprod.card.markdown import cell, esc, table
+from mlprod.reporting.markdown import cell, esc, table
 from mlprod.card.metrics import get_metric, hanley_mcneil_se
 from mlprod.card.probes import measure_failure_modes, validity_problems
 from mlprod.card.render import get_renderer

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlprod.card.markdown import cell, code, code_cell, esc
+from mlprod.reporting.markdown import cell, code, code_cell, esc
 from mlprod.cli import main
 from mlprod.drift.outputs import _label as prom_label
 from mlprod.errors import ConfigError

@@ -7,10 +7,10 @@ only the SVG charts, built here from escaped text and numbers, are inserted as m
 
 from __future__ import annotations
 
-from typing import Any
 
 from .. import __version__
 from . import text
+from .html_view import curve_charts, fallback_metrics, glance, segment_charts, tone
 from .schema import ModelCard
 
 TEMPLATE = r"""{% extends "base.html" %}
@@ -336,8 +336,8 @@ def render_html(card: ModelCard) -> str:
     d, p, sliced = card.details, card.performance, card.slices.features if card.slices else ()
     segments = card.slices.segments if card.slices else ()
     page = env.get_template("model_card.html").render(
-        card=card, t=text, tone=_tone, version=__version__, sections=_sections(card), glance=_glance(card),
-        fallback_metrics=_fallback_metrics(card),
+        card=card, t=text, tone=tone, version=__version__, sections=_sections(card), glance=glance(card),
+        fallback_metrics=fallback_metrics(card),
         title=f"Model card: {card.title} {d.version}",
         subtitle=f"{d.name} · {d.estimator} · created {d.created_at[:10]}",
         categorical=[i.name for i in d.inputs if i.kind == "categorical" and i.name in sliced],
@@ -347,7 +347,7 @@ def render_html(card: ModelCard) -> str:
         datasets=[("Evaluation data", card.evaluation_data, "evaluation_data"),
                   ("Training data", card.training_data, "training_data")],
         overall_metrics=[m for m in text.METRIC_ORDER if m in p.holdout or m in p.training],
-        curves=_curve_charts(card), segment_charts=_segment_charts(card),
+        curves=curve_charts(card), segment_charts=segment_charts(card),
         small_segments=[f"{s.feature} = {s.segment} ({s.rows:,} rows)" for s in segments
                         if s.note.startswith("too few")],
         settings=[(k, "auto" if v is None else v) for k, v in card.settings.to_dict().items()])
@@ -359,76 +359,3 @@ def _sections(card: ModelCard) -> tuple[tuple[str, str], ...]:
         return SECTIONS
     at = [anchor for anchor, _ in SECTIONS].index("champion") + 1
     return SECTIONS[:at] + (("fallback", "Fallback"),) + SECTIONS[at:]
-
-
-def _fallback_metrics(card: ModelCard) -> list[tuple[str, str, str, str]]:
-    """(metric, this model, fallback, difference) rows of the fallback section, formatted."""
-    f, p = card.fallback, card.performance.holdout
-    if f is None:
-        return []
-    return [(m, text.metric_value(m, p.get(m)), text.metric_value(m, f.holdout.get(m)),
-             text.difference(m, p.get(m), f.holdout.get(m))) for m in text.METRIC_ORDER if m in f.holdout or m in p]
-
-
-def _tone(status: str | None) -> str:
-    return {"passed": "good", "promoted": "good", "unchanged": "good", "warned": "warn", "forced": "warn",
-            "failed": "bad", "rejected": "bad"}.get(str(status), "na")
-
-
-def _glance(card: ModelCard) -> list[tuple[str, str, str]]:
-    out = []
-    p = card.performance
-    if "roc_auc" in p.holdout:
-        out.append(("Holdout ROC AUC", text.num(p.holdout["roc_auc"]), ""))
-    if card.slices is not None:
-        n = len(card.slices.limitations)
-        out.append(("Known limitations", f"{n} segment{'s' if n != 1 else ''}", "bad" if n else "good"))
-    if card.failure_modes is not None:
-        bad = len(card.failure_modes.failing)
-        out.append(("Failing probes", f"{bad} of {len(card.failure_modes.probes)}", "warn" if bad else "good"))
-    if card.validation is not None:
-        out.append(("Data validation", card.validation.status, _tone(card.validation.status)))
-    if card.comparison is not None:
-        c = card.comparison
-        out.append(("Champion", c.decision or (c.champion or "none"), _tone(c.decision)))
-    if card.fallback is not None:
-        f = card.fallback
-        out.append(("Fallback", f"{f.version}" + (f", AUC {text.num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout
-                                                 else ""), _tone(f.decision)))
-    if card.monitoring is not None and card.monitoring.latest:
-        out.append(("Last drift report", card.monitoring.latest,
-                    "bad" if card.monitoring.latest == "retraining required" else "good"))
-    return out
-
-
-def _curve_charts(card: ModelCard) -> list[Any]:
-    from .plots import xy_chart
-
-    c = card.curves
-    if c is None:
-        return []
-    auc = card.performance.holdout.get("roc_auc")
-    ap = card.performance.holdout.get("average_precision")
-    out = []
-    if c.roc:
-        out.append(xy_chart({"ROC": c.roc}, title="ROC" + (f" (AUC {auc:.3f})" if auc is not None else ""),
-                            x_label="false positive rate", y_label="true positive rate", diagonal=True))
-    if c.precision_recall:
-        out.append(xy_chart({"precision-recall": c.precision_recall},
-                            title="Precision-recall" + (f" (AP {ap:.3f})" if ap is not None else ""),
-                            x_label="recall", y_label="precision",
-                            baseline=card.performance.holdout.get("positive_rate")))
-    if c.calibration:
-        out.append(xy_chart({"calibration": c.calibration}, title="Calibration", x_label="mean predicted probability",
-                            y_label="observed positive rate", diagonal=True))
-    return out
-
-
-def _segment_charts(card: ModelCard) -> list[Any]:
-    from .plots import segment_chart
-
-    sl = card.slices
-    if sl is None:
-        return []
-    return [segment_chart(f, [(s.segment, s.value, s.se, s.flagged, s.rows) for s in sl.for_feature(f)],
-                          metric=sl.label, overall=sl.overall) for f in sl.features if sl.for_feature(f)]

@@ -187,7 +187,7 @@ def rollback_line(book: Runbook, esc, code) -> str:
 
 
 def render_markdown(book: Runbook) -> str:
-    from ..card.markdown import cell, code, code_cell, esc, table
+    from ..reporting.markdown import cell, code, code_cell, esc, table
 
     name = esc(book.model)
     out = [f"# Incident runbook: {name}", ""]
