@@ -4,7 +4,7 @@ inject markup into a Markdown viewer."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from .. import __version__
 from ..reporting.markdown import cell, code, code_cell, esc, table
