@@ -48,7 +48,7 @@ def project(tmp_path, seeded_store, toys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(params(toys))
     registry = Registry.open(tmp_path / "store")
-    inputs = EvaluationInputs(policy=GatePolicy(), holdout_path=str(toys.holdout), target="converted")
+    inputs = EvaluationInputs(policy=GatePolicy(metrics=()), holdout_path=str(toys.holdout), target="converted")
     promote(evaluate(MODEL, 2, inputs, registry=registry), registry=registry)
     registry.client.set_registered_model_alias(MODEL, "canary", "3")
     return tmp_path
