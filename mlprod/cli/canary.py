@@ -1,0 +1,77 @@
+"""``mlprod canary start | step | status``: a canary rollout driven by its guardrails (mlprod.traffic.canary)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "canary", help="start, step or show a canary rollout (guardrails, ramp, automatic rollback)",
+        description="start: begin a rollout of NAME@canary against NAME@champion (deployment.mode: canary). step: "
+                    "evaluate the guardrails on the canary's rows in the prediction log (and labels, and an "
+                    "optional serve /metrics page), then advance the ramp, hold, or roll back (the canary alias "
+                    "moved back, recorded in mlprod registry history); at the last step the champion moves through "
+                    "mlprod promote's gates. Run it on a schedule or as a monitoring-pipeline stage; it is "
+                    "idempotent. status: show the rollout. Exit codes: 0 done (whatever the action), 2 bad "
+                    "settings, state or registry.")
+    p.add_argument("action", choices=("start", "step", "status"))
+    p.add_argument("--params-file", metavar="FILE", help="params file (default: the project's params.yaml)")
+    p.add_argument("--metrics-url", metavar="URL", help="step: a serve /metrics page (canary latency, errors)")
+    p.add_argument("--min-rows", type=int, default=100,
+                   help="step: canary rows (units per arm for comparisons) before a guardrail is judged (100)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="step: false-rollback rate of the always-valid tests over all steps (0.05)")
+    p.add_argument("--tau2", type=float, help="step: the mSPRT mixing variance (default: max_metric_drop squared)")
+    p.add_argument("--decision-file", metavar="FILE",
+                   help="step: where the decision record goes (default: monitoring/canary/decision.json)")
+    p.add_argument("--json", action="store_true", help="print the decision / state as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..outpaths import check_file
+    from ..traffic import canary
+
+    project = canary.load_project(args.params_file)
+    if args.action == "status":
+        state = canary.status(project)
+        ramp = project.canary.ramp
+        if args.json:
+            print(json.dumps(state.to_dict(), indent=2, sort_keys=True))
+            return 0
+        print(f"{state.model}: canary version {state.canary_version} against champion {state.champion_version} "
+              f"({state.experiment}); {state.status}, step {state.step} of {len(ramp) - 1} "
+              f"({state.share(ramp):g} % of units), step started {state.step_started}")
+        for entry in state.history[-5:]:
+            print(f"  {entry.get('time')}  step {entry.get('step')}  {entry.get('action')}  "
+                  f"{'; '.join(entry.get('reasons') or [])}")
+        return 0
+    if args.action == "start":
+        state = canary.start(project)
+        print(f"mlprod canary: started {state.model} version {state.canary_version} against champion "
+              f"{state.champion_version}: step 0, {state.share(project.canary.ramp):g} % of units "
+              f"({project.state_file})", file=sys.stderr)
+        return 0
+    if args.min_rows < 1 or not 0 < args.alpha < 0.5 or (args.tau2 is not None and not args.tau2 > 0):
+        raise ConfigError(f"expected --min-rows >= 1, 0 < --alpha < 0.5 and --tau2 > 0; got {args.min_rows}, "
+                          f"{args.alpha}, {args.tau2}")
+    target = check_file(args.decision_file or project.root / canary.DECISION_FILE, what="--decision-file")
+    settings = canary.StepSettings(min_rows=args.min_rows, alpha=args.alpha, tau2=args.tau2,
+                                   metrics_url=args.metrics_url)
+    decision = canary.step(project, settings)
+    canary.write_decision(decision, target)
+    if args.json:
+        print(json.dumps(decision, indent=2, sort_keys=True))
+    else:
+        from ..traffic.guardrails import Check
+
+        for check in decision["checks"]:
+            print(Check(**check).line())
+        print(f"{decision['action'].upper()}: {'; '.join(decision['reasons'])}")
+    print(f"mlprod canary: {decision['action']} ({decision['status']}, step {decision.get('next_step', decision['step'])}"
+          f"); decision written to {target}", file=sys.stderr)
+    return 0
