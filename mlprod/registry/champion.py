@@ -136,7 +136,7 @@ def promote(decision: Decision, *, force: bool = False, reason: str = "", regist
         move = history.begin_move(registry, model, alias=CHAMPION, action="promote" if decision.passed else "force",
                                   to_version=str(challenger), from_version=_version(current),
                                   reason=reason or "gates passed", decision=decision.reference)
-        _move_alias(registry, model, move, expected_before=_version(current))
+        move_alias(registry, model, move, expected_before=_version(current))
     decision = decision.replace(outcome=outcome, reason=reason, alias_move=move.to_dict() | {"state": "done"})
     note = _follow_serving(registry, model)
     return _record(registry, decision.replace(notes=decision.notes + (note,)) if note else decision)
@@ -162,7 +162,7 @@ def rollback(model: str, *, reason: str = "", registry: Registry | None = None) 
         target = registry.version(model, line[-2])
         move = history.begin_move(registry, model, alias=CHAMPION, action="rollback", to_version=str(target.version),
                                   from_version=current, reason=reason or "rollback")
-        _move_alias(registry, model, move, expected_before=current)
+        move_alias(registry, model, move, expected_before=current)
         registry.call("tagging the rolled-back version", registry.client.set_model_version_tag, model, current,
                       "mlprod.rolled_back", move.time)
     _follow_serving(registry, model)  # a failure is logged as an error; the rollback stands
@@ -185,7 +185,7 @@ def latest_version(registry: Registry, model: str) -> str:
     return str(versions[-1].version)
 
 
-def _move_alias(registry: Registry, model: str, move: history.AliasMove, *, expected_before: str | None) -> None:
+def move_alias(registry: Registry, model: str, move: history.AliasMove, *, expected_before: str | None) -> None:
     """Compare-and-set the alias (caller holds the lock): check, move, read back, then mark the log entry done."""
     try:
         if _version(registry.alias(model, move.alias)) != expected_before:

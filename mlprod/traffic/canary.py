@@ -139,7 +139,7 @@ def rollout_rows(project: Project, state: CanaryState):
 
 def labels_by_unit(project: Project):
     """unit -> outcome (0/1) from the label files, or None when there are none (or they cannot be joined)."""
-    from .analysis.inputs import _labels
+    from .analysis.inputs import label_table
 
     folder = project.labels_dir
     if not project.key or not project.target or not folder.is_dir():
@@ -148,7 +148,7 @@ def labels_by_unit(project: Project):
         return None  # labels are keyed by project.key; the log's unit ids are another column
     if not any(p.suffix.lower() in (".csv", ".parquet") for p in folder.iterdir() if p.is_file()):
         return None
-    return _labels(folder, key=project.key, target=project.target, positive_label=project.positive_label,
+    return label_table(folder, key=project.key, target=project.target, positive_label=project.positive_label,
                    kpi=None, strata=()).set_index("unit")["outcome"]
 
 
@@ -281,7 +281,7 @@ def roll_back(registry, state: CanaryState, reason: str, decision: dict[str, Any
     """Move ``NAME@canary`` back to the champion's version (compare-and-set under the registry lock, logged with a
     reference to the decision record, stored on the canary version's run); None if it already was moved back."""
     from ..registry import history
-    from ..registry.champion import CHAMPION, _move_alias
+    from ..registry.champion import CHAMPION, move_alias
     from ..registry.decision import artifact_file
 
     model = state.model
@@ -302,7 +302,7 @@ def roll_back(registry, state: CanaryState, reason: str, decision: dict[str, Any
         move = history.begin_move(registry, model, alias=CANARY_ALIAS, action="rollback",
                                   to_version=str(champion.version), from_version=current,
                                   reason=f"canary {state.experiment}: {reason}", decision=reference)
-        _move_alias(registry, model, move, expected_before=current)
+        move_alias(registry, model, move, expected_before=current)
         registry.call("tagging the rolled-back canary", registry.client.set_model_version_tag, model, current,
                       "mlprod.rolled_back", move.time)
     return move.to_dict() | {"state": "done"}

@@ -81,7 +81,7 @@ def from_log(log_dir: str | Path, labels_dir: str | Path, *, key: str, target: s
         log = log[log["experiment"] == experiment]
     without_unit = int(log["unit_id"].isna().sum())
     log = log[log["unit_id"].notna()]
-    labels = _labels(Path(labels_dir), key=key, target=target, positive_label=positive_label, kpi=kpi,
+    labels = label_table(Path(labels_dir), key=key, target=target, positive_label=positive_label, kpi=kpi,
                      strata=strata)
     joined = pd.DataFrame({"unit": log["unit_id"].astype(str).to_numpy()}).merge(labels, on="unit", how="left")
     frame = pd.DataFrame({"unit": joined["unit"], "arm": log["arm"].astype(str).to_numpy(),
@@ -97,7 +97,9 @@ def from_log(log_dir: str | Path, labels_dir: str | Path, *, key: str, target: s
     return result
 
 
-def _labels(folder: Path, *, key: str, target: str, positive_label, kpi: str | None, strata: Sequence[str]):
+def label_table(folder: Path, *, key: str, target: str, positive_label, kpi: str | None, strata: Sequence[str]):
+    """Every label file in ``folder`` as one table keyed by ``key``: the binary target, and the ``kpi`` and ``strata``
+    columns when asked for (the experiment analysis and the canary guardrails read labels this way)."""
     from ...data.io import read_table
     from ...data.labels import binary_target
 
