@@ -42,12 +42,16 @@ def calibration_record(scores, labels, *, threshold: float, alpha: float, delta:
     return to_record(result, model_version=manifest.version, model_sha256=manifest.artifact.sha256)
 
 
+_FROM_PARAMS = object()
+
+
 def calibration_files(trained_dir: str | Path, holdout_frame, scores, *, threshold: float,
-                      params: dict[str, Any] | None = None) -> dict[str, bytes]:
+                      params: dict[str, Any] | None = None, positive_label: Any = _FROM_PARAMS) -> dict[str, bytes]:
     """For the evaluate stage: ``{"review_calibration.json": bytes}`` calibrated on the holdout ``scores`` of the
     model in ``trained_dir`` when params.yaml's ``serving.review.method`` is ``risk_control``, else ``{}``; give it
     to ``mlprod.add_evaluation(..., files=...)``. ``params`` default: the stage's params.yaml. Labels come from
-    ``project.target`` (and ``positive_label``); holdout rows without a label are left out."""
+    ``project.target`` and ``positive_label`` (default: params.yaml's ``project.positive_label``); holdout rows
+    without a label are left out."""
     import pandas as pd
 
     from ...atomic import dumps_json
@@ -57,6 +61,8 @@ def calibration_files(trained_dir: str | Path, holdout_frame, scores, *, thresho
     review, target, positive = _review_settings(params)
     if review.method != "risk_control":
         return {}
+    if positive_label is not _FROM_PARAMS:  # the stage's injected project.positive_label
+        positive = positive_label
     scores = np.asarray(scores, dtype=float)
     if len(scores) != len(holdout_frame):
         raise ReviewError(f"review calibration: {len(scores):,} scores for {len(holdout_frame):,} holdout rows; give "
