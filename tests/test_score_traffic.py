@@ -203,3 +203,19 @@ def test_the_monitoring_history_reads_ab_records_like_plain_ones(project, models
         histories.append(read_history(history_path(settings)))
     assert len(histories[0]) == len(histories[1]) > 0
     assert list(histories[0].columns) == list(histories[1].columns)
+
+
+def test_shadow_end_to_end_score_then_experiment_shadow(project, models, capsys):
+    (project / "params.yaml").write_text(
+        PARAMS + f"deployment:\n  mode: shadow\n  shadow:\n    model: {models['b']}\n"
+                 "prediction_log:\n  dir: monitoring/prediction_log\n  log_features: [region]\n")
+    inbox = str(project / "stream" / "inbox")
+    assert main(["score", str(models["a"]), inbox, "-o", str(project / "predictions"), "--no-gates"]) == 0
+    assert main(["experiment", "shadow", "--segment", "region", "-o", str(project / "reports" / "shadow")]) == 0
+    import json
+
+    data = json.loads((project / "reports" / "shadow" / "shadow.json").read_text())
+    assert data["overall"]["n_paired"] == 900 and data["rows"]["shadow_without_champion"] == 0
+    assert data["shadow"] == ["lead-scoring 2.0.0"] and set(data["segments"]["region"]["levels"])
+    logged = read_log(project / "monitoring" / "prediction_log")
+    assert set(logged["unit_id"].dropna()) and logged["unit_id"].notna().all()  # project.key is the unit id
