@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError, DataValidationError, MlprodError
+from ..errors import ConfigError, DataError, DataValidationError
 from ..serving.predictionlog import PredictionLogWriter
 from . import predictions as records
 from .resilient import check_fallback, check_time_budget, load_resilient
@@ -241,7 +241,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 if plan is not None and plan.mode == "shadow":
                     try:
                         shadow = load(plan.shadow)
-                    except MlprodError as exc:
+                    except Exception as exc:  # a broken shadow never stops the champion's scoring
                         shadow_note = f"the shadow model {plan.shadow} was not loaded, no shadow rows: {exc}"
                         logger.warning(shadow_note)
                     else:
