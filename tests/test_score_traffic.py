@@ -219,3 +219,12 @@ def test_shadow_end_to_end_score_then_experiment_shadow(project, models, capsys)
     assert data["shadow"] == ["lead-scoring 2.0.0"] and set(data["segments"]["region"]["levels"])
     logged = read_log(project / "monitoring" / "prediction_log")
     assert set(logged["unit_id"].dropna()) and logged["unit_id"].notna().all()  # project.key is the unit id
+
+
+def test_a_shadow_model_that_cannot_be_loaded_leaves_the_record_and_says_so(project, models):
+    deployment = DeploymentSettings.from_mapping({"mode": "shadow", "unit_id": "lead_id",
+                                                  "shadow": {"model": "lead-scoring@nobody"}})
+    run = _score(project, models["a"], deployment=deployment, prediction_log=PredictionLogSettings(dir="log"))
+    assert run.counts["scored"] == 3 and "shadow model lead-scoring@nobody was not loaded" in run.note
+    assert not (project / "log").exists()
+    assert not records.traffic_columns(records.read_predictions(project / "predictions", SPEC.week_ids[0]))
