@@ -56,11 +56,65 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--srm-threshold", type=float, default=0.001, help="flag a sample-ratio mismatch below this p")
     an.add_argument("-o", "--out", default="reports/experiment", metavar="DIR",
                     help="where experiment.json and experiment.html go (default reports/experiment)")
+    sh = actions.add_parser(
+        "shadow", help="compare the shadow model's logged rows with the champion's: agreement, correlation, changes",
+        description="Pair the champion's and the shadow model's rows of the prediction log (same request_id and row) "
+                    "and report n paired, decision agreement, the decisions that would change (0 -> 1, 1 -> 0), "
+                    "Pearson and Spearman score correlation and the mean score difference, overall and per segment. "
+                    "Writes shadow.json and shadow.html. " + EXIT_CODES)
+    sh.add_argument("--log", metavar="DIR", help="the prediction log folder (default: params.yaml prediction_log.dir)")
+    sh.add_argument("--segment", action="append", default=[], metavar="COL",
+                    help="report per level of COL (repeatable): a logged feature (prediction_log.log_features) or a "
+                         "column of --table")
+    sh.add_argument("--table", metavar="FILE", help="a CSV or Parquet table with unit_id and the segment columns, "
+                                                     "joined on the log's unit_id")
+    sh.add_argument("--unit-col", default="unit_id", help="--table: the unit id column (default unit_id)")
+    sh.add_argument("--since", metavar="TIME", help="only rows logged at or after TIME (UTC)")
+    sh.add_argument("-o", "--out", default="reports/shadow", metavar="DIR",
+                    help="where shadow.json and shadow.html go (default reports/shadow)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "shadow":
+        return _shadow(args)
     return _plan(args) if args.action == "plan" else _analyze(args)
+
+
+def _shadow(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import ExperimentError
+    from ..outpaths import check_dir
+    from ..serving.predictionlog import PredictionLogSettings, read_log
+    from ..stages.params import load_params_file, project_root
+    from ..traffic import shadow
+
+    check_dir(args.out, what="--out folder", files=(shadow.JSON_FILE, shadow.HTML_FILE))
+    if args.log:
+        log_dir = Path(args.log)
+    else:
+        root, params_file = project_root()
+        params = load_params_file(params_file) if params_file else {}
+        log_dir = root / PredictionLogSettings.from_mapping(params.get("prediction_log")).dir
+    if not log_dir.is_dir():
+        raise ExperimentError(f"--log {log_dir}: no such folder; expected the prediction log folder (give --log DIR)")
+    table = None
+    if args.table:
+        from ..data.io import read_table
+
+        table = read_table(args.table)
+    result = shadow.analyze_shadow(read_log(log_dir, since=args.since), args.segment, table=table,
+                                   unit_col=args.unit_col)
+    json_path, html_path = shadow.write(result, args.out)
+    o = result["overall"]
+    agreement = "n/a" if o["agreement"] is None else f"{100 * o['agreement']:.2f} %"
+    pearson = "n/a" if o["pearson"] is None else f"{o['pearson']:.3f}"
+    print(f"mlprod experiment: {o['n_paired']:,} paired rows; decision agreement {agreement}; {o['changed']:,} "
+          f"decision(s) would change ({o['changed_0_to_1']:,} 0->1, {o['changed_1_to_0']:,} 1->0); score "
+          f"correlation {pearson}", file=sys.stderr)
+    print(f"mlprod experiment: wrote {json_path} and {html_path}", file=sys.stderr)
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:

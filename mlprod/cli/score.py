@@ -23,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "from params.yaml's project section. Rows are scored through the resilient predictor with "
                     "params.yaml's serving section (tiers primary -> fallback -> rules -> default, filled inputs, "
                     "review routing; docs/serving.md): the predictions record says per row which tier answered. "
-                    + EXIT_CODES)
+                    "params.yaml's deployment section applies per row (docs/traffic.md): ab and canary score each "
+                    "unit with its arm's model (columns experiment and arm); shadow also scores every row with the "
+                    "shadow model, whose rows go only to the prediction log. " + EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help="model folder (e.g. models/model) or NAME@alias (e.g. "
                                                    "lead-scoring@champion)")
     p.add_argument("data", metavar="DATA", help="a batch file or an inbox folder")
@@ -90,11 +92,16 @@ def run(args: argparse.Namespace) -> int:
         fallback = fallback_for(args.model, root=root, params=params)
 
     serving = ServingSettings.from_mapping(params.get("serving"))
+    from ..serving.predictionlog import PredictionLogSettings
+    from ..traffic.deployment import DeploymentSettings
+
+    deployment = DeploymentSettings.from_mapping(params.get("deployment"), model_name=facts.model_name)
+    log_settings = PredictionLogSettings.from_mapping(params.get("prediction_log"))
     result = score_inbox(args.model, args.data, args.output, threshold=args.threshold, schema=schema,
                          reference=args.reference, quarantine=args.quarantine,
                          fail_on_quarantine=args.fail_on_quarantine, key=facts.key, date_column=facts.date_column,
                          target=facts.target, root=root, wait=args.wait, fallback=fallback, serving=serving,
-                         time_budget=args.time_budget)
+                         time_budget=args.time_budget, deployment=deployment, prediction_log=log_settings)
     for batch in result.results:
         if batch.status == "quarantined":
             print(f"mlprod score: quarantined {batch.batch_id}: {batch.detail}", file=sys.stderr)
@@ -111,6 +118,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"mlprod score: {result.line()}{using} into {result.predictions_dir}", file=sys.stderr)
     if result.tiers_line():
         print(f"mlprod score: {result.tiers_line()}", file=sys.stderr)
+    traffic = [b for b in result.results if b.traffic]
+    if traffic:
+        rows: dict[str, int] = {}
+        for batch in traffic:
+            for arm, entry in batch.traffic["arms"].items():
+                rows[arm] = rows.get(arm, 0) + entry["rows"]
+        outside = sum(b.traffic["not_in_experiment"] for b in traffic)
+        print(f"mlprod score: {deployment.mode} {traffic[0].traffic['experiment']}: rows by arm "
+              + ", ".join(f"{arm} {n:,}" for arm, n in rows.items()) + f"; not in the experiment {outside:,}",
+              file=sys.stderr)
     if result.note:
         print(f"mlprod score: note: {result.note}", file=sys.stderr)
     return 0

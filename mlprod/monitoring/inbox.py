@@ -37,10 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, DataValidationError
+from ..serving.predictionlog import PredictionLogWriter
 from . import predictions as records
 from .resilient import check_fallback, check_time_budget, load_resilient
 from .resilient import score_frame as score_resilient
 from .scoring import ScoringModel, check_reference, check_threshold, score_frame
+from .traffic import check_log_settings, log_rows, plan_traffic, score_arms
 
 logger = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -60,6 +62,7 @@ class BatchResult:
     rows: int | None = None
     detail: str = ""
     serving: dict[str, Any] | None = None  # scored through the resilient predictor: the marker's serving entry
+    traffic: dict[str, Any] | None = None  # scored under an ab or canary deployment: the marker's traffic entry
 
     def degraded(self) -> str | None:
         """One line when rows of this batch fell to the rules or the default score, else None."""
@@ -152,7 +155,8 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 quarantine: str | Path | None = None, fail_on_quarantine: bool = False,
                 key: str | None = None, date_column: str | None = None, target: str | None = None,
                 root: str | Path | None = None, wait: float = 0.0, fallback: str | Path | None = None,
-                serving: Any = None, time_budget: float | None = None) -> ScoreRun:
+                serving: Any = None, time_budget: float | None = None, deployment: Any = None,
+                prediction_log: Any = None) -> ScoreRun:
     """Score every new batch in ``data`` into the predictions folder ``out`` (see the module docstring).
 
     model: a model folder, ``NAME@alias`` (resolved only if a batch needs scoring) or a loaded model. A folder
@@ -169,6 +173,10 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     key, date_column: the project's key and date columns, copied into the predictions.
     root: the project root (source paths in markers are relative to it; the registry's location).
     wait: seconds to wait for another run holding the lock (then :class:`~mlprod.errors.StageBusyError`).
+    deployment: params.yaml ``deployment:`` as :class:`~mlprod.traffic.deployment.DeploymentSettings` (None: MODEL
+    scores every row); ab and canary split the rows between models (the record's traffic column group), shadow
+    also scores every row with the shadow model into the prediction log only (:mod:`mlprod.monitoring.traffic`).
+    prediction_log: the :class:`~mlprod.serving.predictionlog.PredictionLogSettings` shadow rows go to.
     """
     from ..stages.stagelock import stage_lock
 
@@ -189,6 +197,8 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     gates = _gate_schema(schema, target)
     results: list[BatchResult] = []
     loaded: ScoringModel | None = None
+    plan = arms = thresholds = shadow = writer = None
+    shadow_note = ""
     gate_seconds = load_seconds = 0.0
     out.mkdir(parents=True, exist_ok=True)
     with stage_lock(out, LOCK_NAME, wait=wait), ThreadPoolExecutor(1, thread_name_prefix="mlprod-md5") as hashing, \
@@ -208,30 +218,64 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 continue
             if loaded is None:
                 tick = time.perf_counter()
-                if isinstance(model, ScoringModel):
-                    loaded = model
+                plan = plan_traffic(deployment, model.reference if isinstance(model, ScoringModel) else model,
+                                    root=root, key=key) if deployment is not None else None
+
+                def load(reference: Any) -> ScoringModel:
+                    if isinstance(reference, ScoringModel):
+                        return reference
+                    made = load_resilient(reference, fallback=fallback, settings=serving, time_budget=time_budget,
+                                          root=root)
+                    if made.predictor is not None:
+                        stack.callback(made.predictor.close)
+                    return made
+
+                given = threshold
+                if plan is not None and plan.mode != "shadow":
+                    arms = {name: load(model if name == "champion" and plan.mode == "canary" else ref)
+                            for name, ref in plan.arms.items()}
+                    thresholds = {name: m.default_threshold if given is None else given for name, m in arms.items()}
+                    loaded = arms[plan.default_arm]
                 else:
-                    loaded = load_resilient(model, fallback=fallback, settings=serving, time_budget=time_budget,
-                                            root=root)
-                    if loaded.predictor is not None:
-                        stack.callback(loaded.predictor.close)
+                    loaded = load(model)
+                if plan is not None and plan.mode == "shadow":
+                    try:
+                        shadow = load(plan.shadow)
+                    except Exception as exc:  # a broken shadow never stops the champion's scoring
+                        shadow_note = f"the shadow model {plan.shadow} was not loaded, no shadow rows: {exc}"
+                        logger.warning(shadow_note)
+                    else:
+                        writer = stack.enter_context(PredictionLogWriter(check_log_settings(prediction_log),
+                                                                         key=plan.unit_id or key, root=root))
                 load_seconds = time.perf_counter() - tick
                 threshold = loaded.default_threshold if threshold is None else threshold
             tick = time.perf_counter()
-            needed = [c.name for c in loaded.manifest.inputs] + [c for c in (key, date_column) if c]
+            needed = [c.name for m in (arms or {"": loaded}).values() for c in m.manifest.inputs]
+            needed += [c for c in (key, date_column) if c]
+            if plan is not None:
+                needed += [c for c in (plan.unit_id,) if c]
+            if shadow is not None:
+                needed += [c.name for c in shadow.manifest.inputs] + list(writer.settings.log_features)
             gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile,
                                          needed)
             gate_seconds += time.perf_counter() - tick
-            serving_entry = None
+            serving_entry = traffic_entry = None
+            scored_at = _now()
+
+            def score_one(scorer: ScoringModel, rows: Any, cut: float) -> tuple[Any, dict | None]:
+                if scorer.predictor is not None:
+                    return score_resilient(scorer, rows, threshold=cut, batch_id=batch_id, scored_at=scored_at,
+                                           key=key, date_column=date_column, source=file)
+                return score_frame(scorer, rows, threshold=cut, batch_id=batch_id, scored_at=scored_at, key=key,
+                                   date_column=date_column, source=file), None
+
             if problem is None:
                 try:
-                    if loaded.predictor is not None:
-                        scored, serving_entry = score_resilient(loaded, frame, threshold=threshold, batch_id=batch_id,
-                                                                scored_at=_now(), key=key, date_column=date_column,
-                                                                source=file)
+                    if arms is not None:
+                        scored, serving_entry, traffic_entry = score_arms(plan, arms, thresholds, frame, score_one,
+                                                                          source=file)
                     else:
-                        scored = score_frame(loaded, frame, threshold=threshold, batch_id=batch_id, scored_at=_now(),
-                                             key=key, date_column=date_column, source=file)
+                        scored, serving_entry = score_one(loaded, frame, threshold)
                 except DataError as exc:
                     problem = (str(exc), None)
             if problem is not None:
@@ -245,8 +289,14 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                      "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()}
             if serving_entry is not None:
                 entry["serving"] = serving_entry
+            if traffic_entry is not None:
+                entry["traffic"] = traffic_entry
             marker = records.write_predictions(out, batch_id, scored, entry)
-            results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"], serving=serving_entry))
+            if shadow is not None:  # after the commit: the shadow never changes or holds up the record
+                shadow_note = _shadow_batch(writer, batch_id, scored, frame, loaded, shadow, score_one,
+                                            plan.experiment_key, given) or shadow_note
+            results.append(BatchResult(batch_id, "scored", source, rows=marker["rows"], serving=serving_entry,
+                                       traffic=traffic_entry))
             logger.info("scored %s: %d rows", batch_id, marker["rows"])
     order = {f.stem: i for i, f in enumerate(files)}
     results.sort(key=lambda r: order[r.batch_id])
@@ -254,7 +304,24 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                     model=loaded.record if loaded is not None else None, threshold=threshold,
                     seconds=time.perf_counter() - started, gate_seconds=gate_seconds, load_seconds=load_seconds,
                     fallback=loaded.fallback if loaded is not None else None,
-                    note=loaded.note if loaded is not None else "")
+                    note="; ".join(n for n in (loaded.note if loaded is not None else "", shadow_note) if n))
+
+
+def _shadow_batch(writer: Any, batch_id: str, scored: Any, frame: Any, champion: ScoringModel, shadow: ScoringModel,
+                  score_one: Any, experiment: str | None, threshold: float | None) -> str:
+    """Score the batch with the shadow model and log the champion's and the shadow's rows (the champion's record is
+    already committed); a failure is logged and returned as a note, never raised."""
+    try:
+        shadowed, _ = score_one(shadow, frame, shadow.default_threshold if threshold is None else threshold)
+    except Exception as exc:  # any failure of the shadow model stays off the record
+        logger.warning("shadow model %s failed on batch %s: %s", shadow.reference, batch_id, exc)
+        return f"the shadow model {shadow.reference} failed on batch {batch_id}: {exc}"
+    log_rows(writer, batch_id, scored, frame, champion, arm="champion", experiment=experiment)
+    log_rows(writer, batch_id, shadowed, frame, shadow, arm="shadow", experiment=experiment)
+    writer.flush()
+    if writer.last_error:
+        return f"shadow rows of batch {batch_id} were not logged: {writer.last_error}"
+    return ""
 
 
 def _gate_schema(schema: Any, target: str | None) -> Any:

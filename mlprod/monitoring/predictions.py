@@ -15,6 +15,12 @@ The serving column group (written when the batch was scored through the resilien
 none), with the metadata ``mlprod.serving_columns=1``; the marker then has a ``serving`` entry (the
 fallback model, rows per tier and fallback reason, rows routed to review, filled and out-of-range inputs
 per feature). Records written before have neither; readers take both (:func:`serving_columns`).
+
+The traffic column group (written when params.yaml ``deployment:`` splits the rows between models, ab or canary;
+:mod:`mlprod.monitoring.traffic`): ``experiment`` (the experiment key) and ``arm`` (the arm's name), both null for a
+row not in the experiment, with the metadata ``mlprod.traffic_columns=1``; the marker then has a ``traffic`` entry
+(mode, experiment, unit id column, per arm its model, threshold and rows). ``model_version`` and the other model
+columns say per row which model scored it. Records written before have neither (:func:`traffic_columns`).
 """
 
 from __future__ import annotations
@@ -35,10 +41,15 @@ REQUIRED = ("score", "decision", "model_name", "model_version", "model_sha256", 
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MARKER_KEYS = ("schema_version", "batch_id", "source", "source_md5", "rows", "predictions_sha256", "model",
                 "threshold", "gate", "scored_at")
-_OPTIONAL_MARKER_KEYS = ("serving",)  # scored through the resilient predictor
+_OPTIONAL_MARKER_KEYS = ("serving", "traffic")  # scored through the resilient predictor; under a deployment
 SERVING_COLUMNS = ("tier", "fallback_reason", "needs_review", "filled_features")
 SERVING_COLUMNS_VERSION = 1
 _SERVING_KEY = b"mlprod.serving_columns"
+TRAFFIC_COLUMNS = ("experiment", "arm")
+TRAFFIC_COLUMNS_VERSION = 1
+_TRAFFIC_KEY = b"mlprod.traffic_columns"
+_GROUPS = ((SERVING_COLUMNS, SERVING_COLUMNS_VERSION, _SERVING_KEY, "serving"),
+           (TRAFFIC_COLUMNS, TRAFFIC_COLUMNS_VERSION, _TRAFFIC_KEY, "traffic"))
 
 
 def check_batch_id(batch_id: str, *, source: str | Path | None = None) -> str:
@@ -90,13 +101,14 @@ def write_predictions(folder: str | Path, batch_id: str, frame: Any, marker: dic
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DataError(f"predictions of batch {batch_id!r}: column(s) {missing} missing; expected {list(REQUIRED)}")
-    group = [c for c in SERVING_COLUMNS if c in frame.columns]
-    if group and len(group) != len(SERVING_COLUMNS):
-        raise DataError(f"predictions of batch {batch_id!r}: the serving column group is {list(SERVING_COLUMNS)}, "
-                        f"got only {group}")
     metadata = {b"mlprod.schema": SCHEMA.encode(), b"mlprod.schema_version": str(SCHEMA_VERSION).encode()}
-    if group:
-        metadata[_SERVING_KEY] = str(SERVING_COLUMNS_VERSION).encode()
+    for columns, version, key, what in _GROUPS:
+        group = [c for c in columns if c in frame.columns]
+        if group and len(group) != len(columns):
+            raise DataError(f"predictions of batch {batch_id!r}: the {what} column group is {list(columns)}, "
+                            f"got only {group}")
+        if group:
+            metadata[key] = str(version).encode()
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for i, column in enumerate(table.schema):  # categorical text (the constant columns) is stored as plain text
         if pa.types.is_dictionary(column.type):
@@ -178,14 +190,16 @@ def read_predictions(folder: str | Path, batch_id: str, *, verify: bool = True) 
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise DataError(f"{path}: predictions file lacks column(s) {missing}")
-    group = metadata.get(_SERVING_KEY)
-    if group is not None:
-        if group.decode() != str(SERVING_COLUMNS_VERSION):
-            raise DataError(f"{path}: serving column group version {group.decode()!r} is not supported (expected "
-                            f"{SERVING_COLUMNS_VERSION}); upgrade mlprod")
-        lacking = [c for c in SERVING_COLUMNS if c not in table.column_names]
+    for columns, version, key, what in _GROUPS:
+        group = metadata.get(key)
+        if group is None:
+            continue
+        if group.decode() != str(version):
+            raise DataError(f"{path}: {what} column group version {group.decode()!r} is not supported (expected "
+                            f"{version}); upgrade mlprod")
+        lacking = [c for c in columns if c not in table.column_names]
         if lacking:
-            raise DataError(f"{path}: predictions file declares the serving column group but lacks {lacking}")
+            raise DataError(f"{path}: predictions file declares the {what} column group but lacks {lacking}")
     return table.to_pandas()
 
 
@@ -193,3 +207,9 @@ def serving_columns(frame: Any) -> bool:
     """Whether a predictions frame has the serving column group (records scored before it was added do not:
     every row was then answered by the primary, none routed to review)."""
     return all(c in frame.columns for c in SERVING_COLUMNS)
+
+
+def traffic_columns(frame: Any) -> bool:
+    """Whether a predictions frame has the traffic column group (experiment, arm): records scored without an ab or
+    canary deployment, or before the group was added, do not."""
+    return all(c in frame.columns for c in TRAFFIC_COLUMNS)
