@@ -133,6 +133,25 @@ def test_ab_answers_each_unit_with_its_arms_model_stable_across_restarts(registr
     assert first["model_version"].tolist()[:-1] == [versions[a] for a in expected]
 
 
+def test_an_arm_whose_model_cannot_load_sends_its_rows_to_the_champion_in_no_arm(registry, tmp_path):
+    setup_models(registry, tmp_path, "challenger")
+    write_params(tmp_path, AB.replace("leads-primary@challenger", "leads-primary@missing"))
+    server = serve(tmp_path, f"{NAME}@champion")
+    try:
+        arms = server.wait_ready()["deployment"]["arms"]
+        assert arms["control"]["version"] == OLD
+        assert arms["treatment"]["ready"] is False and "missing" in arms["treatment"]["problem"]
+        answer = invoke(server, rows(60), request_id="down")
+        assert {r["model_version"] for r in answer} == {OLD}
+        metrics = server.metrics()
+        assert metrics[("mlprod_serving_arm_ready", (("arm", "treatment"),))] == 0
+        assert metrics[("mlprod_serving_arm_rows_total", (("arm", "none"), ("tier", "primary")))] > 0
+    finally:
+        assert server.stop() == 0
+    frame = logged(tmp_path)
+    assert set(frame["arm"].dropna()) == {"control"} and frame["arm"].isna().sum() > 0
+
+
 CANARY = """deployment:
   mode: canary
   experiment: exp-canary

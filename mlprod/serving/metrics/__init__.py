@@ -10,5 +10,5 @@ from .collectors import (ERROR_KINDS, FALLBACK_REASONS, NO_ARM, OTHER, PREFIX, R
                          ServingMetrics)
 from .exposition import CONTENT_TYPE, mark_process_dead, render_metrics, serving_metrics
 
-__all__ = ["CONTENT_TYPE", "ERROR_KINDS", "FALLBACK_REASONS", "NO_ARM", "OTHER", "PREFIX", "RELOAD_RESULTS", "SHADOW_RESULTS", "TIERS",
-           "ServingMetrics", "mark_process_dead", "render_metrics", "serving_metrics"]
+__all__ = ["CONTENT_TYPE", "ERROR_KINDS", "FALLBACK_REASONS", "NO_ARM", "OTHER", "PREFIX", "RELOAD_RESULTS",
+           "SHADOW_RESULTS", "TIERS", "ServingMetrics", "mark_process_dead", "render_metrics", "serving_metrics"]

@@ -3,9 +3,10 @@
 - ``ab`` / ``canary``: each row's unit id (``deployment.unit_id``, default ``project.key``) is assigned to an arm by
   :func:`mlprod.traffic.assignment.assign`; each arm answers with its own model (a :class:`ModelHolder`, polled
   and hot reloaded like the primary, with the shared fallback). The server's own model (MODEL) is the champion:
-  it answers rows without a unit id or outside the coverage gate (arm null) and the rows of an arm whose model
-  is not loaded. Canary: arms ``champion`` (MODEL) and ``canary`` (``NAME@canary``) at ``state.share(ramp)`` %,
-  the state file re-read when its modification time changes, checked at most once per second.
+  it answers rows without a unit id or outside the coverage gate and the rows of an arm whose model is not
+  loaded, all logged with arm null (not in the experiment: an analysis never counts them in an arm). Canary:
+  arms ``champion`` (MODEL) and ``canary`` (``NAME@canary``) at ``state.share(ramp)`` %, the state file re-read
+  when its modification time changes, checked at most once per second.
 - ``shadow``: MODEL answers (rows logged with arm ``champion``); :class:`ShadowScorer` scores the same rows on
   its own bounded queue and single thread, logs them with arm ``shadow``, never returns them.
 - ``blue_green`` and ``none``: no router (the plain path: MODEL answers).
@@ -70,8 +71,6 @@ class Router:
         elif self.mode == "canary":
             arms = [("champion", config.reference), ("canary", deployment.canary.challenger.text)]
         self.arm_names = tuple(name for name, _ in arms)
-        # rows of an unavailable arm are answered by MODEL: logged with the arm MODEL stands for (if any)
-        self.default_arm = next((name for name, ref in arms if ref == config.reference), None)
         for name, ref in arms:
             if ref == config.reference:
                 self.holders[name] = champion
@@ -188,9 +187,8 @@ class Router:
                 continue
             holder = self.holders.get(name) if name is not None else None
             loaded = holder.current if holder is not None else None
-            if loaded is None:  # in no arm, or the arm's model is not loaded: the champion answers
-                logged = None if name is None else self.default_arm
-                groups.append(Group(logged, name or "none", champion, positions))
+            if loaded is None:  # in no arm, or the arm's model is not loaded: the champion answers, in no arm
+                groups.append(Group(None, "none", champion, positions))
             else:
                 groups.append(Group(name, name, loaded, positions))
         if len(groups) == 1:
