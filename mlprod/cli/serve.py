@@ -15,9 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve MODEL (a model folder, or NAME@alias from the registry, polled and hot-reloaded when the "
                     "alias moves) on POST /invocations (dataframe_split, dataframe_records, instances, inputs, "
                     "text/csv), with GET /health, /ready and /metrics. Settings come from params.yaml's serving: "
-                    "and prediction_log: sections; every answered row is written to the prediction log. See "
-                    "docs/serving.md. " + EXIT_CODES)
-    p.add_argument("model", metavar="MODEL", help="NAME@alias (e.g. lead-scoring@champion) or a model folder")
+                    "and prediction_log: sections; every answered row is written to the prediction log. "
+                    "params.yaml's deployment: (ab, canary, shadow, blue_green) splits rows across models by "
+                    "unit id (docs/traffic.md). See docs/serving.md. " + EXIT_CODES)
+    p.add_argument("model", metavar="MODEL", nargs="?", default="",
+                   help="NAME@alias (e.g. lead-scoring@champion) or a model folder; default with params.yaml "
+                        "deployment.mode blue_green: NAME@<deployment.blue_green.alias> (canary: NAME@champion; ab: "
+                        "the first arm's model)")
     chosen = p.add_mutually_exclusive_group()
     chosen.add_argument("--fallback", metavar="REF",
                         help="the fallback model: a folder (e.g. models/fallback) or NAME@alias (e.g. "

@@ -6,8 +6,9 @@
     text = render_metrics()                          # all workers' values with PROMETHEUS_MULTIPROC_DIR
 """
 
-from .collectors import ERROR_KINDS, FALLBACK_REASONS, OTHER, PREFIX, RELOAD_RESULTS, TIERS, ServingMetrics
+from .collectors import (ERROR_KINDS, FALLBACK_REASONS, NO_ARM, OTHER, PREFIX, RELOAD_RESULTS, SHADOW_RESULTS, TIERS,
+                         ServingMetrics)
 from .exposition import CONTENT_TYPE, mark_process_dead, render_metrics, serving_metrics
 
-__all__ = ["CONTENT_TYPE", "ERROR_KINDS", "FALLBACK_REASONS", "OTHER", "PREFIX", "RELOAD_RESULTS", "TIERS",
-           "ServingMetrics", "mark_process_dead", "render_metrics", "serving_metrics"]
+__all__ = ["CONTENT_TYPE", "ERROR_KINDS", "FALLBACK_REASONS", "NO_ARM", "OTHER", "PREFIX", "RELOAD_RESULTS",
+           "SHADOW_RESULTS", "TIERS", "ServingMetrics", "mark_process_dead", "render_metrics", "serving_metrics"]

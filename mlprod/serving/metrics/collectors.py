@@ -27,6 +27,8 @@ FALLBACK_REASONS = ("none", "error", "timeout", "circuit_open", "not_finite", "o
                     "invalid_input", "out_of_range", "all_tiers_failed")
 ERROR_KINDS = ("malformed_request", "too_large", "invalid_row", "all_tiers_failed", "internal", "prediction_log")
 RELOAD_RESULTS = ("success", "failure")
+SHADOW_RESULTS = ("scored", "dropped", "failed")
+NO_ARM = "none"  # the arm label of rows in no arm (no unit id, outside the coverage gate, arm unavailable)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -83,6 +85,17 @@ class ServingMetrics:
                                     "feature", ["feature"], **on)
         self.errors = Counter(f"{PREFIX}_errors", "Errors, by kind", ["kind"], **on)
         self.reloads = Counter(f"{PREFIX}_model_reloads", "Model reload attempts, by result", ["result"], **on)
+        self.arms: frozenset = frozenset()  # the deployment's arm names (set_arms); others count as "other"
+        self.arm_requests = Counter(f"{PREFIX}_arm_requests", "Requests (parts of requests) answered per arm, by "
+                                    "HTTP status", ["arm", "status"], **on)
+        self.arm_latency = Histogram(f"{PREFIX}_arm_latency_seconds", "Time an arm's model took on its rows of a "
+                                     "request", ["arm"], buckets=LATENCY_BUCKETS, **on)
+        self.arm_rows = Counter(f"{PREFIX}_arm_rows", "Rows answered per arm, by the tier that scored them",
+                                ["arm", "tier"], **on)
+        self.arm_ready = Gauge(f"{PREFIX}_arm_ready", "1 while the arm's model is loaded, 0 while its rows go to "
+                               "the champion", ["arm"], multiprocess_mode="livemin", **on)
+        self.shadow_rows = Counter(f"{PREFIX}_shadow_rows", "Shadow rows, by result (scored, dropped: the queue was "
+                                   "full, failed)", ["result"], **on)
         self.model_info = Gauge(f"{PREFIX}_model_info", "The model being served (1) and models no longer served (0)",
                                 ["name", "version", "sha256"], multiprocess_mode="livemax", **on)
 
@@ -136,6 +149,26 @@ class ServingMetrics:
             self.model_info.labels(*current).set(1)
         if reload:
             self.reloads.labels("success").inc()
+
+    # -- deployments (arms, shadow) ------------------------------------------------------------------------
+    def set_arms(self, names: Iterable[str]) -> None:
+        self.arms = frozenset(names) | {NO_ARM}
+
+    def observe_arm(self, arm: str | None, status: int, seconds: float, tiers: Iterable[str] = ()) -> None:
+        """One arm's part of a request: its status, its model's time, and the tier of each of its rows."""
+        label = self._bounded(arm or NO_ARM, self.arms)
+        code = int(status)
+        self.arm_requests.labels(label, str(code) if 100 <= code <= 599 else OTHER).inc()
+        self.arm_latency.labels(label).observe(seconds)
+        for tier, n in Tally(self._bounded(t, self.tiers) for t in tiers).items():
+            self.arm_rows.labels(label, tier).inc(n)
+
+    def arm_state(self, arm: str, ready: bool) -> None:
+        self.arm_ready.labels(self._bounded(arm, self.arms)).set(1 if ready else 0)
+
+    def count_shadow(self, result: str, n: int = 1) -> None:
+        if n:
+            self.shadow_rows.labels(self._bounded(result, frozenset(SHADOW_RESULTS))).inc(n)
 
     def reload_failed(self) -> None:
         """A new model was found but not swapped in (download, hash check or load failed)."""

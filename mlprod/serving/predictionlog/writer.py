@@ -77,11 +77,13 @@ class PredictionLogWriter:
 
     # -- logging -------------------------------------------------------------------------------------------
     def log_request(self, request_id: str, outputs: Any, *, model: ModelRef, inputs: Any = None,
-                    experiment: str | None = None, arm: str | None = None, logged_at: datetime | None = None) -> int:
+                    experiment: str | None = None, arm: str | None = None, logged_at: datetime | None = None,
+                    row_numbers: Sequence[int] | None = None) -> int:
         """Append one request's rows; ``outputs`` is a DataFrame or a sequence of mappings with
         score, decision, tier, fallback_reason, filled_features, needs_review (one per input row, in order).
         ``inputs`` (a DataFrame or sequence of mappings) supplies unit_id and the logged feature values.
-        Returns the number of rows appended."""
+        ``row_numbers``: each output's row index in the request (default 0, 1, ...; a request split across arms
+        logs each arm's rows with their places in the request). Returns the number of rows appended."""
         records = _records(outputs)
         wanted = ([self.key] if self.key else []) + list(self.settings.log_features)
         in_rows = _columns(inputs, wanted) if inputs is not None else None
@@ -93,7 +95,8 @@ class PredictionLogWriter:
             given = in_rows[i] if in_rows is not None else {}
             unit = given.get(self.key) if self.key else None
             rows.append({
-                "request_id": str(request_id), "row": i, "logged_at": moment,
+                "request_id": str(request_id), "row": i if row_numbers is None else int(row_numbers[i]),
+                "logged_at": moment,
                 "unit_id": None if _missing(unit) else unit_id_text(unit),
                 "model_name": model.name, "model_version": str(out.get("model_version") or model.version),
                 "model_sha256": model.sha256,

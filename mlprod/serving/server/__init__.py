@@ -5,8 +5,8 @@
     app = ServingApp(config)         # the raw ASGI app of one worker (tests, other ASGI servers)
 
 Modules: :mod:`.protocol` (MLflow's scoring protocol in and out), :mod:`.app` (routes, per-request work),
-:mod:`.models` (loading, verifying, hot reload), :mod:`.workers` (metrics folder of several workers),
-:mod:`.run` (uvicorn), :mod:`.config`. uvicorn and prometheus_client are imported only when a server starts.
+:mod:`.models` (loading, verifying, hot reload), :mod:`.traffic` (params.yaml deployment: arms, canary,
+shadow), :mod:`.workers` (metrics folder of several workers), :mod:`.run` (uvicorn), :mod:`.config`. uvicorn and prometheus_client are imported only when a server starts.
 """
 
 from __future__ import annotations

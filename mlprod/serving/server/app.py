@@ -55,6 +55,9 @@ class ServingApp:
         self.pool: ThreadPoolExecutor | None = None
         self.cpu: int | None = None  # the CPU this worker is pinned to (--cpu-affinity auto)
         self.scoring: asyncio.Semaphore | None = None  # requests scoring at once (the rest wait their turn)
+        self.router: Any = None  # deployment ab / canary: rows split across arms (.traffic.Router)
+        self.shadow: Any = None  # deployment shadow: .traffic.ShadowScorer
+        self.experiment: str | None = None  # the experiment key logged with shadow mode's answered rows
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -82,11 +85,31 @@ class ServingApp:
         self.holder = ModelHolder(source, serving, self.metrics, poll_seconds=self.config.poll_seconds,
                                   grace_seconds=self.config.grace_seconds)
         self.holder.start()
+        self._start_deployment(serving)
+
+    def _start_deployment(self, serving: Any) -> None:
+        """ab / canary: a router over the arms' models; shadow: the shadow scorer (docs/traffic.md)."""
+        from .config import load_deployment
+        from .traffic import Router, build_shadow
+
+        deployment, unit_id, _ = load_deployment(self.config)
+        if deployment.mode in ("ab", "canary"):
+            self.router = Router(deployment, self.config, serving, self.metrics, self.holder, unit_id)
+            self.metrics.set_arms(self.router.arm_names)
+            self.router.start()
+        elif deployment.mode == "shadow":
+            self.metrics.set_arms(("champion", "shadow"))
+            self.experiment = deployment.experiment
+            self.shadow = build_shadow(deployment, self.config, serving, self.metrics, self.writer)
+            self.shadow.start()
 
     def stop(self) -> None:
         """After the server finished its requests: stop polling, flush the prediction log, close the models."""
         if self.holder is not None:
             self.holder.close()
+        for part in (self.router, self.shadow):
+            if part is not None:
+                part.close()
         if self.writer is not None:
             self.writer.close()
             log.info("prediction log flushed: %d row(s) written by this worker", self.writer.rows_written)
@@ -118,6 +141,8 @@ class ServingApp:
                 # accept connections only after the first load attempt: with several workers, one still loading
                 # would answer 503 while the others are ready (a failed load still starts: /ready says why)
                 await asyncio.get_running_loop().run_in_executor(None, self.holder.attempted.wait, FIRST_LOAD_WAIT)
+                if self.router is not None:  # the arms' first load too: a unit's first answer is its arm's
+                    await asyncio.get_running_loop().run_in_executor(None, self.router.wait, FIRST_LOAD_WAIT)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.stop()
@@ -157,6 +182,15 @@ class ServingApp:
         body = {"status": "ready", "model": loaded.name, "version": loaded.version, "sha256": loaded.sha256,
                 "registry_version": loaded.registry_version, "fallback": fallback, "worker_pid": os.getpid(),
                 "worker_cpu": self.cpu}
+        if self.router is not None:
+            body["deployment"] = {"mode": self.router.mode, "experiment": _key(self.router.experiment()),
+                                  "arms": self.router.describe()}
+        elif self.shadow is not None:
+            body["deployment"] = {"mode": "shadow", "experiment": self.experiment,
+                                  "arms": {"champion": {"ready": True, "model": loaded.name,
+                                                        "version": loaded.version,
+                                                        "registry_version": loaded.registry_version},
+                                           "shadow": self.shadow.describe()}}
         await _send(send, 200, json.dumps(body).encode())
 
     def _render_metrics(self) -> str:
@@ -181,7 +215,9 @@ class ServingApp:
             if loaded is None:
                 raise RequestError(503, "NOT_READY", self.holder.problem if self.holder else "starting")
             async with self.scoring:
-                if len(body) <= INLINE_BODY_BYTES:
+                if self.router is not None:
+                    out = await self._score_routed(body, content_type, request_id)
+                elif len(body) <= INLINE_BODY_BYTES:
                     out = await self._score_on_loop(body, content_type, loaded, request_id)
                 else:
                     out = await asyncio.get_running_loop().run_in_executor(
@@ -228,15 +264,49 @@ class ServingApp:
 
     def _answer(self, request_id: str, result: Any, frame: Any, loaded: Any) -> bytes:
         rows = predictions(result)
-        self._record(request_id, result, rows, frame, loaded)
+        if self.shadow is None:
+            self._record(request_id, result, rows, frame, loaded)
+        else:
+            self._record(request_id, result, rows, frame, loaded, experiment=self.experiment, arm="champion")
+            self.shadow.submit(request_id, frame)  # never blocks: a full queue drops the rows (counted)
         return answer(rows)
 
-    def _record(self, request_id: str, result: Any, rows: list[dict], frame: Any, loaded: Any) -> None:
+    async def _score_routed(self, body: bytes, content_type: str, request_id: str) -> bytes:
+        """ab / canary: each row to its unit's arm; each arm's rows scored by its model; answered in input order."""
+        loop = asyncio.get_running_loop()
+        frame = _frame(body, content_type) if len(body) <= INLINE_BODY_BYTES else await loop.run_in_executor(
+            self.pool, _frame, body, content_type)
+        try:
+            experiment, groups = self.router.route(frame)
+        except MlprodError as exc:  # e.g. a unit id that is neither a text nor a whole number
+            raise RequestError(400, "BAD_REQUEST", str(exc)) from None
+        answered: list[Any] = [None] * len(frame)
+        for group in groups:
+            part = frame if group.positions is None else frame.iloc[group.positions].reset_index(drop=True)
+            began = time.perf_counter()
+            try:
+                result = await group.loaded.predictor.apredict(part)
+            except MlprodError as exc:
+                self.metrics.observe_arm(group.label, 400, time.perf_counter() - began)
+                raise RequestError(400, "BAD_REQUEST", str(exc)) from None
+            rows = predictions(result)
+            self.metrics.observe_arm(group.label, 200, time.perf_counter() - began, [r["tier"] for r in rows])
+            self._record(request_id, result, rows, part, group.loaded, experiment=experiment, arm=group.arm,
+                         row_numbers=group.positions)
+            if group.positions is None:
+                answered = rows
+            else:
+                for position, row in zip(group.positions.tolist(), rows):
+                    answered[position] = row
+        return answer(answered)
+
+    def _record(self, request_id: str, result: Any, rows: list[dict], frame: Any, loaded: Any,
+                **logged: Any) -> None:
         from ..predictionlog import ModelRef
 
         try:
             self.writer.log_request(request_id, rows, model=ModelRef(loaded.name, loaded.version, loaded.sha256),
-                                    inputs=frame)
+                                    inputs=frame, **logged)
         except Exception as exc:  # noqa: BLE001 - the answer still goes out; the loss is counted and logged
             self.metrics.count_error("prediction_log")
             log.error("request %s: not written to the prediction log: %s", request_id, exc)
@@ -248,6 +318,10 @@ class ServingApp:
         rejected = (inputs.get("rejected") or {}).get("rows", 0)
         if rejected:
             self.metrics.count_error("invalid_row", rejected)
+
+
+def _key(experiment: Any) -> str | None:
+    return experiment.key if experiment is not None else None
 
 
 def _frame(body: bytes, content_type: str) -> Any:

@@ -81,3 +81,31 @@ def load_settings(config: ServeConfig) -> tuple[Any, Any, str | None]:
     serving = ServingSettings.from_mapping(params.get("serving") or {})
     log = PredictionLogSettings.from_mapping(params.get("prediction_log"), where=f"{where} [prediction_log]")
     return serving, log, read_facts(params, where).key
+
+
+def load_deployment(config: ServeConfig) -> tuple[Any, str | None, str | None]:
+    """(DeploymentSettings, the unit id column/field, project.model_name) from params.yaml (strict)."""
+    from ...project.facts import read_facts
+    from ...stages.params import load_params_file
+    from ...traffic.deployment import DeploymentSettings
+
+    path = config.params_file
+    params = load_params_file(path) if path else {}
+    facts = read_facts(params, path or "params.yaml")
+    where = f"{path or 'params.yaml'} deployment"
+    deployment = DeploymentSettings.from_mapping(params.get("deployment"), where=where, model_name=facts.model_name)
+    return deployment, deployment.unit_id or facts.key, facts.model_name
+
+
+def default_reference(config: ServeConfig) -> str:
+    """The model MODEL stands for when it is not given: blue_green: ``NAME@<deployment.blue_green.alias>``; canary:
+    ``NAME@champion``; ab: the first arm's model; otherwise a ConfigError saying to name it."""
+    deployment, _, model_name = load_deployment(config)
+    if deployment.mode == "blue_green" and model_name:
+        return f"{model_name}@{deployment.blue_green.alias}"
+    if deployment.mode == "canary":
+        return deployment.canary.champion.text
+    if deployment.mode == "ab":
+        return deployment.ab.arms[0].model.text
+    raise ConfigError("MODEL missing: name the model to serve (e.g. mlprod serve lead-scoring@champion or "
+                      "models/model), or set params.yaml deployment.mode: blue_green with project.model_name")

@@ -35,6 +35,7 @@ def check(config: ServeConfig) -> ServeConfig:
     fallback, found by itself unless given or turned off: :func:`choose_fallback`), the port."""
     config = config.checked()
     load_settings(config)
+    config = check_deployment(config)
     ModelSource(config.reference, None, config.root).check()
     config = choose_fallback(config)
     ModelSource(config.reference, config.fallback, config.root).check()
@@ -47,6 +48,38 @@ def check(config: ServeConfig) -> ServeConfig:
                           "--port (or stop what is using it)") from None
     finally:
         probe.close()
+    return config
+
+
+def check_deployment(config: ServeConfig) -> ServeConfig:
+    """params.yaml ``deployment:`` (strict), MODEL from it when not given (blue_green: ``NAME@alias``), the arms'
+    model folders and, in canary mode, the canary state file (a broken one stops the start: exit 2)."""
+    from dataclasses import replace
+
+    from ...traffic.deployment import ModelRef as DeploymentRef
+    from .config import default_reference, load_deployment
+
+    if not config.reference:
+        config = replace(config, reference=default_reference(config))
+        log.info("model: %s (from params.yaml deployment)", config.reference)
+    deployment, unit_id, _ = load_deployment(config)
+    refs: list[DeploymentRef] = []
+    if deployment.mode == "ab":
+        refs = [a.model for a in deployment.ab.arms]
+    elif deployment.mode == "shadow":
+        refs = [deployment.shadow.model]
+    for ref in refs:  # folders must exist now; a registry alias may appear later (its rows go to MODEL meanwhile)
+        ModelSource(ref.text, None, config.root).check()
+    if deployment.mode in ("ab", "canary") and not unit_id:
+        raise ConfigError("params.yaml deployment.unit_id: mode {} assigns each row by its unit id; set "
+                          "deployment.unit_id (or project.key)".format(deployment.mode))
+    if deployment.mode == "canary":
+        from ...traffic.canary_state import read_state, state_path
+
+        read_state(state_path(config.root))
+    if deployment.mode == "blue_green":
+        log.info("blue-green: serving %s; switch with mlprod promote / mlprod rollback (hot reloaded within "
+                 "--poll-seconds)", config.reference)
     return config
 
 
