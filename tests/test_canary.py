@@ -217,3 +217,11 @@ def test_bad_state_or_settings_end_in_one_clear_message_and_exit_2(project, toys
     assert main(["canary", verb]) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_unit_id_defaults_to_project_key(project, toys):
+    from mlprod.traffic import canary
+
+    (project / "params.yaml").write_text(params(toys).replace("  unit_id: lead_id\n", ""))
+    proj = canary.load_project()
+    assert proj.deployment.unit_id == "lead_id" == proj.key

@@ -135,3 +135,14 @@ def test_sections_of_other_modes_may_stay_and_are_checked_too():
 def test_strict_errors_name_the_key_and_how_to_fix(text, message):
     with pytest.raises(ConfigError, match=message):
         parse(text)
+
+
+def test_unit_id_defaults_to_project_key_and_an_explicit_one_wins():
+    settings = parse("{mode: canary, experiment: lead-canary}", model_name="lead-scoring", key="lead_id")
+    assert settings.unit_id == "lead_id" and settings.to_experiment().hash_attribute == "lead_id"
+    ab = parse(AB_YAML.replace("unit_id: customer_id", ""), key="lead_id")
+    assert ab.unit_id == "lead_id"
+    assert parse(AB_YAML, key="lead_id").unit_id == "customer_id"
+    assert parse("{mode: none}", key="lead_id").unit_id == "lead_id"
+    with pytest.raises(ConfigError, match=r"deployment.unit_id: mode canary needs it.*or set project.key"):
+        parse("{mode: canary, experiment: lead-canary}", model_name="lead-scoring")

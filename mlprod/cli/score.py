@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from ..serving.predictionlog import PredictionLogSettings
     from ..traffic.deployment import DeploymentSettings
 
-    deployment = DeploymentSettings.from_mapping(params.get("deployment"), model_name=facts.model_name)
+    deployment = DeploymentSettings.from_mapping(params.get("deployment"), model_name=facts.model_name,
+                                             key=facts.key)
     log_settings = PredictionLogSettings.from_mapping(params.get("prediction_log"))
     result = score_inbox(args.model, args.data, args.output, threshold=args.threshold, schema=schema,
                          reference=args.reference, quarantine=args.quarantine,

@@ -78,7 +78,8 @@ def load_project(params_file: str | Path | None = None) -> Project:
                           "file); run mlprod canary inside the project")
     params = load_params_file(found)
     facts = read_facts(params, found)
-    deployment = DeploymentSettings.from_mapping(params.get("deployment"), model_name=facts.model_name)
+    deployment = DeploymentSettings.from_mapping(params.get("deployment"), model_name=facts.model_name,
+                                             key=facts.key)
     monitor = params.get("monitor") if isinstance(params.get("monitor"), dict) else {}
     log_dir = root / PredictionLogSettings.from_mapping(params.get("prediction_log")).dir
     labels = root / (monitor.get("labels_dir") or "monitoring/labels")

@@ -114,8 +114,9 @@ class DeploymentSettings:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = WHERE,
-                     model_name: str | None = None) -> DeploymentSettings:
-        """``model_name`` (params.yaml project.model_name) is the default of ``canary.model``."""
+                     model_name: str | None = None, key: str | None = None) -> DeploymentSettings:
+        """``model_name`` (params.yaml project.model_name) is the default of ``canary.model``; ``key``
+        (project.key) the default of ``unit_id``."""
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
@@ -127,9 +128,11 @@ class DeploymentSettings:
         if mode not in MODES:
             raise ConfigError(f"{where}.mode: expected one of {', '.join(MODES)}, got {mode!r}")
         out: dict[str, Any] = {"mode": mode}
-        for key in ("experiment", "salt", "coverage_salt", "unit_id"):
-            if data.get(key) is not None:
-                out[key] = _text(data[key], f"{where}.{key}")
+        for name in ("experiment", "salt", "coverage_salt", "unit_id"):
+            if data.get(name) is not None:
+                out[name] = _text(data[name], f"{where}.{name}")
+        if "unit_id" not in out and key:
+            out["unit_id"] = key
         if "strata" in data:
             out["strata"] = _columns(data["strata"], f"{where}.strata")
         if data.get("ab") is not None:
@@ -148,8 +151,9 @@ class DeploymentSettings:
         if self.mode in ("ab", "canary"):
             for key, example in (("experiment", "checkout-2026-11"), ("unit_id", "customer_id")):
                 if getattr(self, key) is None:
+                    also = " (or set project.key, its default)" if key == "unit_id" else ""
                     raise ConfigError(f"{where}.{key}: mode {self.mode} needs it; add e.g. `{key}: {example}` "
-                                      f"under deployment:")
+                                      f"under deployment:{also}")
         if self.mode == "ab" and self.ab is None:
             raise ConfigError(f"{where}.ab: mode ab needs its arms; add e.g. ab: {{arms: [{{name: champion, model: "
                               f"lead-scoring@champion, share: 50}}, {{name: challenger, model: "

@@ -93,7 +93,8 @@ def load_deployment(config: ServeConfig) -> tuple[Any, str | None, str | None]:
     params = load_params_file(path) if path else {}
     facts = read_facts(params, path or "params.yaml")
     where = f"{path or 'params.yaml'} deployment"
-    deployment = DeploymentSettings.from_mapping(params.get("deployment"), where=where, model_name=facts.model_name)
+    deployment = DeploymentSettings.from_mapping(params.get("deployment"), where=where, model_name=facts.model_name,
+                                                  key=facts.key)
     return deployment, deployment.unit_id or facts.key, facts.model_name
 
 
