@@ -254,7 +254,7 @@ def test_shadow_rows_are_logged_column_wise_with_the_values_of_the_per_row_path(
                                      key="lead_id")
         if name == "frame":
             assert log_rows(writer, "b-1", scored, frame, model, arm="shadow", experiment="sh-1") == 3
-            assert writer._buffer and not isinstance(writer._buffer[0], list)  # one Arrow table, not row dicts
+            assert [type(c).__name__ for c in writer._buffer] == ["Table"]  # one Arrow table, not row dicts
         else:
             writer.log_request("b-1", expected, model=ModelRef(model.name, model.version, model.sha256), inputs=frame,
                                experiment="sh-1", arm="shadow")
