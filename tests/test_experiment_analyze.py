@@ -173,3 +173,32 @@ def test_cli_errors_are_one_message_and_exit_2(tmp_path, capsys, argv, words):
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "exp.csv").read_bytes() == before  # nothing overwritten
+
+
+def _stack_tables(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<table class="stack">.*?</table>', html, flags=re.S)
+
+
+def test_html_key_figures_stack_at_phone_width_without_sideways_scrolling(tmp_path):
+    """At 390 px the difference, its always-valid CI and p are in the top card and every table row is a card."""
+    import re
+
+    exposures_table().to_csv(tmp_path / "exp.csv", index=False)
+    result = analyze(from_table(tmp_path / "exp.csv", kpi="revenue", strata=["region"]), tau2=TAU2)
+    html = report.render_html(result)
+    assert "@media (max-width: 600px)" in html and "table.stack td::before { content: attr(data-label)" in html
+    comparison = result["comparisons"]["treatment"]
+    from mlprod.reporting.page import format_number as fmt
+    card = re.search(r'<div class="card"><div class="label">treatment against control</div>.*?</div></div>', html, re.S)
+    assert card and f"always-valid CI {fmt(comparison['ci'][0], 4)} to {fmt(comparison['ci'][1], 4)}" in card.group(0)
+    assert f"p = {fmt(comparison['p_value'], 4)}" in card.group(0)
+    tables = _stack_tables(html)
+    assert len(tables) == 3 * 4  # rate, comparison, KPI, metrics: overall and per region level
+    for table in tables:  # every figure carries its column's name; the header row is a thead (hidden on phones)
+        assert "<thead>" in table and "<caption>" in table
+        for row in re.findall(r"<tr>(?!<th).*?</tr>", table.split("</thead>")[1], flags=re.S):
+            cells = re.findall(r"<td([^>]*)>", row)
+            assert cells[0] == "" and all("data-label=" in c for c in cells[1:]), row
+    assert 'data-label="Always-valid CI">' in html and 'data-label="p">' in html

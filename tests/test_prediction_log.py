@@ -285,3 +285,73 @@ def test_a_predict_result_with_a_rejected_row_is_logged_with_a_null_decision(tmp
         assert writer.log_request("r1", outputs, model=ModelRef("m", "1", "abc")) == 2
     log = read_log(tmp_path / "log")
     assert log["decision"].tolist()[0] == 1 and pd.isna(log["decision"].tolist()[1])
+
+
+# -- log_frame: the columnar path gives the bytes log_request gives ----------------------------------------------
+def _segment_bytes(tmp_path: Path, name: str, method: str, outputs, **kw) -> bytes:
+    moment = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+    writer = PredictionLogWriter(PredictionLogSettings(dir=str(tmp_path / name), segment_rows=1000,
+                                                       flush_seconds=60, log_features=kw.pop("log_features", ())),
+                                 key=kw.pop("key", None))
+    assert getattr(writer, method)("batch-7", outputs, model=MODEL, logged_at=moment, **kw) == len(outputs)
+    writer.close()
+    [segment] = segments(tmp_path / name)
+    return segment.read_bytes()
+
+
+def _both_paths(tmp_path: Path, outputs, **kw) -> bytes:
+    rows = _segment_bytes(tmp_path, "rows", "log_request", outputs, **dict(kw))
+    columns = _segment_bytes(tmp_path, "columns", "log_frame", outputs, **dict(kw))
+    assert pq.read_table(pa.BufferReader(columns)).equals(pq.read_table(pa.BufferReader(rows)))
+    assert columns == rows
+    return columns
+
+
+SCORED = pd.DataFrame({
+    "score": [0.91, 0.5, float("nan"), 0.25, 1.0],
+    "decision": pd.array([1, 0, None, 0, 1], dtype="Int8"),  # a rejected row: pandas.NA
+    "tier": pd.Categorical(["primary", "fallback", "failed", "primary", "primary"]),
+    "fallback_reason": pd.Categorical([None, "timeout", "all_tiers_failed", None, None]),
+    "filled_features": [(), ("income",), (), ("age", "income"), ()],
+    "needs_review": [False, True, True, False, False],
+})
+KEYED = pd.DataFrame({"lead_id": [17, 18, 19, 20, 21], "age": [34, 51, None, 20, 70],
+                      "income": [52000.0, float("nan"), 1.0, float("inf"), 3.5],
+                      "region": ["north", "south", None, "east", "west"],
+                      "seen": pd.to_datetime(["2025-01-01", "2025-01-02", None, "2025-01-04", "2025-01-05"])})
+
+
+def test_log_frame_writes_the_bytes_log_request_writes_for_a_scored_batch(tmp_path):
+    _both_paths(tmp_path, SCORED, inputs=KEYED, key="lead_id", experiment="shadow-1", arm="shadow",
+                log_features=("age", "income", "region", "seen", "absent"), row_numbers=[4, 5, 6, 7, 8])
+
+
+def test_log_frame_matches_log_request_for_rows_as_mappings_and_odd_column_types(tmp_path):
+    _both_paths(tmp_path, OUTPUTS, inputs=INPUTS, key="lead_id", log_features=("age",))
+    outputs = pd.DataFrame({"score": [1, 0], "decision": [1.0, float("nan")], "tier": ["primary", 3],
+                            "fallback_reason": [float("nan"), 7], "filled_features": [["a"], None],
+                            "needs_review": [0, 1], "model_version": ["4", None]})
+    text_keys = pd.DataFrame({"lead_id": ["x-1", None]})
+    float_keys = pd.DataFrame({"lead_id": [12.0, float("nan")]})  # a key column with a gap: "12", null
+    _both_paths(tmp_path / "a", outputs, inputs=text_keys, key="lead_id")
+    _both_paths(tmp_path / "b", outputs, inputs=float_keys, key="lead_id")
+    _both_paths(tmp_path / "c", outputs)  # no inputs: unit_id and features null
+
+
+def test_log_frame_and_log_request_share_segments_cut_at_segment_rows(tmp_path):
+    writer = PredictionLogWriter(settings(tmp_path, segment_rows=4))
+    writer.log_request("a", OUTPUTS, model=MODEL)
+    writer.log_frame("b", SCORED, model=MODEL)  # 3 + 5 rows: segments of 4, 4
+    writer.log_request("c", OUTPUTS[:1], model=MODEL)
+    writer.close()
+    assert [pq.read_metadata(p).num_rows for p in segments(tmp_path / "log")] == [4, 4, 1]
+    frame = read_log(tmp_path / "log")
+    assert frame["request_id"].tolist() == ["a"] * 3 + ["b"] * 5 + ["c"]
+    assert frame["row"].tolist() == [0, 1, 2, 0, 1, 2, 3, 4, 0]
+    assert writer.rows_written == 9
+
+
+def test_log_frame_refuses_inputs_of_another_length(tmp_path):
+    with PredictionLogWriter(settings(tmp_path), key="lead_id") as writer:
+        with pytest.raises(ValueError, match="2 input rows but 5 outputs"):
+            writer.log_frame("r", SCORED, model=MODEL, inputs=INPUTS.iloc[:2])

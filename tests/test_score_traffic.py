@@ -228,3 +228,38 @@ def test_a_shadow_model_that_cannot_be_loaded_leaves_the_record_and_says_so(proj
     assert run.counts["scored"] == 3 and "shadow model lead-scoring@nobody was not loaded" in run.note
     assert not (project / "log").exists()
     assert not records.traffic_columns(records.read_predictions(project / "predictions", SPEC.week_ids[0]))
+
+
+def test_shadow_rows_are_logged_column_wise_with_the_values_of_the_per_row_path(tmp_path):
+    """log_rows (batch shadow logging) goes through log_frame; its segment is the one log_request writes."""
+    from types import SimpleNamespace
+
+    from mlprod.monitoring.traffic import log_rows
+    from mlprod.serving.predictionlog import ModelRef, PredictionLogWriter, segments
+
+    scored = pd.DataFrame({
+        "score": [0.8, 0.1, float("nan")], "decision": pd.array([1, 0, None], dtype="Int8"),
+        "tier": pd.Categorical(["primary", "fallback", "failed"]),
+        "fallback_reason": pd.Categorical(["none", "timeout", "all_tiers_failed"]).remove_categories("none"),
+        "needs_review": [False, True, True],
+        "filled_features": pd.Categorical(["", "income", "age,income"])})
+    frame = pd.DataFrame({"lead_id": [5, 6, 7], "region": ["n", "s", "e"]})
+    model = SimpleNamespace(name="lead-scoring", version="2.0.0", sha256="cd" * 32)
+    expected = [{"score": s, "decision": d, "tier": t, "fallback_reason": f, "needs_review": r, "filled_features": ff}
+                for s, d, t, f, r, ff in zip([0.8, 0.1, None], [1, 0, None], ["primary", "fallback", "failed"],
+                                             [None, "timeout", "all_tiers_failed"], [False, True, True],
+                                             [(), ("income",), ("age", "income")])]
+    for name in ("frame", "rows"):
+        writer = PredictionLogWriter(PredictionLogSettings(dir=str(tmp_path / name), log_features=("region",)),
+                                     key="lead_id")
+        if name == "frame":
+            assert log_rows(writer, "b-1", scored, frame, model, arm="shadow", experiment="sh-1") == 3
+            assert [type(c).__name__ for c in writer._buffer] == ["Table"]  # one Arrow table, not row dicts
+        else:
+            writer.log_request("b-1", expected, model=ModelRef(model.name, model.version, model.sha256), inputs=frame,
+                               experiment="sh-1", arm="shadow")
+        writer.close()
+        assert len(segments(tmp_path / name)) == 1
+    a, b = (read_log(tmp_path / n) for n in ("frame", "rows"))
+    pd.testing.assert_frame_equal(a.drop(columns="logged_at"), b.drop(columns="logged_at"))
+    assert a["filled_features"].map(list).tolist() == [[], ["income"], ["age", "income"]]

@@ -87,3 +87,20 @@ def test_the_command_writes_sorted_json_and_html_and_exits_2_without_shadow_rows
     assert main(["experiment", "shadow", "--log", str(empty), "-o", str(tmp_path / "none")]) == 2
     assert "no shadow rows" in capsys.readouterr().err and not (tmp_path / "none" / "shadow.json").exists()
     assert main(["experiment", "shadow", "--log", str(tmp_path / "missing"), "-o", str(tmp_path / "n2")]) == 2
+
+
+def test_html_rows_stack_at_phone_width_every_figure_labelled(tmp_path):
+    import re
+
+    from mlprod.traffic.shadow import render_html
+
+    html = render_html(analyze_shadow(read_log(_log(tmp_path / "log")), ["region"]))
+    assert "@media (max-width: 600px)" in html and "table.stack td::before { content: attr(data-label)" in html
+    tables = re.findall(r'<table class="stack">.*?</table>', html, flags=re.S)
+    assert len(tables) == 2  # overall, by region
+    rows = [r for t in tables for r in re.findall(r"<tr>(?!<th).*?</tr>", t.split("</thead>")[1], flags=re.S)]
+    assert len(rows) == 3  # all rows, north, south
+    for row in rows:
+        labels = re.findall(r'data-label="([^"]*)"', row)
+        assert labels == ["Paired", "Agreement", "Changed", "0 &rarr; 1", "1 &rarr; 0", "Pearson", "Spearman",
+                          "Mean diff"]

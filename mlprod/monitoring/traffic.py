@@ -175,24 +175,30 @@ def _merge_serving(entries: dict[str, dict | None]) -> dict[str, Any]:
 
 def log_rows(writer: Any, batch_id: str, scored: Any, frame: Any, model: Any, *, arm: str,
              experiment: str | None) -> int:
-    """Log a scored batch's rows (request_id = the batch id, row = the row's index in the batch)."""
+    """Log a scored batch's rows (request_id = the batch id, row = the row's index in the batch) through the
+    writer's columnar path (:meth:`~mlprod.serving.predictionlog.PredictionLogWriter.log_frame`)."""
+    import numpy as np
+    import pandas as pd
+
     from ..serving.predictionlog import ModelRef
 
+    n = len(scored)
     outputs = {"score": scored["score"].to_numpy(), "decision": scored["decision"].to_numpy()}
     if records.serving_columns(scored):
+        filled = scored["filled_features"]  # comma-joined names: split once per distinct value
+        if not isinstance(filled.dtype, pd.CategoricalDtype) or filled.isna().any():
+            filled = filled.astype(str).astype("category")
+        lists = np.empty(len(filled.cat.categories), dtype=object)
+        lists[:] = [tuple(str(t).split(",")) if str(t) else () for t in filled.cat.categories]
         outputs.update({"tier": scored["tier"].astype(object).to_numpy(),
                         "fallback_reason": scored["fallback_reason"].astype(object).to_numpy(),
                         "needs_review": scored["needs_review"].to_numpy(),
-                        "filled_features": [tuple(t.split(",")) if t else () for t in
-                                            scored["filled_features"].astype(str).tolist()]})
+                        "filled_features": lists[filled.cat.codes.to_numpy()]})
     else:
-        n = len(scored)
-        outputs.update({"tier": ["primary"] * n, "fallback_reason": [None] * n, "needs_review": [False] * n,
-                        "filled_features": [()] * n})
-    import pandas as pd
-
-    return writer.log_request(batch_id, pd.DataFrame(outputs), model=ModelRef(model.name, model.version, model.sha256),
-                              inputs=frame, experiment=experiment, arm=arm)
+        outputs.update({"tier": np.full(n, "primary", dtype=object), "fallback_reason": np.full(n, None, dtype=object),
+                        "needs_review": np.zeros(n, dtype=bool), "filled_features": [()] * n})
+    return writer.log_frame(batch_id, pd.DataFrame(outputs), model=ModelRef(model.name, model.version, model.sha256),
+                            inputs=frame, experiment=experiment, arm=arm)
 
 
 def check_log_settings(settings: Any) -> Any:

@@ -2,6 +2,11 @@
 
 A report template extends ``base.html`` and fills the ``content`` block (``title`` and ``subtitle``
 come from the context; an optional ``style`` block adds CSS rules of its own); :func:`render` takes the report's own templates by name.
+
+Narrow screens (phones, up to 600 px): a ``<table class="stack">`` with its header row in ``<thead>`` and a
+``data-label`` on each cell becomes one card per row (the first cell its title), each figure on its own line next to
+its column's name, so no figure needs sideways scrolling; its ``<caption>``, if any, is shown only then (to say what
+the header row said). Other tables keep their columns (wrap them in ``<div class="scroll">``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,19 @@ th { background: var(--bg); font-weight: 600; } td.num, th.num { text-align: rig
 figure { margin: 8px 0; } figcaption { font-weight: 600; margin-bottom: 2px; }
 details summary { cursor: pointer; color: var(--muted); } code, pre { font-size: 12px; background: var(--bg); }
 pre { padding: 8px; overflow-x: auto; } footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+table.stack caption { display: none; }
+@media (max-width: 600px) {
+  main { padding: 16px 12px 32px; } h1 { font-size: 20px; } .grid2 { grid-template-columns: 1fr; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack thead { display: none; }
+  table.stack caption { display: block; text-align: left; font-weight: 600; margin: 12px 0 0; }
+  table.stack tr { border: 1px solid var(--line); border-radius: 8px; margin: 8px 0; padding: 4px 10px; }
+  table.stack td { border: 0; padding: 2px 0; display: flex; justify-content: space-between; gap: 12px;
+    text-align: right; white-space: normal; }
+  table.stack td::before { content: attr(data-label); color: var(--muted); text-align: left; }
+  table.stack td:first-child { display: block; text-align: left; font-weight: 600; padding: 4px 0; }
+  table.stack td:first-child::before { content: none; }
+}
 {% block style %}{% endblock %}
 </style>
 </head>

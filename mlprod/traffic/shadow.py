@@ -137,16 +137,16 @@ def _rate(k: int, n: int) -> float | None:
 TEMPLATE = r"""{% extends "base.html" %}
 {% block style %}
 .scroll { overflow-x: auto; } td.num, th.num { white-space: nowrap; }
-@media (max-width: 600px) { main { padding: 16px 12px 32px; } h1 { font-size: 20px; } th, td { padding: 4px 5px; }
-  table { font-size: 12px; } }
+@media (max-width: 600px) { th, td { padding: 4px 5px; } table { font-size: 12px; } }
 {% endblock %}
-{% macro table(rows) %}<div class="scroll"><table><tr><th></th><th class="num">Paired</th><th class="num">Agreement</th>
-<th class="num">Changed</th><th class="num">0 &rarr; 1</th><th class="num">1 &rarr; 0</th><th class="num">Pearson</th>
-<th class="num">Spearman</th><th class="num">Mean diff</th></tr>
-{% for label, c in rows %}<tr><td>{{ label }}</td><td class="num">{{ c.n_paired | fmt }}</td><td class="num">{{ c.agreement | pct }}</td>
-<td class="num">{{ c.changed | fmt }}</td><td class="num">{{ c.changed_0_to_1 | fmt }}</td><td class="num">{{ c.changed_1_to_0 | fmt }}</td>
-<td class="num">{{ c.pearson | fmt(3) }}</td><td class="num">{{ c.spearman | fmt(3) }}</td>
-<td class="num">{{ c.mean_score_difference | fmt(4) }}</td></tr>{% endfor %}</table></div>{% endmacro %}
+{% macro table(rows) %}<div class="scroll"><table class="stack"><thead><tr><th></th><th class="num">Paired</th>
+<th class="num">Agreement</th><th class="num">Changed</th><th class="num">0 &rarr; 1</th><th class="num">1 &rarr; 0</th>
+<th class="num">Pearson</th><th class="num">Spearman</th><th class="num">Mean diff</th></tr></thead>
+{% for label, c in rows %}<tr><td>{{ label }}</td><td class="num" data-label="Paired">{{ c.n_paired | fmt }}</td>
+<td class="num" data-label="Agreement">{{ c.agreement | pct }}</td><td class="num" data-label="Changed">{{ c.changed | fmt }}</td>
+<td class="num" data-label="0 &rarr; 1">{{ c.changed_0_to_1 | fmt }}</td><td class="num" data-label="1 &rarr; 0">{{ c.changed_1_to_0 | fmt }}</td>
+<td class="num" data-label="Pearson">{{ c.pearson | fmt(3) }}</td><td class="num" data-label="Spearman">{{ c.spearman | fmt(3) }}</td>
+<td class="num" data-label="Mean diff">{{ c.mean_score_difference | fmt(4) }}</td></tr>{% endfor %}</table></div>{% endmacro %}
 {% block content %}
 {% set o = r.overall %}
 <div class="callout{{ ' good' if o.changed == 0 else '' }}"><h2>{{ o.changed | fmt }} of {{ o.n_decisions | fmt }} decisions would change</h2>

@@ -3,6 +3,7 @@
     settings = PredictionLogSettings.from_mapping(params["prediction_log"])   # strict
     with PredictionLogWriter(settings, key="lead_id") as writer:
         writer.log_request(request_id, outputs, model=ModelRef(name, version, sha256), inputs=frame)
+        writer.log_frame(batch_id, scored, model=ModelRef(name, version, sha256), inputs=batch)  # a whole batch
     frame = read_log(settings.dir, since="2025-01-01")
     removed = prune(settings.dir, settings.keep_days)
 """

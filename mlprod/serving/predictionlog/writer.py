@@ -3,7 +3,10 @@
 Order of work (and why):
 1. :meth:`PredictionLogWriter.log_request` turns a request's outputs into rows (raw feature values only for
    ``log_features``) and appends them to the buffer under a lock: serving threads log concurrently, and
-   the request path never does file I/O.
+   the request path never does file I/O. :meth:`~PredictionLogWriter.log_frame` does the same for a whole batch
+   at once (``mlprod score``'s shadow rows): the columns are built with numpy/pyarrow and buffered as one Arrow
+   table, with the same values as ``log_request`` gives the same rows (many times faster for large batches;
+   slower for a 1-row request, which keeps ``log_request``).
 2. A daemon thread writes the buffer as one segment when it holds ``segment_rows`` rows or its oldest row
    waited ``flush_seconds``; :meth:`close` (also run at interpreter exit) writes what is left.
 3. A segment is serialized in memory and written through :func:`mlprod.atomic.write_bytes` (temp file,
@@ -71,7 +74,8 @@ class PredictionLogWriter:
         self._host = host_name()
         self._start = stamp(datetime.now(timezone.utc))
         self._seq = 0
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[Any] = []  # chunks: lists of row dicts (log_request) or Arrow tables (log_frame)
+        self._buffered = 0  # rows in the buffer
         self._oldest: float | None = None
         self._thread: threading.Thread | None = None
 
@@ -112,9 +116,29 @@ class PredictionLogWriter:
         self.append(rows)
         return len(rows)
 
+    def log_frame(self, request_id: str, outputs: Any, *, model: ModelRef, inputs: Any = None,
+                  experiment: str | None = None, arm: str | None = None, logged_at: datetime | None = None,
+                  row_numbers: Sequence[int] | None = None) -> int:
+        """:meth:`log_request` for a whole batch, column by column: the same arguments, the same rows (value for
+        value, in the same segment format), built with numpy/pyarrow and buffered as one Arrow table. Use it for
+        large batches; for a request of a few rows ``log_request`` is faster. Returns the number of rows
+        appended."""
+        from .columnar import frame_table
+
+        wanted = ([self.key] if self.key else []) + list(self.settings.log_features)
+        moment = (logged_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        table = frame_table(request_id, outputs, model=model, inputs=inputs, key=self.key,
+                            log_features=self.settings.log_features, wanted=wanted, experiment=experiment, arm=arm,
+                            logged_at=moment, row_numbers=row_numbers)
+        self._append_chunk(table, table.num_rows)
+        return table.num_rows
+
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append ready rows (every column of the schema) to the buffer."""
-        if not rows:
+        self._append_chunk(list(rows), len(rows))
+
+    def _append_chunk(self, chunk: Any, n: int) -> None:
+        if not n:
             return
         with self._lock:
             if self._closed:
@@ -124,8 +148,9 @@ class PredictionLogWriter:
                 self._thread.start()
             if not self._buffer:
                 self._oldest = time.monotonic()
-            self._buffer.extend(rows)
-            full = len(self._buffer) >= self.settings.segment_rows
+            self._buffer.append(chunk)
+            self._buffered += n
+            full = self._buffered >= self.settings.segment_rows
         if full:
             self._wake.set()
 
@@ -140,7 +165,7 @@ class PredictionLogWriter:
             if self._closed:
                 return
             with self._lock:
-                due = self._buffer and (len(self._buffer) >= self.settings.segment_rows or
+                due = self._buffer and (self._buffered >= self.settings.segment_rows or
                                         time.monotonic() - self._oldest >= self.settings.flush_seconds)
             if due:
                 self.flush()
@@ -149,34 +174,39 @@ class PredictionLogWriter:
         """Write the buffered rows now (in segments of at most ``segment_rows``); returns the segments written."""
         with self._write_lock:
             with self._lock:
-                rows, self._buffer, self._oldest = self._buffer, [], None
+                chunks, self._buffer, self._buffered, self._oldest = self._buffer, [], 0, None
             written = []
             size = self.settings.segment_rows
-            for begin in range(0, len(rows), size):
-                path = self._write_segment(rows[begin:begin + size])
+            for segment in _segments(chunks, size):
+                path = self._write_segment(segment)
                 if path is not None:
                     written.append(path)
             return written
 
-    def _write_segment(self, rows: list[dict[str, Any]]) -> Path | None:
+    def _write_segment(self, chunks: list[Any]) -> Path | None:
+        """Write one segment from its chunks (row lists and Arrow tables, at most ``segment_rows`` rows)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from mlprod.atomic import write_bytes
 
-        path = segment_path(self.folder, rows[0]["logged_at"], self._host, self._pid, self._start, self._seq)
+        first = chunks[0][0]["logged_at"] if isinstance(chunks[0], list) else chunks[0].column("logged_at")[0].as_py()
+        path = segment_path(self.folder, first, self._host, self._pid, self._start, self._seq)
         self._seq += 1
+        rows = sum(len(c) if isinstance(c, list) else c.num_rows for c in chunks)
         try:
-            table = pa.Table.from_pylist(rows, schema=arrow_schema())
+            schema = arrow_schema()
+            tables = [pa.Table.from_pylist(c, schema=schema) if isinstance(c, list) else c for c in chunks]
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             buffer = io.BytesIO()
-            pq.write_table(table, buffer)
+            pq.write_table(table.combine_chunks(), buffer)
             write_bytes(path, buffer.getvalue())
         except Exception as exc:  # never take serving down: count the loss, say where and why
-            self.rows_dropped += len(rows)
+            self.rows_dropped += rows
             self.last_error = f"{path}: {exc}"
             log.error("prediction log: %d row(s) lost, segment %s not written: %s", len(rows), path, exc)
             return None
-        self.rows_written += len(rows)
+        self.rows_written += rows
         self.segments.append(path)
         return path
 
@@ -223,6 +253,25 @@ def _after_fork() -> None:
     for writer in list(_WRITERS):
         if not writer._closed:
             writer._start_process()
+
+
+def _segments(chunks: list[Any], size: int):
+    """The buffered chunks cut into segments of at most ``size`` rows, in order (a chunk split where needed)."""
+    segment: list[Any] = []
+    room = size
+    for chunk in chunks:
+        n = len(chunk) if isinstance(chunk, list) else chunk.num_rows
+        begin = 0
+        while begin < n:
+            take = min(room, n - begin)
+            segment.append(chunk[begin:begin + take] if isinstance(chunk, list) else chunk.slice(begin, take))
+            begin += take
+            room -= take
+            if not room:
+                yield segment
+                segment, room = [], size
+    if segment:
+        yield segment
 
 
 def _records(data: Any) -> list[Mapping[str, Any]]:

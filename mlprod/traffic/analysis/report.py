@@ -13,27 +13,29 @@ TEMPLATE = r"""{% extends "base.html" %}
 {% block style %}
 .scroll { overflow-x: auto; } td.num, th.num, .badge { white-space: nowrap; } .badge { margin-left: 2px; }
 td.num.ci { white-space: normal; }
-@media (max-width: 600px) { main { padding: 16px 12px 32px; } h1 { font-size: 20px; } th, td { padding: 4px 5px; }
-  table { font-size: 12px; } td.num.ci { min-width: 5.5em; } }
+@media (max-width: 600px) { th, td { padding: 4px 5px; } table { font-size: 12px; } }
 {% endblock %}
 {% macro ci(v, d=3) %}{% if v %}{{ v[0] | fmt(d) }} to {{ v[1] | fmt(d) }}{% else %}n/a{% endif %}{% endmacro %}
 {% macro arms_table(block, kpi, metrics) %}
-<div class="scroll"><table><tr><th>Arm</th><th class="num">Units</th><th class="num">Labelled</th><th class="num">Rate</th>
-<th class="num">95% CI</th></tr>
-{% for arm, a in block.per_arm.items() %}<tr><td>{{ arm }}</td><td class="num">{{ a.units | fmt }}</td>
-<td class="num">{{ a.labelled | fmt }}</td><td class="num">{{ a.rate | fmt(4) }}</td><td class="num ci">{{ ci(a.rate_ci) }}</td></tr>{% endfor %}</table></div>
-<div class="scroll"><table><tr><th>Against {{ control }}</th><th class="num">Difference</th><th class="num">Always-valid CI</th>
-<th class="num">p</th></tr>
-{% for arm, c in block.comparisons.items() %}<tr><td>{{ arm }} <span class="badge {{ 'good' if c.significant else 'na' }}">{{ 'significant' if c.significant else 'not significant' }}</span></td><td class="num">{{ c.difference | fmt(4) }}{% if c.relative is not none %} ({{ "%+.1f" | format(100 * c.relative) }}%){% endif %}</td>
-<td class="num ci">{{ ci(c.ci, 4) }}</td><td class="num">{{ c.p_value | fmt(4) }}</td></tr>{% endfor %}</table></div>
-{% if kpi %}<div class="scroll"><table><tr><th>KPI</th><th class="num">Mean</th><th class="num">95% CI</th>
-<th class="num">Difference</th><th class="num">95% CI</th></tr>
-{% for arm, a in block.per_arm.items() %}{% set c = block.comparisons.get(arm) %}<tr><td>{{ arm }}</td><td class="num">{{ a.kpi.mean | fmt }}</td>
-<td class="num ci">{{ ci(a.kpi.ci) }}</td><td class="num">{% if c %}{{ c.kpi.difference | fmt }}{% else %}-{% endif %}</td>
-<td class="num ci">{% if c %}{{ ci(c.kpi.ci) }}{% else %}-{% endif %}</td></tr>{% endfor %}</table></div>{% endif %}
-{% if metrics %}<div class="scroll"><table><tr><th>Model</th>{% for m in metrics %}<th class="num">{{ m }}</th>{% endfor %}</tr>
+<div class="scroll"><table class="stack"><caption>Outcome rate</caption><thead><tr><th>Arm</th><th class="num">Units</th><th class="num">Labelled</th>
+<th class="num">Rate</th><th class="num">95% CI</th></tr></thead>
+{% for arm, a in block.per_arm.items() %}<tr><td>{{ arm }}</td><td class="num" data-label="Units">{{ a.units | fmt }}</td>
+<td class="num" data-label="Labelled">{{ a.labelled | fmt }}</td><td class="num" data-label="Rate">{{ a.rate | fmt(4) }}</td>
+<td class="num ci" data-label="95% CI">{{ ci(a.rate_ci) }}</td></tr>{% endfor %}</table></div>
+<div class="scroll"><table class="stack"><caption>Against {{ control }}</caption><thead><tr><th>Against {{ control }}</th><th class="num">Difference</th>
+<th class="num">Always-valid CI</th><th class="num">p</th></tr></thead>
+{% for arm, c in block.comparisons.items() %}<tr><td>{{ arm }} <span class="badge {{ 'good' if c.significant else 'na' }}">{{ 'significant' if c.significant else 'not significant' }}</span></td>
+<td class="num" data-label="Difference">{{ c.difference | fmt(4) }}{% if c.relative is not none %} ({{ "%+.1f" | format(100 * c.relative) }}%){% endif %}</td>
+<td class="num ci" data-label="Always-valid CI">{{ ci(c.ci, 4) }}</td><td class="num" data-label="p">{{ c.p_value | fmt(4) }}</td></tr>{% endfor %}</table></div>
+{% if kpi %}<div class="scroll"><table class="stack"><caption>KPI</caption><thead><tr><th>KPI</th><th class="num">Mean</th><th class="num">95% CI</th>
+<th class="num">Difference</th><th class="num">95% CI</th></tr></thead>
+{% for arm, a in block.per_arm.items() %}{% set c = block.comparisons.get(arm) %}<tr><td>{{ arm }}</td>
+<td class="num" data-label="Mean">{{ a.kpi.mean | fmt }}</td><td class="num ci" data-label="95% CI">{{ ci(a.kpi.ci) }}</td>
+<td class="num" data-label="Difference">{% if c %}{{ c.kpi.difference | fmt }}{% else %}-{% endif %}</td>
+<td class="num ci" data-label="95% CI of the difference">{% if c %}{{ ci(c.kpi.ci) }}{% else %}-{% endif %}</td></tr>{% endfor %}</table></div>{% endif %}
+{% if metrics %}<div class="scroll"><table class="stack"><caption>Model metrics</caption><thead><tr><th>Model</th>{% for m in metrics %}<th class="num">{{ m }}</th>{% endfor %}</tr></thead>
 {% for arm, a in block.per_arm.items() %}<tr><td>{{ arm }}{% if a.get("model_versions") %} <span class="small muted">v{{ a.model_versions | join(", v") }}</span>{% endif %}</td>
-{% for m in metrics %}<td class="num">{{ a.metrics[m] | fmt }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
+{% for m in metrics %}<td class="num" data-label="{{ m }}">{{ a.metrics[m] | fmt }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
 {% endmacro %}
 {% block content %}
 <div class="callout {{ 'bad' if r.sample_ratio.mismatch else 'good' }}">
@@ -43,7 +45,8 @@ chi-square {{ r.sample_ratio.chi2 | fmt }}, p = {{ r.sample_ratio.p_value | fmt(
 {% if r.sample_ratio.mismatch %}Assignment, logging or the join lost units of an arm; find why before reading the results.{% endif %}</div>
 </div>
 <div class="cards">{% for arm, line in r.verdict.comparisons.items() %}<div class="card"><div class="label">{{ arm }} against {{ control }}</div>
-<div class="value">{{ r.comparisons[arm].difference | fmt(4) }}</div><div class="small">{{ line }}</div></div>{% endfor %}
+<div class="value">{{ r.comparisons[arm].difference | fmt(4) }}</div><div class="small">{{ line }}</div>
+<div class="small muted">always-valid CI {{ ci(r.comparisons[arm].ci, 4) }}, p = {{ r.comparisons[arm].p_value | fmt(4) }}</div></div>{% endfor %}
 <div class="card"><div class="label">Units analysed</div><div class="value">{{ r.input.units | fmt }}</div>
 <div class="small">{{ r.input.units_in_two_arms_excluded | fmt }} seen in two arms (left out)</div></div></div>
 
