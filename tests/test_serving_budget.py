@@ -77,15 +77,19 @@ def test_the_predictor_skips_an_open_primary_and_tries_it_again_after_reset():
 def test_a_hundred_hung_calls_add_at_most_max_workers_threads_and_each_returns_within_the_budget(release):
     caller = BoundedCaller(max_workers=3, budget_seconds=0.3, breaker=Breaker(failures=10**6), name="hung")
     model = Hangs(release)
-    before = threading.active_count()
+
+    def pool_threads() -> int:  # this caller's threads only: other tests' threads may end meanwhile
+        return sum(1 for t in threading.enumerate() if t.name.startswith("mlprod-hung"))
+
+    assert pool_threads() == 0
     durations, reasons = [], []
     for _ in range(100):
         started = time.monotonic()
         _, reason = caller.call(model.predict_proba, pd.DataFrame({"x": [1.0]}))
         durations.append(time.monotonic() - started)
         reasons.append(reason)
-        assert threading.active_count() - before <= 3
-    assert threading.active_count() - before == 3
+        assert pool_threads() <= 3
+    assert pool_threads() == 3
     assert model.calls == 3  # the other 97 never reached a thread
     assert set(reasons) == {"timeout"} and max(durations) < 0.3 + 0.5  # nobody waits much past the budget
     assert sorted(durations)[50] < 0.15  # a full pool fails at once, without waiting for the budget
@@ -104,12 +108,11 @@ def test_hung_calls_through_the_predictor_with_the_breaker_default(release):
     plan = InputPlan.from_model([type("C", (), {"name": "x", "dtype": "float64"})()], None, fill={"x": 0.0})
     settings = ServingSettings.from_mapping({"time_budget_ms": 30, "max_workers": 2, "default_score": 0.2})
     predictor = ResilientPredictor(Hangs(release), settings=settings, plan=plan)
-    before = threading.active_count()
     frame = pd.DataFrame({"x": [1.0]})
-    started = time.monotonic()
     outs = [predictor.predict(frame) for _ in range(100)]
-    assert time.monotonic() - started < 100 * 0.03  # the breaker opened: most calls did not wait
-    assert threading.active_count() - before <= 2
-    assert {o["fallback_reason"].iloc[0] for o in outs} == {"timeout", "circuit_open"}
+    reasons = [o["fallback_reason"].iloc[0] for o in outs]
+    assert reasons.count("circuit_open") >= 90  # the breaker opened: most calls never waited for the budget
+    assert sum(1 for t in threading.enumerate() if t.name.startswith("mlprod-primary")) <= 2
+    assert set(reasons) == {"timeout", "circuit_open"}
     assert all(o["tier"].iloc[0] == "default" for o in outs)
     predictor.close()
