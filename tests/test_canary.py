@@ -225,3 +225,14 @@ def test_unit_id_defaults_to_project_key(project, toys):
     (project / "params.yaml").write_text(params(toys).replace("  unit_id: lead_id\n", ""))
     proj = canary.load_project()
     assert proj.deployment.unit_id == "lead_id" == proj.key
+
+
+def test_status_answers_before_a_rollout_and_after_it_started(project, toys, capsys):
+    from mlprod.cli import main
+
+    assert main(["canary", "status"]) == 0
+    assert "no canary rollout has started" in capsys.readouterr().out
+    assert main(["canary", "start"]) == 0
+    capsys.readouterr()
+    assert main(["canary", "status"]) == 0
+    assert "running, step 0 of" in capsys.readouterr().out

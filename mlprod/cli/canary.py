@@ -38,8 +38,14 @@ def run(args: argparse.Namespace) -> int:
 
     project = canary.load_project(args.params_file)
     if args.action == "status":
-        state = canary.status(project)
+        from ..traffic.canary_state import read_state
+
         ramp = project.canary.ramp
+        state = read_state(project.state_file)
+        if state is None:  # a question with an answer, not an error
+            print(f"{project.canary.model}: no canary rollout has started ({project.state_file} does not exist); "
+                  "mlprod canary start begins one")
+            return 0
         if args.json:
             print(json.dumps(state.to_dict(), indent=2, sort_keys=True))
             return 0

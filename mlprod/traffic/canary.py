@@ -55,7 +55,8 @@ class Project:
     def canary(self):
         if self.deployment.mode != "canary" or self.deployment.canary is None:
             raise ConfigError(f"{self.params_file}: deployment.mode is {self.deployment.mode!r}; mlprod canary needs "
-                              "`mode: canary` under deployment: (with experiment, unit_id and canary: {model: NAME})")
+                              "`mode: canary` under deployment: (with experiment and canary: {model: NAME}; unit_id defaults to "
+                              "project.key)")
         return self.deployment.canary
 
 
