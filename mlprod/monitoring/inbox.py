@@ -10,8 +10,8 @@ Order of work, and why:
    even when the champion changed since. A predictions file without its marker was left by a killed run
    and is replaced. With nothing new the run ends here, without loading the model (a cron no-op).
 4. Load the model once (an alias is resolved now; through the resilient predictor with its fallback,
-   :mod:`mlprod.monitoring.resilient`), then per batch, in id order: the gates
-   (:func:`mlprod.validation.validate` with the schema and the model's reference profile); a failing
+   :mod:`mlprod.monitoring.resilient`), then per batch, in id order: the gates (:mod:`.batch_gates`:
+   :func:`mlprod.validation.validate` with the schema and the model's reference profile); a failing
    batch is quarantined with its report and the others go on (``fail_on_quarantine`` stops the run);
    a passing one is scored and committed (predictions file, then marker, both atomic).
 
@@ -24,12 +24,11 @@ once per batch in a thread while the batch is read and scored (``hashlib`` relea
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +38,7 @@ from typing import Any
 from ..errors import ConfigError, DataError, DataValidationError
 from ..serving.predictionlog import PredictionLogWriter
 from . import predictions as records
+from . import batch_gates
 from .resilient import check_fallback, check_time_budget, load_resilient
 from .resilient import score_frame as score_resilient
 from .scoring import ScoringModel, check_reference, check_threshold, score_frame
@@ -47,11 +47,8 @@ from .traffic import check_log_settings, log_rows, plan_traffic, score_arms
 logger = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".parquet", ".pq")
 LOCK_NAME = "score"
-QUARANTINE_MARKER = "quarantined.json"
 STATUSES = ("scored", "skipped", "quarantined")
 TIERS = ("primary", "fallback", "rules", "default")
-# A batch is much smaller than the training data by design: its row count is not compared.
-_BATCH_STATISTICS_OFF = ("row_count",)
 
 
 @dataclass(frozen=True)
@@ -194,7 +191,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     files = batch_files(data)
     _check_folder(out, "predictions folder (-o)")
     _check_folder(quarantine_dir, "quarantine folder")
-    gates = _gate_schema(schema, target)
+    gates = batch_gates.gate_schema(schema, target)
     results: list[BatchResult] = []
     loaded: ScoringModel | None = None
     plan = arms = thresholds = shadow = writer = None
@@ -211,7 +208,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
         for file in pending:
             batch_id, source = file.stem, _display(file, root)
             md5 = hashing.submit(_md5, file)  # waited for when the marker or an earlier quarantine needs it
-            earlier = _quarantined(quarantine_dir, batch_id, md5)
+            earlier = batch_gates.quarantined(quarantine_dir, batch_id, md5)
             if earlier:
                 results.append(BatchResult(batch_id, "quarantined", source, detail=f"quarantined earlier: {earlier}"))
                 _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
@@ -256,7 +253,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 needed += [c for c in (plan.unit_id,) if c]
             if shadow is not None:
                 needed += [c.name for c in shadow.manifest.inputs] + list(writer.settings.log_features)
-            gate, frame, problem = _gate(file, batch_id, gates, reference if reference is not None else loaded.profile,
+            gate, frame, problem = batch_gates.gate(file, batch_id, gates, reference if reference is not None else loaded.profile,
                                          needed)
             gate_seconds += time.perf_counter() - tick
             serving_entry = traffic_entry = None
@@ -280,7 +277,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                     problem = (str(exc), None)
             if problem is not None:
                 summary, result = problem
-                _quarantine(quarantine_dir, batch_id, source, md5.result(), summary, result)
+                batch_gates.quarantine(quarantine_dir, batch_id, source, md5.result(), summary, result)
                 results.append(BatchResult(batch_id, "quarantined", source, detail=summary))
                 logger.warning("quarantined %s: %s", batch_id, summary)
                 _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
@@ -322,90 +319,6 @@ def _shadow_batch(writer: Any, batch_id: str, scored: Any, frame: Any, champion:
     if writer.last_error:
         return f"shadow rows of batch {batch_id} were not logged: {writer.last_error}"
     return ""
-
-
-def _gate_schema(schema: Any, target: str | None) -> Any:
-    """The schema for unlabelled batches: the target optional, the row-count comparison off."""
-    if schema is None:
-        return None
-    from ..validation.spec import Schema, default_statistics, load_schema
-
-    if not isinstance(schema, Schema):
-        schema = load_schema(schema)
-    columns = tuple(dataclasses.replace(c, required=False) if c.name == target else c for c in schema.columns)
-    statistics = schema.statistics if schema.statistics is not None else default_statistics()
-    statistics = tuple(s for s in statistics if s.name not in _BATCH_STATISTICS_OFF)
-    return dataclasses.replace(schema, columns=columns, statistics=statistics)
-
-
-def _gate(file: Path, batch_id: str, schema: Any, reference: Any, needed: list[str]):
-    """(gate record, frame, problem): ``problem`` is (summary, validation result) for a batch to quarantine.
-
-    The frame holds the ``needed`` columns only when the file has them all, else every column (so that
-    the message about the missing one lists the file's columns)."""
-    from ..data.columns import table_columns
-    from ..data.io import read_table
-
-    if schema is None:
-        gate = {"status": "skipped", "summary": "no schema given: the data gates did not run"}
-        try:
-            return gate, read_table(file, columns=_wanted(table_columns(file), needed)), None
-        except DataError as exc:
-            return gate, None, (str(exc), None)
-    from ..validation import validate
-    from ..validation.api import read_data
-
-    try:
-        result = validate({batch_id: file}, schema, reference=reference)
-    except DataError as exc:
-        return None, None, (str(exc), None)
-    if result.status == "failed":
-        return None, None, (result.failure_message(one_line=True, max_lines=5), result)
-    warnings = [o.brief(dataset=False) for o in result.warnings]
-    gate = {"status": "warned" if warnings else "passed",
-            "summary": "; ".join(warnings[:5]) + (f" (+{len(warnings) - 5} more)" if len(warnings) > 5 else "")
-            if warnings else f"{sum(len(d.results) for d in result.datasets)} checks passed"}
-    try:
-        return gate, read_data(file, schema, columns=_wanted(table_columns(file), needed)), None
-    except DataError as exc:
-        return None, None, (str(exc), None)
-
-
-def _wanted(available: list[str], needed: list[str]) -> list[str] | None:
-    """The ``needed`` columns once each, or None (every column) when the file lacks one of them."""
-    wanted = list(dict.fromkeys(needed))
-    return wanted if wanted and set(wanted) <= set(available) else None
-
-
-def _quarantine(folder: Path, batch_id: str, source: str, md5: str, summary: str, result: Any) -> None:
-    from ..atomic import dumps_json, write_json, write_text
-
-    target = folder / batch_id
-    record = {"schema_version": 1, "batch_id": batch_id, "source": source, "source_md5": md5, "summary": summary,
-              "quarantined_at": _now(), "report": None, "details": None}
-    if result is not None:
-        from ..validation import build_details
-        from ..validation.report import render_html
-
-        write_text(target / "details.json", dumps_json(build_details(result)))
-        write_text(target / "report.html", render_html(result, title=f"Batch {batch_id}: data gates"))
-        record.update(report="report.html", details="details.json")
-    write_json(target / QUARANTINE_MARKER, record)  # last: the quarantine is complete
-
-
-def _quarantined(folder: Path, batch_id: str, md5: Future) -> str | None:
-    """The summary of an earlier quarantine of this same file (same md5), else None (a changed file is re-gated).
-
-    ``md5`` (the file's, being computed) is waited for only when there is an earlier quarantine."""
-    import json
-
-    try:
-        record = json.loads((folder / batch_id / QUARANTINE_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if isinstance(record, dict) and record.get("source_md5") == md5.result():
-        return str(record.get("summary", ""))
-    return None
 
 
 def _stop_if(fail: bool, result: BatchResult, folder: Path) -> None:
