@@ -42,8 +42,6 @@ def plan_traffic(settings: Any, model: str | Path, *, root: str | Path, key: str
     ``key`` (project.key) is the unit id column when ``deployment.unit_id`` is not set."""
     import dataclasses
 
-    from ..traffic.assignment import Arm, Experiment
-
     if settings is not None and settings.unit_id is None and key:
         settings = dataclasses.replace(settings, unit_id=key)
 
@@ -69,8 +67,7 @@ def plan_traffic(settings: Any, model: str | Path, *, root: str | Path, key: str
         share, key = state.share(canary.ramp), state.experiment
     if share <= 0:
         return None
-    common = {"salt": settings.salt, "coverage_salt": settings.coverage_salt, "hash_attribute": settings.unit_id}
-    experiment = Experiment(key, (Arm("champion", 100 - share), Arm("canary", share)), **common)
+    experiment = settings.canary_experiment(key, share)
     return TrafficPlan("canary", {"champion": str(model), "canary": canary.challenger.text}, "champion",
                        experiment=experiment, unit_id=settings.unit_id, experiment_key=key, canary_share=share)
 

@@ -178,9 +178,14 @@ class DeploymentSettings:
             ramp = self.canary.ramp
             if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(ramp):
                 raise ConfigError(f"canary step: expected 0 to {len(ramp) - 1} (the ramp {list(ramp)}), got {step!r}")
-            share = ramp[step] / 100
-            return Experiment(self.experiment, (Arm("champion", 1 - share), Arm("canary", share)), **common)
+            return self.canary_experiment(self.experiment, ramp[step])
         return None
+
+    def canary_experiment(self, key: str, share: float) -> Experiment:
+        """Arms champion and canary with ``share`` percent on the canary (last, so that a growing share keeps its
+        units), under experiment ``key`` (the rollout's, from its state file): what serve and score assign by."""
+        common = {"salt": self.salt, "coverage_salt": self.coverage_salt, "hash_attribute": self.unit_id or "id"}
+        return Experiment(key, (Arm("champion", 100.0 - share), Arm("canary", float(share))), **common)
 
 
 def _check_keys(data: dict, allowed: list[str], where: str) -> None:

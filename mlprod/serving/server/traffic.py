@@ -129,14 +129,7 @@ class Router:
             key, share = self.deployment.experiment, float(ramp[0])
         else:
             key, share = state.experiment, state.share(ramp)
-        return self._cached(("canary", key, share), lambda: self._canary_experiment(key, share))
-
-    def _canary_experiment(self, key: str, share: float) -> Any:
-        from ...traffic.assignment import Arm, Experiment
-
-        d = self.deployment
-        return Experiment(key, (Arm("champion", 100.0 - share), Arm("canary", share)), salt=d.salt,
-                          coverage_salt=d.coverage_salt, hash_attribute=self.unit_id or "id")
+        return self._cached(("canary", key, share), lambda: self.deployment.canary_experiment(key, share))
 
     def _cached(self, key: tuple, build: Any) -> Any:
         found = self._experiments.get(key)
