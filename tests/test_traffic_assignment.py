@@ -234,3 +234,25 @@ def test_to_growthbook_names_every_field_another_sdk_needs():
 def test_invalid_experiments_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         Experiment(**{"key": "k", "arms": (Arm("a", 1), Arm("b", 1)), **kwargs})
+
+
+def test_column_ids_give_a_unit_the_same_arm_however_its_id_column_was_read():
+    """serve (JSON request) and score (a Parquet/CSV batch) normalise id columns with one function: an integer
+    column, the same ids as floats (a gap made pandas read them as float), as nullable Int64 and as text all
+    give the same arms, and missing ids are in no arm."""
+    import pandas as pd
+
+    from mlprod.errors import DataError
+    from mlprod.traffic.assignment import column_ids
+
+    exp = AB
+    ints = pd.Series(range(1000), dtype="int64")
+    want = assign(exp, column_ids(ints))
+    as_float = pd.Series(list(range(1000)) + [float("nan")], dtype="float64")
+    nullable = pd.Series(list(range(1000)) + [None], dtype="Int64")
+    texts = pd.Series([str(i) for i in range(1000)] + [None], dtype=object)
+    for column in (as_float, nullable, texts):
+        got = assign(exp, column_ids(column))
+        assert list(got[:1000]) == list(want) and got[1000] is None
+    with pytest.raises(DataError, match="whole numbers"):
+        assign(exp, column_ids(pd.Series([1.5, 2.0])))

@@ -92,11 +92,11 @@ def score_arms(plan: TrafficPlan, models: dict[str, Any], thresholds: dict[str, 
     import pandas as pd
 
     from ..data.columns import require_columns
-    from ..traffic.assignment import assign
+    from ..traffic.assignment import assign, column_ids
 
     require_columns(frame, {"deployment.unit_id": plan.unit_id}, source=source)
     names = list(plan.arms)
-    arm = assign(plan.experiment, unit_ids(frame[plan.unit_id])) if len(frame) else np.array([], dtype=object)
+    arm = assign(plan.experiment, column_ids(frame[plan.unit_id])) if len(frame) else np.array([], dtype=object)
     route = np.where(pd.isna(arm), plan.default_arm, arm).astype(object)
     parts, entries, counts = [], {}, {}
     for name in names:
@@ -124,19 +124,6 @@ def score_arms(plan: TrafficPlan, models: dict[str, Any], thresholds: dict[str, 
     if plan.canary_share is not None:
         traffic["canary_share"] = plan.canary_share
     return out, _merge_serving(entries) if serving_any else None, traffic
-
-
-def unit_ids(column: Any) -> Any:
-    """A unit id column as :func:`~mlprod.traffic.assignment.assign` takes it: whole numbers as they are; anything
-    else as text the way the prediction log writes unit_id (``12.0`` from a column with a gap is ``"12"``), a
-    missing value (None, NaN) as None (not in the experiment)."""
-    import pandas as pd
-
-    from ..serving.predictionlog.writer import unit_id_text
-
-    if pd.api.types.is_integer_dtype(column.dtype):
-        return column.to_numpy()
-    return [None if v is None or v is pd.NA or v != v else unit_id_text(v) for v in column.tolist()]
 
 
 def _primary_group(part: Any) -> Any:

@@ -170,6 +170,26 @@ def assign(experiment: Experiment, unit_ids: Any) -> Any:
     return names[assign_indices(experiment, unit_ids)]  # index -1 picks the trailing None
 
 
+def column_ids(column: Any) -> Any:
+    """A table's unit id column (a pandas Series or array) as :func:`assign` takes it, the same for ``mlprod serve``
+    (a request) and ``mlprod score`` (a batch): integers as they are; a missing value (None, NaN, NA, NaT) as None,
+    in no arm; a whole float (``12.0``: an integer column with a gap, or JSON numbers) as the integer, so a unit
+    keeps its arm whichever way its id was read. Anything else goes to :func:`assign`, which takes texts and whole
+    numbers only."""
+    values = column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
+    if values.dtype.kind in "iuU":
+        return values
+    out = []
+    for v in values.tolist():
+        if isinstance(v, float):
+            out.append(None if v != v else int(v) if v.is_integer() else v)
+        elif v is None or type(v).__name__ in ("NAType", "NaTType"):
+            out.append(None)
+        else:
+            out.append(v)
+    return out
+
+
 def _hash_one(seed: str, text: str) -> float:
     return (_fnv1a_py(str(_fnv1a_py(seed + text))) % 10000) / 10000
 

@@ -167,11 +167,13 @@ class Router:
         """(experiment key, groups of rows with the model answering each) for one request."""
         import numpy as np
 
+        from ...traffic.assignment import assign, column_ids
+
         experiment = self.experiment()
         champion = self.champion.current
         if experiment is None or self.unit_id is None or self.unit_id not in frame.columns:
             return (experiment.key if experiment is not None else None), [Group(None, "none", champion, None)]
-        arms = assign_rows(experiment, frame[self.unit_id])
+        arms = assign(experiment, column_ids(frame[self.unit_id]))
         groups = []
         for name in [*experiment.names, None]:
             positions = np.flatnonzero(arms == name) if name is not None else np.flatnonzero(
@@ -187,22 +189,6 @@ class Router:
         if len(groups) == 1:
             groups[0] = Group(groups[0].arm, groups[0].label, groups[0].loaded, None)
         return experiment.key, groups
-
-
-def assign_rows(experiment: Any, ids: Any) -> Any:
-    """Arm names (object array; None: in no arm) for a request's unit ids; a missing id is in no arm, a whole
-    float (12.0: JSON numbers in a column with a gap) counts as the integer."""
-    from ...traffic.assignment import assign
-
-    values = []
-    for v in ids.tolist():
-        if v is None or (isinstance(v, float) and v != v):
-            values.append(None)
-        elif isinstance(v, float) and v.is_integer():
-            values.append(int(v))
-        else:
-            values.append(v)
-    return assign(experiment, values)
 
 
 class ShadowScorer:
