@@ -84,3 +84,33 @@ def test_metrics_page_gives_the_canary_latency_p99_and_errors():
         'mlprod_serving_arm_latency_seconds_bucket{arm="canary",le="+Inf"} 1000'])
     served = g.served_metrics(g.parse_metrics(page))
     assert served == {"requests": 1000.0, "errors": 10.0, "latency_p99_ms": 1000.0}
+
+
+def test_ramp_plan_gives_the_regression_each_step_catches_and_simulations_confirm_it():
+    """mlprod canary plan's figures: at the planned fall for the 25 % step, about 80 % of simulated rollouts are
+    rolled back by the end of that step; steps with fewer than min_rows units in an arm catch nothing."""
+    rows = g.ramp_plan(list(RAMP), UNITS_PER_STEP, 0.80, drop=DROP, tau2=TAU2, alpha=ALPHA)
+    falls = [r["detectable_drop"] for r in rows]
+    assert [r["canary_units"] for r in rows] == [200, 1200, 6200, 26200]
+    assert all(a > b for a, b in zip(falls, falls[1:]))  # more units, smaller regressions caught
+    assert all(f > DROP for f in falls)  # nothing inside the allowance is ever the target
+    steps = rollback_steps(0.80, 0.80 - falls[2], 2000, seed=5)
+    by_step_25 = float((steps <= 2).mean())
+    print(f"\nplanned falls {np.round(falls, 4)}; rolled back by 25 % at the planned fall: {by_step_25:.3f}")
+    assert abs(by_step_25 - 0.8) <= 3 * np.sqrt(0.16 / 2000) + 0.01
+    tiny = g.ramp_plan(list(RAMP), 2_000, 0.80, drop=DROP, tau2=TAU2, alpha=ALPHA, min_rows=100)
+    assert tiny[0]["detectable_drop"] is None  # 20 canary units: below min_rows
+
+
+def test_canary_plan_command_prints_the_table_and_refuses_missing_figures(tmp_path, monkeypatch, capsys):
+    from mlprod.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        "project: {model_name: toy, key: lead_id, target: converted}\n"
+        "deployment: {mode: canary, experiment: toy-canary, canary: {ramp: [1, 5, 25, 100], step_hours: 24}}\n")
+    assert main(["canary", "plan", "--units-per-step", "20000", "--baseline", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "25" in out and "6200" in out and "points" in out
+    assert main(["canary", "plan", "--units-per-step", "20000"]) == 2
+    assert "--baseline" in capsys.readouterr().err

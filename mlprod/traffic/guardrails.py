@@ -170,3 +170,35 @@ def detection_power(p_champion: float, p_canary: float, n_champion, n_canary, *,
     theta = p_canary - p_champion + drop
     v = p_champion * (1 - p_champion) / n_a + p_canary * (1 - p_canary) / n_b
     return norm.cdf((-theta - sequential.half_width(v, tau2, alpha)) / np.sqrt(v))
+
+
+def detectable_regression(p_champion: float, n_champion: float, n_canary: float, *, drop: float, tau2: float,
+                          alpha: float, power: float = 0.8) -> float | None:
+    """The smallest fall of the canary's proportion below the champion's ``p_champion`` that one look with these
+    unit counts rolls back with probability ``power`` (:func:`detection_power`); None when even a canary that is
+    always wrong would not be caught that often (too few units)."""
+    from scipy.optimize import brentq
+
+    def short(delta: float) -> float:
+        return float(detection_power(p_champion, p_champion - delta, [n_champion], [n_canary], drop=drop, tau2=tau2,
+                                     alpha=alpha)[0]) - power
+
+    if min(n_champion, n_canary) < 1 or short(p_champion) < 0:
+        return None
+    return float(brentq(short, 0.0, p_champion, xtol=1e-6))
+
+
+def ramp_plan(ramp: list[float], units_per_step: int, p_champion: float, *, drop: float, tau2: float, alpha: float,
+              power: float = 0.8, min_rows: int = 100) -> list[dict[str, Any]]:
+    """Per ramp step, the units each arm has gathered by its end (``units_per_step`` new labelled units a step,
+    split by the step's share) and the regression that step's look catches with probability ``power`` (None:
+    fewer than ``min_rows`` units in an arm, or too few to catch any regression that often)."""
+    rows, n_champion, n_canary = [], 0.0, 0.0
+    for share in ramp:
+        n_canary += units_per_step * share / 100
+        n_champion += units_per_step * (100 - share) / 100
+        delta = None if min(n_champion, n_canary) < min_rows else detectable_regression(
+            p_champion, n_champion, n_canary, drop=drop, tau2=tau2, alpha=alpha, power=power)
+        rows.append({"share": share, "canary_units": int(round(n_canary)), "champion_units": int(round(n_champion)),
+                     "detectable_drop": delta})
+    return rows
