@@ -236,3 +236,26 @@ def test_status_answers_before_a_rollout_and_after_it_started(project, toys, cap
     capsys.readouterr()
     assert main(["canary", "status"]) == 0
     assert "running, step 0 of" in capsys.readouterr().out
+
+
+def test_start_with_a_version_points_the_canary_alias_through_the_registry_history(project, capsys):
+    """A user's way to a canary: `mlprod canary start --version N` moves NAME@canary (logged, compare-and-set),
+    refusing the champion's version and a version that does not exist, and never while a rollout runs."""
+    from mlprod.cli import main
+    from mlprod.registry.store import Registry
+
+    registry = Registry.open()
+    registry.client.delete_registered_model_alias(MODEL, "canary")
+    assert main(["canary", "start"]) == 2
+    assert "--version" in capsys.readouterr().err
+    assert main(["canary", "start", "--version", "2"]) == 2  # the champion
+    assert "is the champion" in capsys.readouterr().err
+    assert main(["canary", "start", "--version", "99"]) == 2
+    assert "no version 99" in capsys.readouterr().err
+    assert registry.alias(MODEL, "canary") is None  # nothing moved by the refusals
+    assert main(["canary", "start", "--version", "3"]) == 0
+    assert str(registry.alias(MODEL, "canary").version) == "3"
+    move = moves(project)[-1]
+    assert (move["alias"], move["action"], move.get("from_version"), move["to_version"]) == ("canary", "canary", None, "3")
+    assert main(["canary", "start", "--version", "1"]) == 2  # a rollout is running: the alias stays
+    assert str(registry.alias(MODEL, "canary").version) == "3"

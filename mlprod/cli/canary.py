@@ -18,6 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "idempotent. status: show the rollout. plan: before starting, the regression of the realised accuracy each ramp step catches with 80 %% power, for --units-per-step labelled units a step. Exit codes: 0 done (whatever the action), 2 bad "
                     "settings, state or registry.")
     p.add_argument("action", choices=("start", "step", "status", "plan"))
+    p.add_argument("--version", metavar="N", help="start: point NAME@canary at version N first (the challenger)")
     p.add_argument("--params-file", metavar="FILE", help="params file (default: the project's params.yaml)")
     p.add_argument("--metrics-url", metavar="URL", help="step: a serve /metrics page (canary latency, errors)")
     p.add_argument("--min-rows", type=int, default=100,
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "plan":
         return _plan(project, args)
     if args.action == "start":
-        state = canary.start(project)
+        state = canary.start(project, version=args.version)
         print(f"mlprod canary: started {state.model} version {state.canary_version} against champion "
               f"{state.champion_version}: step 0, {state.share(project.canary.ramp):g} % of units "
               f"({project.state_file})", file=sys.stderr)

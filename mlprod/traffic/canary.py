@@ -92,27 +92,32 @@ def now_text(moment: datetime | None = None) -> str:
 
 
 # -- start -----------------------------------------------------------------------------------------------------
-def start(project: Project, *, registry=None, now: datetime | None = None) -> CanaryState:
-    """Begin a rollout at step 0: needs ``mode: canary`` and both ``NAME@canary`` and ``NAME@champion``."""
+def start(project: Project, *, registry=None, now: datetime | None = None, version: str | None = None) -> CanaryState:
+    """Begin a rollout at step 0: needs ``mode: canary``, ``NAME@champion`` and ``NAME@canary`` (``version``: point
+    ``NAME@canary`` at that version first, logged in the registry history)."""
     from ..registry.store import Registry
 
     canary = project.canary
     registry = registry or Registry.open(project.root)
     registry.require_model(canary.model)
-    versions = {}
-    for alias in (CANARY_ALIAS, "champion"):
-        found = registry.alias(canary.model, alias)
-        if found is None:
-            raise ConfigError(f"{canary.model!r} has no {alias!r} alias; a canary needs {canary.model}@canary (the "
-                              f"challenger) and {canary.model}@champion: set them with mlprod promote / the registry")
-        versions[alias] = str(found.version)
-    if versions[CANARY_ALIAS] == versions["champion"]:
-        raise ConfigError(f"{canary.model}@canary and @champion are both version {versions['champion']}; point the "
-                          "canary alias at the challenger's version")
     old = read_state(project.state_file)
     if old is not None and old.status == "running":
         raise ConfigError(f"{project.state_file}: a rollout of {old.model} version {old.canary_version} is running "
                           f"(step {old.step}); let mlprod canary step finish it, or remove the file to start over")
+    if version is not None:
+        point_canary(registry, canary.model, str(version), reason=f"canary {project.deployment.experiment}: start")
+    versions = {}
+    for alias in (CANARY_ALIAS, "champion"):
+        found = registry.alias(canary.model, alias)
+        if found is None:
+            how = ("mlprod canary start --version N sets it to the challenger's version" if alias == CANARY_ALIAS else
+                   "mlprod promote sets it")
+            raise ConfigError(f"{canary.model!r} has no {alias!r} alias; a canary needs {canary.model}@canary (the "
+                              f"challenger) and {canary.model}@champion: {how}")
+        versions[alias] = str(found.version)
+    if versions[CANARY_ALIAS] == versions["champion"]:
+        raise ConfigError(f"{canary.model}@canary and @champion are both version {versions['champion']}; point the "
+                          "canary alias at the challenger's version (mlprod canary start --version N)")
     moment = now_text(now)
     state = CanaryState(experiment=project.deployment.experiment or "", model=canary.model,
                         canary_version=versions[CANARY_ALIAS], champion_version=versions["champion"], step=0,
@@ -120,6 +125,28 @@ def start(project: Project, *, registry=None, now: datetime | None = None) -> Ca
                         history=({"time": moment, "step": 0, "action": "start", "reasons": []},))
     write_state(project.state_file, state)
     return state
+
+
+def point_canary(registry, model: str, version: str, *, reason: str) -> None:
+    """Move ``NAME@canary`` to ``version`` (compare-and-set under the registry lock, in the alias-move log, so
+    ``mlprod registry history`` shows it); the champion's own version is refused."""
+    from ..registry import history
+    from ..registry.champion import CHAMPION, move_alias
+
+    registry.version(model, version)  # a clear error for a version that does not exist
+    with registry.lock(model):
+        history.settle(registry, model, CANARY_ALIAS)
+        champion = registry.alias(model, CHAMPION)
+        if champion is not None and str(champion.version) == version:
+            raise ConfigError(f"{model!r} version {version} is the champion; a canary is another version (the "
+                              "challenger registered by the register stage)")
+        current = registry.alias(model, CANARY_ALIAS)
+        current = None if current is None else str(current.version)
+        if current == version:
+            return
+        move = history.begin_move(registry, model, alias=CANARY_ALIAS, action="canary", to_version=version,
+                                  from_version=current, reason=reason)
+        move_alias(registry, model, move, expected_before=current)
 
 
 def status(project: Project) -> CanaryState:
