@@ -189,7 +189,7 @@ def test_a_realised_regression_is_rolled_back_once_labels_arrive(project):
     ("mode-none", "deployment.mode is 'none'"),
     ("no-state", "no canary rollout has started"),
     ("bad-state", "not a readable canary state file"),
-    ("bad-step", "the ramp [10.0, 50.0, 100.0] has 3 steps"),
+    ("bad-step", "at step 7 but deployment.canary.ramp has 3 step(s)"),
     ("alias-moved", "toy@canary points to version 1"),
     ("no-canary-alias", "has no 'canary' alias"),
 ])
@@ -259,3 +259,28 @@ def test_start_with_a_version_points_the_canary_alias_through_the_registry_histo
     assert (move["alias"], move["action"], move.get("from_version"), move["to_version"]) == ("canary", "canary", None, "3")
     assert main(["canary", "start", "--version", "1"]) == 2  # a rollout is running: the alias stays
     assert str(registry.alias(MODEL, "canary").version) == "3"
+
+
+def test_register_alias_canary_points_the_canary_at_a_challenger_that_passes_and_leaves_the_champion(project, toys):
+    """params.yaml register.alias: canary: the register stage's promote() gives a passing challenger NAME@canary
+    (outcome canary, logged), the champion stays; `mlprod canary start` then needs no --version."""
+    from mlprod.cli import main
+    from mlprod.registry.champion import EvaluationInputs, evaluate, promote
+    from mlprod.registry.decision import verdict_line
+    from mlprod.registry.gates import GatePolicy
+    from mlprod.registry.settings import parse_settings
+    from mlprod.registry.store import Registry
+
+    registry = Registry.open()
+    registry.client.delete_registered_model_alias(MODEL, "canary")
+    inputs = EvaluationInputs(policy=GatePolicy(metrics=()), holdout_path=str(toys.holdout), target="converted")
+    decision = promote(evaluate(MODEL, 3, inputs, registry=registry), registry=registry, alias="canary")
+    assert decision.outcome == "canary" and "CANARY" in verdict_line(decision)
+    assert str(registry.alias(MODEL, "canary").version) == "3"
+    assert str(registry.alias(MODEL, "champion").version) == "2"
+    move = moves(project)[-1]
+    assert (move["alias"], move["action"], move["to_version"]) == ("canary", "canary", "3")
+    assert move["decision"].endswith(f"{decision.decision_id}.json")
+    assert main(["canary", "start"]) == 0
+    with pytest.raises(Exception, match="alias: expected one of champion, canary"):
+        parse_settings({"alias": "production"})

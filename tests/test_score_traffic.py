@@ -155,7 +155,7 @@ def test_score_command_reads_the_deployment_and_the_canary_share_from_the_state_
     holdout = pd.read_parquet(toys.holdout).drop(columns="converted").iloc[:400].reset_index(drop=True)
     holdout.insert(0, "uid", [f"u{i}" for i in range(len(holdout))])
     holdout.to_parquet(inbox / "b1.parquet", index=False)
-    write_state(state_path(tmp_path), CanaryState("can-state", "toy", "2", "3", step=1))
+    write_state(state_path(tmp_path), CanaryState("can-state", "toy", "2", "3", step_started="2026-11-30T06:00:00+00:00", step=1))
     code = main(["score", "toy@champion", str(inbox), "-o", str(tmp_path / "predictions"), "--no-gates"])
     assert code == 0
     frame = records.read_predictions(tmp_path / "predictions", "b1")
@@ -173,7 +173,7 @@ def test_score_command_reads_the_deployment_and_the_canary_share_from_the_state_
     assert frame.loc[canary, "model_sha256"].iloc[0] != frame.loc[~canary, "model_sha256"].iloc[0]
     del versions
     # rolled back: the champion scores every row, the record has no traffic group
-    write_state(state_path(tmp_path), CanaryState("can-state", "toy", "2", "3", step=1, status="rolled_back"))
+    write_state(state_path(tmp_path), CanaryState("can-state", "toy", "2", "3", step_started="2026-11-30T06:00:00+00:00", step=1, status="rolled_back"))
     holdout.to_parquet(inbox / "b2.parquet", index=False)
     assert main(["score", "toy@champion", str(inbox), "-o", str(tmp_path / "predictions"), "--no-gates"]) == 0
     after = records.read_predictions(tmp_path / "predictions", "b2")

@@ -190,12 +190,12 @@ def test_canary_share_follows_the_state_file_written_while_the_server_runs(regis
         assert ready["version"] == OLD and ready["deployment"]["arms"]["canary"]["version"] == NEW
         step0 = expected("exp-canary", 10)  # no state file, NAME@canary exists: step 0
         assert answered() == step0 and 5 < step0.count(NEW) < 40
-        state = CanaryState("exp-canary-2", NAME, "2", "1", step=1)
+        state = CanaryState("exp-canary-2", NAME, "2", "1", step_started="2026-11-30T06:00:00+00:00", step=1)
         write_state(state_path(tmp_path), state)
         step1 = expected("exp-canary-2", 50)
         wait_for(step1)
         assert 60 < step1.count(NEW) < 140
-        write_state(state_path(tmp_path), CanaryState("exp-canary-2", NAME, "2", "1", step=1, status="rolled_back"))
+        write_state(state_path(tmp_path), CanaryState("exp-canary-2", NAME, "2", "1", step_started="2026-11-30T06:00:00+00:00", step=1, status="rolled_back"))
         wait_for([OLD] * len(ids))
         assert server.wait_ready()["deployment"]["experiment"] == "exp-canary-2"
     finally:

@@ -31,12 +31,20 @@ def test_round_trip_sorted_and_versioned(tmp_path):
      '"oops": 1}', "unknown field(s) oops"),
     ('{"schema_version": 1, "experiment": "e", "model": "m", "canary_version": "1", "champion_version": null, '
      '"step": -1}', "step must be a whole number"),
-    ('{"schema_version": 1, "experiment": "e"}', "missing"),
+    ('{"schema_version": 1, "experiment": "e"}', "missing field(s) model, canary_version, champion_version"),
+    ('{"schema_version": 1, "experiment": "e", "model": "m", "canary_version": 3, "champion_version": null, '
+     '"step_started": "2026-11-30T06:00:00Z"}', "canary_version must be texts"),
+    ('{"schema_version": 1, "experiment": "e", "model": "m", "canary_version": "3", "champion_version": null, '
+     '"step_started": "2026"}', "step_started '2026' is not an ISO 8601 time with a zone"),
+    ('{"schema_version": 1, "experiment": "e", "model": "m", "canary_version": "3", "champion_version": null, '
+     '"step_started": "2026-11-30T06:00:00Z", "history": "x"}', "history must be a list of objects"),
+    ('{"schema_version": 1, "experiment": "e", "model": "m", "canary_version": "3", "champion_version": null, '
+     '"step_started": "2026-11-30T06:00:00Z", "step": 9}', "at step 9 but deployment.canary.ramp has 4 step"),
 ])
 def test_a_bad_state_file_is_a_clear_error_naming_it(tmp_path, content, message):
     path = state_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(content)
     with pytest.raises(ConfigError, match="state.json") as info:
-        read_state(path)
+        read_state(path, ramp=(1, 5, 25, 100))
     assert message in str(info.value)

@@ -19,7 +19,7 @@ def fallback_metrics(card: ModelCard) -> list[tuple[str, str, str, str]]:
 
 
 def tone(status: str | None) -> str:
-    return {"passed": "good", "promoted": "good", "unchanged": "good", "warned": "warn", "forced": "warn",
+    return {"passed": "good", "promoted": "good", "unchanged": "good", "canary": "warn", "warned": "warn", "forced": "warn",
             "failed": "bad", "rejected": "bad"}.get(str(status), "na")
 
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         from ..traffic.canary_state import read_state
 
         ramp = project.canary.ramp
-        state = read_state(project.state_file)
+        state = read_state(project.state_file, project.canary.ramp)
         if state is None:  # a question with an answer, not an error
             print(f"{project.canary.model}: no canary rollout has started ({project.state_file} does not exist); "
                   "mlprod canary start begins one")

@@ -58,7 +58,7 @@ def plan_traffic(settings: Any, model: str | Path, *, root: str | Path, key: str
     from ..traffic.canary_state import read_state, state_path
 
     canary = settings.canary
-    state = read_state(state_path(root))
+    state = read_state(state_path(root), canary.ramp)
     if state is None:
         if not _alias_exists(canary.model, "canary", root):
             return None

@@ -36,6 +36,7 @@ from .upstream import drift_gate, validation_gate
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
+CANARY = "canary"  # the alias a canary rollout serves beside the champion (mlprod.traffic.canary)
 _CURRENT = object()
 
 
@@ -102,8 +103,12 @@ def unevaluated(model: str, version: str | int, inputs: EvaluationInputs, proble
                     user=current_user(), inputs=None)
 
 
-def promote(decision: Decision, *, force: bool = False, reason: str = "", registry: Registry | None = None) -> Decision:
-    """Move ``champion`` to the challenger if ``decision`` passed (or ``force`` with a ``reason``)."""
+def promote(decision: Decision, *, force: bool = False, reason: str = "", registry: Registry | None = None,
+            alias: str = CHAMPION) -> Decision:
+    """Move ``champion`` to the challenger if ``decision`` passed (or ``force`` with a ``reason``).
+
+    ``alias="canary"``: a challenger that passes the gates gets ``NAME@canary`` instead (outcome ``canary``); the
+    champion then moves only through the canary rollout's last step (:mod:`mlprod.traffic.canary`)."""
     if force and not reason.strip():
         raise RegistryError("a forced promotion needs a reason (--reason TEXT); it is recorded in the history")
     registry = registry or Registry.open()
@@ -113,6 +118,13 @@ def promote(decision: Decision, *, force: bool = False, reason: str = "", regist
     if not decision.passed and not force:
         return _record(registry, decision.replace(outcome="rejected", reason=f"gates failed: "
                                                   f"{', '.join(decision.blocking)}"))
+    if alias == CANARY:
+        move = point_alias(registry, model, CANARY, str(challenger), action="canary",
+                           reason=reason or "gates passed", decision=decision.reference)
+        return _record(registry, decision.replace(outcome="canary", reason=reason,
+                                                  alias_move=None if move is None else move.to_dict() | {"state": "done"}))
+    if alias != CHAMPION:
+        raise RegistryError(f"promote: alias must be {CHAMPION!r} or {CANARY!r}, got {alias!r}")
     with registry.lock(model):
         history.settle(registry, model, CHAMPION)
         current = registry.alias(model, CHAMPION)
@@ -140,6 +152,26 @@ def promote(decision: Decision, *, force: bool = False, reason: str = "", regist
     decision = decision.replace(outcome=outcome, reason=reason, alias_move=move.to_dict() | {"state": "done"})
     note = _follow_serving(registry, model)
     return _record(registry, decision.replace(notes=decision.notes + (note,)) if note else decision)
+
+
+def point_alias(registry: Registry, model: str, alias: str, version: str, *, action: str, reason: str,
+                decision: str | None = None) -> history.AliasMove | None:
+    """Move a non-champion ``alias`` (e.g. ``canary``) to ``version`` under the lock, logged; the champion's own
+    version is refused. None when the alias already points there."""
+    registry.version(model, version)  # a clear error for a version that does not exist
+    with registry.lock(model):
+        history.settle(registry, model, alias)
+        champion = _version(registry.alias(model, CHAMPION))
+        if champion == version:
+            raise RegistryError(f"{model!r} version {version} is the champion; the {alias} alias goes on another "
+                                "version (the challenger registered by the register stage)")
+        current = _version(registry.alias(model, alias))
+        if current == version:
+            return None
+        move = history.begin_move(registry, model, alias=alias, action=action, to_version=version,
+                                  from_version=current, reason=reason, decision=decision)
+        move_alias(registry, model, move, expected_before=current)
+    return move
 
 
 def rollback(model: str, *, reason: str = "", registry: Registry | None = None) -> history.AliasMove:

@@ -20,7 +20,7 @@ from .. import atomic
 from .gates import GateResult
 
 SCHEMA_VERSION = 1
-OUTCOMES = ("pending", "promoted", "forced", "rejected", "unchanged")
+OUTCOMES = ("pending", "promoted", "forced", "rejected", "unchanged", "canary")  # canary: passed, NAME@canary moved
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,9 @@ def verdict_line(decision: Decision) -> str:
         return f"REJECTED ({failing} failed): champion stays {old}"
     if decision.outcome == "unchanged":
         return f"UNCHANGED: {new} is already the champion"
+    if decision.outcome == "canary":
+        return (f"CANARY: gates passed; {decision.model}@canary -> {new}, champion stays {old} until the canary "
+                "rollout reaches 100 % (mlprod canary start)")
     return ("gates PASSED" if decision.passed else f"gates FAILED ({failing})") + " (not promoted yet)"
 
 

@@ -20,7 +20,9 @@ _DEFAULTS: dict[str, Any] = {
     "require_drift_report": False, "model_card": None, "decision_file": "reports/register/decision.json",
     "metrics_file": "metrics/register.json", "fail_on_reject": False,
     "fallback_dir": None, "fallback_decision_file": "reports/register/fallback_decision.json",
+    "alias": "champion",
 }
+ALIASES = ("champion", "canary")  # what a challenger that passes the gates moves (docs/traffic.md for canary)
 KEYS = tuple(_DEFAULTS)
 _PATHS = ("model_dir", "holdout_path", "validation_summary", "drift_report", "model_card", "decision_file",
           "metrics_file", "fallback_dir", "fallback_decision_file")
@@ -41,6 +43,7 @@ class RegisterSettings:
     fail_on_reject: bool
     fallback_dir: str | None = None  # the evaluated fallback model (NAME-fallback); None: the project has none
     fallback_decision_file: str = "reports/register/fallback_decision.json"
+    alias: str = "champion"  # champion: promote; canary: point NAME@canary, the canary rollout moves the champion
 
     def inputs(self, **overrides: Any) -> Any:
         from .champion import EvaluationInputs
@@ -68,6 +71,10 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
     for key in ("require_validation", "require_drift_report", "fail_on_reject"):
         if not isinstance(values[key], bool):
             raise ConfigError(f"{where}.{key}: expected true or false, got {values[key]!r}")
+    if values["alias"] not in ALIASES:
+        raise ConfigError(f"{where}.alias: expected one of {', '.join(ALIASES)}, got {values['alias']!r}; champion "
+                          "promotes a challenger that passes the gates, canary points NAME@canary at it for a canary "
+                          "rollout (mlprod canary start)")
     block_on = values["block_on_drift"]
     if block_on is not None and (not isinstance(block_on, list) or not all(isinstance(t, str) for t in block_on)):
         raise ConfigError(f"{where}.block_on_drift: expected a list of drift triggers (e.g. [performance]), [] or "
@@ -91,7 +98,7 @@ def parse_settings(data: Mapping[str, Any] | None, *, where: str = f"params.yaml
                             drift_report=values["drift_report"], model_card=values["model_card"],
                             decision_file=values["decision_file"], metrics_file=values["metrics_file"],
                             fail_on_reject=values["fail_on_reject"], fallback_dir=values["fallback_dir"],
-                            fallback_decision_file=values["fallback_decision_file"])
+                            fallback_decision_file=values["fallback_decision_file"], alias=values["alias"])
 
 
 def load_settings(params_file: str | Path | None = None) -> RegisterSettings:

@@ -100,7 +100,7 @@ def start(project: Project, *, registry=None, now: datetime | None = None, versi
     canary = project.canary
     registry = registry or Registry.open(project.root)
     registry.require_model(canary.model)
-    old = read_state(project.state_file)
+    old = read_state(project.state_file, project.canary.ramp)
     if old is not None and old.status == "running":
         raise ConfigError(f"{project.state_file}: a rollout of {old.model} version {old.canary_version} is running "
                           f"(step {old.step}); let mlprod canary step finish it, or remove the file to start over")
@@ -128,29 +128,14 @@ def start(project: Project, *, registry=None, now: datetime | None = None, versi
 
 
 def point_canary(registry, model: str, version: str, *, reason: str) -> None:
-    """Move ``NAME@canary`` to ``version`` (compare-and-set under the registry lock, in the alias-move log, so
-    ``mlprod registry history`` shows it); the champion's own version is refused."""
-    from ..registry import history
-    from ..registry.champion import CHAMPION, move_alias
+    """Move ``NAME@canary`` to ``version``, logged in the registry history (``mlprod canary start --version``)."""
+    from ..registry.champion import point_alias
 
-    registry.version(model, version)  # a clear error for a version that does not exist
-    with registry.lock(model):
-        history.settle(registry, model, CANARY_ALIAS)
-        champion = registry.alias(model, CHAMPION)
-        if champion is not None and str(champion.version) == version:
-            raise ConfigError(f"{model!r} version {version} is the champion; a canary is another version (the "
-                              "challenger registered by the register stage)")
-        current = registry.alias(model, CANARY_ALIAS)
-        current = None if current is None else str(current.version)
-        if current == version:
-            return
-        move = history.begin_move(registry, model, alias=CANARY_ALIAS, action="canary", to_version=version,
-                                  from_version=current, reason=reason)
-        move_alias(registry, model, move, expected_before=current)
+    point_alias(registry, model, CANARY_ALIAS, version, action="canary", reason=reason)
 
 
 def status(project: Project) -> CanaryState:
-    state = read_state(project.state_file)
+    state = read_state(project.state_file, project.canary.ramp)
     if state is None:
         raise ConfigError(f"{project.state_file}: no canary rollout has started; run mlprod canary start")
     return state
@@ -359,14 +344,7 @@ def _check_state(project: Project, state: CanaryState) -> None:
     if state.model != canary.model:
         raise ConfigError(f"{project.state_file}: the rollout is of {state.model!r}, params.yaml names "
                           f"{canary.model!r}; {fix}")
-    if state.step >= len(canary.ramp):
-        raise ConfigError(f"{project.state_file}: step {state.step}, but the ramp {list(canary.ramp)} has "
-                          f"{len(canary.ramp)} steps; {fix}")
-    try:
-        _parse_time(state.step_started)
-    except ValueError:
-        raise ConfigError(f"{project.state_file}: step_started {state.step_started!r} is not an ISO 8601 time; "
-                          f"{fix}") from None
+    # the step against the ramp and the times are checked by read_state
 
 
 def _check_alias(registry, state: CanaryState) -> None:

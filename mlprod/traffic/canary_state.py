@@ -20,7 +20,7 @@ is ``canary`` and a ``NAME@canary`` alias exists; :func:`read_state` returns Non
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,10 @@ def state_path(root: str | Path = ".") -> Path:
     return Path(root) / CANARY_STATE
 
 
-def read_state(path: str | Path) -> CanaryState | None:
+def read_state(path: str | Path, ramp: tuple[float, ...] | list[float] | None = None) -> CanaryState | None:
     """The state in ``path``, or None when there is no file; a ConfigError naming the file for anything else
-    (not JSON, a newer schema version, missing or wrong fields), with how to fix it."""
+    (not JSON, a newer schema version, missing or wrong fields, times that are not ISO 8601 with a zone, a step
+    beyond ``ramp``: the ramp in params.yaml was shortened during the rollout), with how to fix it."""
     path = Path(path)
     if not path.is_file():
         if path.exists():
@@ -88,15 +89,42 @@ def read_state(path: str | Path) -> CanaryState | None:
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}; {fix}")
-    try:
-        state = CanaryState(**{**fields, "history": tuple(fields.get("history") or ())})
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}; {fix}") from None
+    required = [name for name, f in CanaryState.__dataclass_fields__.items()
+                if name not in fields and f.default is MISSING and f.default_factory is MISSING]
+    if required:
+        raise ConfigError(f"{path}: missing field(s) {', '.join(required)}; {fix}")
+    history = fields.get("history") or []
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise ConfigError(f"{path}: history must be a list of objects; {fix}")
+    state = CanaryState(**{**fields, "history": tuple(history)})
     step_ok = isinstance(state.step, int) and not isinstance(state.step, bool) and state.step >= 0
-    if not step_ok or state.status not in STATUSES or not isinstance(state.experiment, str):
+    if not step_ok or state.status not in STATUSES:
         raise ConfigError(f"{path}: step must be a whole number >= 0 and status one of {', '.join(STATUSES)} "
                           f"(got step {state.step!r}, status {state.status!r}); {fix}")
+    texts = ("experiment", "model", "canary_version", "step_started")
+    wrong = [name for name in texts if not isinstance(getattr(state, name), str) or not getattr(state, name)]
+    wrong += [name for name in ("champion_version", "updated") if getattr(state, name) is not None
+              and not isinstance(getattr(state, name), str)]
+    if wrong:
+        raise ConfigError(f"{path}: {', '.join(wrong)} must be texts; {fix}")
+    for name in ("step_started", "updated"):
+        if getattr(state, name) and not _zoned_time(getattr(state, name)):
+            raise ConfigError(f"{path}: {name} {getattr(state, name)!r} is not an ISO 8601 time with a zone "
+                              f"(e.g. 2026-11-30T06:00:00+00:00); {fix}")
+    if ramp is not None and state.status == "running" and state.step >= len(ramp):
+        raise ConfigError(f"{path}: the rollout is at step {state.step} but deployment.canary.ramp has "
+                          f"{len(ramp)} step(s) ({list(ramp)}); the ramp was changed during the rollout: restore it, "
+                          "or remove the state file and start again (mlprod canary start)")
     return state
+
+
+def _zoned_time(text: str) -> bool:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def write_state(path: str | Path, state: CanaryState) -> Path:

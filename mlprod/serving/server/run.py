@@ -76,7 +76,7 @@ def check_deployment(config: ServeConfig) -> ServeConfig:
     if deployment.mode == "canary":
         from ...traffic.canary_state import read_state, state_path
 
-        read_state(state_path(config.root))
+        read_state(state_path(config.root), deployment.canary.ramp)
     if deployment.mode == "blue_green":
         log.info("blue-green: serving %s; switch with mlprod promote / mlprod rollback (hot reloaded within "
                  "--poll-seconds)", config.reference)

@@ -155,7 +155,7 @@ class Router:
             from ...traffic.canary_state import read_state
 
             try:
-                self._state = read_state(self._state_path)
+                self._state = read_state(self._state_path, self.deployment.canary.ramp)
             except MlprodError as exc:  # a broken file while serving: keep routing by the last good state
                 log.error("canary state not re-read, still routing by the last one read: %s", exc)
             self._state_mtime = mtime
