@@ -11,7 +11,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("params.yaml", "dvc.yaml", "schema.yaml", "notebooks", "pipelines", ".dvc/config", ".dvcignore", ".gitignore")
+PROJECT_FILES = ("params.yaml", "dvc.yaml", "schema.yaml", "notebooks", "pipelines", ".dvc/config", ".dvc/plots", ".dvcignore",
+                 ".gitignore")
 GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
 
 

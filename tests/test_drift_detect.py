@@ -109,12 +109,28 @@ def test_outputs_are_written_atomically_and_deterministically(tmp_path, report):
     for kind, path in first.items():
         assert path.read_bytes() == second[kind].read_bytes(), kind
     features = pd.read_csv(first["features_csv"])
-    assert list(features.columns) == ["feature", "kind", "test", "statistic", "p_value", "threshold", "drifted"]
+    assert list(features.columns) == ["feature", "kind", "test", "statistic", "p_value", "threshold", "drifted",
+                                      "drift_score"]
     assert set(features.feature) == set(FEATURES) | {"prediction"}
     windows = pd.read_csv(first["windows_csv"])
     assert len(windows) == len(report.concept.windows) and windows.roc_auc.between(0, 1).all()
     html = first["html_file"].read_text()
     assert "<script" not in html and "Retraining recommended" in html
+
+
+def test_plot_csvs_hold_one_drift_scale_with_its_threshold_and_dated_windows(tmp_path, report):
+    """dvc plots draws drift_score (1 = each test's threshold) and the windows by their first date."""
+    written = report.write(tmp_path, features_csv=tmp_path / "f.csv", windows_csv=tmp_path / "w.csv")
+    features = pd.read_csv(written["features_csv"])
+    assert ((features.drift_score >= 1) == features.drifted.astype(bool)).all()  # the score is drifted's scale
+    assert features.threshold.notna().all() and features.test.notna().all()
+    windows = pd.read_csv(written["windows_csv"], dtype={"first_date": str, "last_date": str})
+    assert list(windows.columns[:4]) == ["window", "first_date", "last_date", "period"]
+    assert windows.first_date.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert (windows.first_date <= windows.last_date).all() and windows.first_date.is_monotonic_increasing
+    assert windows.first_date.iloc[0] >= "2024-07-01"  # the current period of the demo split
+    assert (windows.period == windows.first_date + " to " + windows.last_date).all()
+    assert [w.first for w in report.concept.windows] == windows.first_date.tolist()
 
 
 def test_prometheus_text_escapes_label_values(report):

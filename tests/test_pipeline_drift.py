@@ -43,7 +43,7 @@ def test_outputs_are_usable_by_dvc_and_prometheus(project):
     drift = metrics[""]["data"]["metrics/drift.json"]["data"]
     assert drift["feature_drift"]["share_drifted"] == pytest.approx(3 / 7, abs=1e-6)
     plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
-    assert {"Drift by feature (current vs reference)", "ROC AUC by window (current data)"} <= set(plots["data"])
+    assert {"Drift score by column (current vs reference)", "ROC AUC by window (current data)"} <= set(plots["data"])
     prom = (project / "reports" / "drift" / "drift.prom").read_text()
     assert "mlprod_drift_retrain_required 1\n" in prom
     assert re.search(r'^mlprod_drift_feature_drifted\{feature="income"\} 1$', prom, re.MULTILINE)
@@ -79,3 +79,68 @@ def test_cli_on_the_saved_profile_exits_nonzero_when_retraining_is_due(project):
     assert "retraining is due" in done.stderr
     same = json.loads((project / "cli_out" / "drift.json").read_text())
     assert same == json.loads((project / "metrics" / "drift.json").read_text())
+
+
+def _top_level_plots(project: Path, *, with_data: bool = True) -> list[str]:
+    """The titles of the top-level plot definitions of every dvc.yaml (``with_data``: whose data files exist)."""
+    import yaml
+
+    titles = []
+    for dvcfile in [project / "dvc.yaml", *sorted((project / "pipelines").glob("*/dvc.yaml"))]:
+        for entry in yaml.safe_load(dvcfile.read_text()).get("plots") or []:
+            (title, spec), = entry.items()
+            if not with_data or all((dvcfile.parent / f).resolve().is_file() for f in spec["y"]):
+                titles.append(title)
+    return titles
+
+
+def test_dvc_plots_draws_each_definition_once_with_the_project_templates(project):
+    plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
+    expected = _top_level_plots(project)
+    assert len(expected) == 6  # the training pipeline's (monitoring has not run here)
+    assert sorted(plots["data"]) == sorted(_top_level_plots(project, with_data=False))  # no stage plots
+    drawn = [title for title, charts in plots["data"].items() if charts]
+    assert sorted(drawn) == sorted(expected)  # no extra chart of a column against the row number
+    assert all(len(plots["data"][title]) == 1 for title in drawn)
+    spec = plots["data"]["ROC"][0]["content"]
+    layers = spec["layer"]
+    assert [v["diagonal"] for v in layers[0]["data"]["values"]] == [0, 1]  # the diagonal of a random ranking
+    assert layers[1]["encoding"]["x"]["title"] == "false positive rate"
+    calibration = plots["data"]["Calibration"][0]["content"]["layer"]
+    assert [v["diagonal"] for v in calibration[0]["data"]["values"]] == [0, 1]
+    drift = plots["data"]["Drift score by column (current vs reference)"][0]["content"]
+    assert drift["layer"][1]["data"]["values"] == [{"threshold": 1}]  # the threshold, on the score's scale
+    rows = drift["data"]["values"]
+    over = {row["feature"] for row in rows if float(row["drift_score"]) >= 1}
+    assert over == {row["feature"] for row in rows if row["drifted"] == "1"} and over - {"prediction"} == SHIFTED
+    window = plots["data"]["ROC AUC by window (current data)"][0]["content"]
+    assert window["encoding"]["x"]["type"] == "temporal"
+    starts = [row["first_date"] for row in window["data"]["values"]]
+    assert starts and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in starts) and starts == sorted(starts)
+
+
+def test_dvc_plots_page_renders_offline_at_phone_and_desktop_width(project):
+    from browser import check_page, chromium
+
+    done = sh([str(BIN / "dvc"), "plots", "show"], project)
+    page = project / "dvc_plots" / "index.html"
+    assert page.is_file(), done.stdout + done.stderr
+    html = page.read_text()
+    assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", html, re.IGNORECASE)  # DVC's CDN tags are gone
+    assert "vega-embed 6." in html and "BSD-3-Clause" in html  # inlined with its name, version and licence
+    charts = len(_top_level_plots(project, with_data=False))  # DVC draws a (blank) chart for missing data too
+    with chromium() as browser:
+        for width in (360, 1400):
+            check = check_page(browser, page.as_uri(), width)
+            assert check.problems() == [], check.problems()
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            try:
+                view = context.new_page()
+                view.goto(page.as_uri(), wait_until="load")
+                view.wait_for_function(f"document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks')"
+                                       f".length >= {charts}", timeout=15_000)
+                rendered = view.evaluate("""() => [...document.querySelectorAll('body > div[id]')].map(
+                    d => d.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length)""")
+            finally:
+                context.close()
+            assert rendered == [1] * charts, rendered  # one drawn chart per definition

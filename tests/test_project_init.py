@@ -75,6 +75,23 @@ def test_init_dir_drafts_a_project_from_messy_data(fresh, capsys):
         assert word not in text and word not in (root / "schema.yaml").read_text()
 
 
+def test_a_fresh_project_draws_its_plots_offline_with_the_project_templates(fresh):
+    """The offline page, chart templates and vendored licences are copied and named in .dvc/config."""
+    import subprocess
+    import sys
+
+    root, _ = fresh
+    for name in template.PLOTS:
+        assert (root / name).read_bytes() == (REPO / name).read_bytes(), name
+    done = subprocess.run([sys.executable, "-m", "dvc", "config", "plots.html_template"], cwd=root,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == template.HTML_TEMPLATE
+    pipeline = yamlio.load_file(root / "dvc.yaml")
+    used = {spec.get("template") for plot in pipeline["plots"] for spec in plot.values()}
+    assert {"roc", "calibration", "drift_score", "dated_line"} <= used
+    assert all("plots" not in stage for stage in pipeline["stages"].values())  # each chart declared once
+
+
 def test_a_fresh_project_passes_mlprod_check(fresh, capsys):
     root, _ = fresh
     result = check_project(root, registry=False)

@@ -124,11 +124,14 @@ class Windows:
         has_when = all(part[2] is not None for part in self._parts)
         when = np.concatenate([part[2] for part in self._parts]) if has_when else None
         label = f"rows {self._start + 1}-{self._start + rows}"
-        if when is not None and rows:
-            label = f"{pd.Timestamp(when[0]).date()} to {pd.Timestamp(when[rows - 1]).date()}"
+        first = last = None
+        dated = pd.Series(when[:rows]).dropna() if when is not None else pd.Series([], dtype=object)
+        if len(dated):  # rows are in date order; a row without a date (NaT) is skipped
+            first, last = str(pd.Timestamp(dated.iloc[0]).date()), str(pd.Timestamp(dated.iloc[-1]).date())
+            label = f"{first} to {last}"
         wy, wp = y[:rows], p[:rows]
         self.windows.append(Window(self._start, rows, label, exact_auc(wy, wp), float(np.mean((wy - wp) ** 2)),
-                                   float(wy.mean()), float(wp.mean())))
+                                   float(wy.mean()), float(wp.mean()), first=first, last=last))
         rest = (y[rows:], p[rows:], when[rows:] if when is not None else None)
         self._parts = [rest] if rest[0].size else []
         self._buffered -= rows

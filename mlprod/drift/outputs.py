@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from .results import FINDING_KINDS, DriftReport
+from .results import FINDING_KINDS, ColumnDrift, DriftReport
 
 DEFAULT_NAMES = {"metrics_file": "drift.json", "features_csv": "drift_features.csv",
                  "windows_csv": "drift_windows.csv", "html_file": "drift.html", "prometheus_file": "drift.prom"}
@@ -61,20 +62,49 @@ def _value(value: Any) -> Any:
     return value
 
 
+#: a drift score above this is written as this, so one extreme column does not flatten the chart
+MAX_DRIFT_SCORE = 10.0
+
+
+def drift_score(column: ColumnDrift) -> float | None:
+    """The column's figure relative to its test's threshold, on one scale for every test: 1 is the threshold,
+    above 1 drifted (at 1: drifted for a distance, not for a p-value). A distance (or the exact rule) gives
+    statistic / threshold; a p-value gives log(p) / log(threshold), so p = threshold is 1 and p = threshold^2
+    is 2. Capped at :data:`MAX_DRIFT_SCORE`; None when no test ran or the threshold is not usable."""
+    figure, threshold = column.alert_figure, column.threshold
+    if figure is None or threshold is None or not math.isfinite(figure):
+        return None
+    if column.alert_when == "below":  # a p-value: drift when p < threshold (0 < threshold < 1)
+        if not 0 < threshold < 1:
+            return None
+        score = math.log(max(figure, 1e-300)) / math.log(threshold)
+    elif threshold > 0:
+        score = figure / threshold
+    else:  # the exact rule: threshold 0, drift when the statistic (0 or 1) is above it
+        score = MAX_DRIFT_SCORE if figure > threshold else 0.0
+    return min(max(score, 0.0), MAX_DRIFT_SCORE)
+
+
 def features_table(report: DriftReport) -> str:
-    """One row per feature (and the prediction): the statistic, the test and threshold used, drift 0/1."""
+    """One row per feature (and the prediction): the statistic, the test and threshold used, drift 0/1, and
+    the drift score (:func:`drift_score`: one scale for every test, 1 = the threshold), what ``dvc plots`` draws."""
     rows = []
     columns = list(report.features.columns) + ([report.prediction] if report.prediction else [])
     for c in columns:
-        rows.append([_value(v) for v in (c.column, c.kind, c.test, c.statistic, c.p_value, c.threshold, c.drifted)])
-    return _csv(["feature", "kind", "test", "statistic", "p_value", "threshold", "drifted"], rows)
+        rows.append([_value(v) for v in (c.column, c.kind, c.test, c.statistic, c.p_value, c.threshold, c.drifted,
+                                         drift_score(c))])
+    return _csv(["feature", "kind", "test", "statistic", "p_value", "threshold", "drifted", "drift_score"], rows)
 
 
 def windows_table(report: DriftReport) -> str:
+    """One row per performance window of the current data, in order: its first and last date (ISO, empty
+    without a date column), the period label and the metrics."""
     windows = report.concept.windows if report.concept else ()
-    rows = [[i + 1, w.label, _value(w.roc_auc), _value(w.brier), _value(w.positive_rate), _value(w.mean_score), w.rows]
+    rows = [[i + 1, _value(w.first), _value(w.last), w.label, _value(w.roc_auc), _value(w.brier),
+             _value(w.positive_rate), _value(w.mean_score), w.rows]
             for i, w in enumerate(windows)]
-    return _csv(["window", "period", "roc_auc", "brier", "positive_rate", "mean_score", "rows"], rows)
+    return _csv(["window", "first_date", "last_date", "period", "roc_auc", "brier", "positive_rate", "mean_score",
+                 "rows"], rows)
 
 
 def _label(value: str) -> str:

@@ -103,6 +103,9 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class Window:
+    """Performance on consecutive current rows; ``first``/``last`` are their first and last dates (ISO),
+    None without a date column."""
+
     start: int
     rows: int
     label: str
@@ -110,6 +113,8 @@ class Window:
     brier: float
     positive_rate: float
     mean_score: float
+    first: str | None = None
+    last: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(dict(self.__dict__))

@@ -149,7 +149,8 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
         write_text(root / path, text)
         written.append(path)
     stages = set(stage_sections(yaml_engine().load(params.text) or {}))
-    for path in [*template.notebooks(), ".gitignore", ".dvcignore", "pipelines/monitoring/dvc.yaml"]:
+    plots = list(template.PLOTS) if (root / ".dvc").is_dir() else []  # offline `dvc plots show` (docs/plots.md)
+    for path in [*template.notebooks(), ".gitignore", ".dvcignore", "pipelines/monitoring/dvc.yaml", *plots]:
         target_path, source = root / path, template.template_path(path)
         if target_path.exists():
             if path.endswith(".ipynb") and target_path.read_bytes() != source.read_bytes():
@@ -165,6 +166,8 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
         else:
             shutil.copyfile(source, target_path)
         written.append(path)
+    if plots and _use_plots_page(root):
+        written.append(".dvc/config")
     review += [f"params.yaml [card]: replace every {PLACEHOLDER} text (the model card shows them)",
                "params.yaml [project]: check the feature lists (the columns left out are listed above them, with "
                "the reason)",
@@ -287,6 +290,19 @@ def _schema_text(prepared, root: Path, data_ref: str, *, target: str, date: str 
               f"from {len(prepared):,} rows. REVIEW: tighten the bounds (observed values are in the comments), check\n"
               "the categories, add business rules. Check edits with `mlprod schema check schema.yaml`.")
     return schema_to_yaml(schema, header=header, notes=notes)
+
+
+def _use_plots_page(root: Path) -> bool:
+    """Name the offline page as ``plots.html_template`` in .dvc/config unless one is set; True when set here."""
+    command = [sys.executable, "-m", "dvc", "config", "plots.html_template"]
+    current = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if current.returncode == 0 and current.stdout.strip():
+        return False
+    done = subprocess.run([*command, template.HTML_TEMPLATE], cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"mlprod init: `dvc config plots.html_template {template.HTML_TEMPLATE}` failed in {root}: "
+                          f"{(done.stderr or done.stdout).strip()}")
+    return True
 
 
 def _fresh(root: Path) -> None:

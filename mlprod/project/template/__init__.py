@@ -1,6 +1,6 @@
 """The project template ``mlprod init`` writes: the stage notebooks, dvc.yaml, params.yaml, schema.yaml and
-.gitignore, and the monitoring pipeline (pipelines/monitoring: dvc.yaml and notebooks), shipped as package
-data (copies of the repository's own files).
+.gitignore, the monitoring pipeline (pipelines/monitoring: dvc.yaml and notebooks) and the offline plots page
+with its chart templates (.dvc/plots), shipped as package data (copies of the repository's own files).
 
 The repository's files are the originals; after changing them, ``python -m mlprod.project.template --sync``
 copies them here (``--check`` only lists what differs). A test keeps the two equal.
@@ -19,6 +19,14 @@ NOTEBOOK_FOLDERS = (NOTEBOOKS, "pipelines/monitoring/notebooks")  # the training
 FILES = {"dvc.yaml": "dvc.yaml.template", "params.yaml": "params.yaml", "schema.yaml": "schema.yaml",
          ".gitignore": "gitignore", ".dvcignore": "dvcignore",
          "pipelines/monitoring/dvc.yaml": "pipelines/monitoring/dvc.yaml.template"}
+#: the offline page and chart templates of `dvc plots show` (docs/plots.md), with the vendored files' licences
+PLOTS = (".dvc/plots/page.html", ".dvc/plots/vendor.py", ".dvc/plots/roc.json", ".dvc/plots/calibration.json",
+         ".dvc/plots/drift_score.json", ".dvc/plots/dated_line.json", ".dvc/plots/vendor/LICENSE-vega",
+         ".dvc/plots/vendor/LICENSE-vega-lite", ".dvc/plots/vendor/LICENSE-vega-embed",
+         ".dvc/plots/vendor/THIRD-PARTY-NOTICES.txt", ".dvc/plots/vendor/vendor.json")
+FILES.update({name: name[1:] for name in PLOTS})
+#: the .dvc/config setting that makes plain `dvc plots show` use the offline page (relative to .dvc/)
+HTML_TEMPLATE = "plots/page.html"
 
 
 def template_path(name: str) -> Path:
