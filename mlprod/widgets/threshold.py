@@ -164,7 +164,8 @@ def business_case(data: Any = None, *, params_file: str | Path | None = None, hi
     params = load_params_file(path) if path is not None else {}
     kpis = parse_kpis(((params.get("monitor") or {}).get("kpis")), f"{path} [monitor.kpis]")
     costs = kpis.get(NET_VALUE)
-    notes = [f"costs: {path} monitor.kpis.net_value" if costs else "no monitor.kpis.net_value in params.yaml"]
+    shown = path.name if path is not None and path.resolve().parent == Path.cwd().resolve() else path
+    notes = [f"costs: {shown} monitor.kpis.net_value" if costs else "no monitor.kpis.net_value in params.yaml"]
     if cases_per_day is not None:
         notes.append("cases per day: given")
     elif history is not None and (found := cases_per_day_of_history(history)) is not None:
