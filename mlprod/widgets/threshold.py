@@ -152,11 +152,11 @@ def cases_per_day_of_history(history: Any) -> float | None:
     return rows / days if days > 0 else None
 
 
-def business_case(data: Any = None, *, params_file: str | Path | None = None, history: Any = None,
-                  cases_per_day: float | None = None) -> BusinessCase:
+def business_case(data: Any = None, *, date_column: str | None = None, params_file: str | Path | None = None,
+                  history: Any = None, cases_per_day: float | None = None) -> BusinessCase:
     """Costs from params.yaml (``monitor.kpis.net_value``, checked as the monitoring checks it) and cases per day:
     ``cases_per_day`` if given, else from the monitoring ``history`` (a frame or history.parquet), else from the
-    ``project.date_column`` of ``data`` (e.g. the holdout)."""
+    ``date_column`` (default: params.yaml ``project.date_column``) of ``data`` (e.g. the holdout)."""
     from ..monitoring.kpi import parse_kpis
     from ..stages.params import find_params_file, load_params_file
 
@@ -172,7 +172,7 @@ def business_case(data: Any = None, *, params_file: str | Path | None = None, hi
         cases_per_day = found
         notes.append("cases per day: the monitoring history's windows")
     elif data is not None:
-        column = (params.get("project") or {}).get("date_column")
+        column = date_column or (params.get("project") or {}).get("date_column")
         if column and column in getattr(data, "columns", ()):
             cases_per_day = cases_per_day_of_dates(data[column])
             notes.append(f"cases per day: the evaluation rows per day of {column}")
