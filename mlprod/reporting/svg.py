@@ -51,9 +51,10 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 
 
 def histogram(edges: Sequence[float], series: dict[str, Sequence[float]], *, title: str = "",
-              width: int = 420, height: int = 200):
-    """Overlaid histograms (shares per bin) of several series on common ``edges``."""
-    left, right, top, bottom = 44, 10, 22, 28
+              width: int = 420, height: int = 200, x_title: str = "", y_title: str = ""):
+    """Overlaid histograms (shares per bin) of several series on common ``edges``; ``x_title``/``y_title`` name
+    the axes (below the numbers, and rotated beside the shares)."""
+    left, right, top, bottom = 44 + (14 if y_title else 0), 10, 22, 28 + (14 if x_title else 0)
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(edges) - 1
     peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
@@ -69,17 +70,30 @@ def histogram(edges: Sequence[float], series: dict[str, Sequence[float]], *, tit
                         f'<title>{escape(name)}: {share:.1%} in [{_tick(edges[j])}, {_tick(edges[j + 1])})</title></rect>')
     for j, anchor in ((0, "start"), (n // 2, "middle"), (n, "end")):
         x = left + plot_w * j / n
-        body.append(f'<text x="{_num(x)}" y="{height - 10}" text-anchor="{anchor}">{escape(_tick(edges[j]))}</text>')
+        body.append(f'<text x="{_num(x)}" y="{top + plot_h + 18}" text-anchor="{anchor}">{escape(_tick(edges[j]))}</text>')
     body.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:.0%}</text>')
     body.append(f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0%</text>')
+    body += _axis_titles(x_title, y_title, left + plot_w / 2, height - 3, top + plot_h / 2)
     return _markup(_frame(width, height, title, body))
 
 
+def _axis_titles(x_title: str, y_title: str, x_mid: float, x_baseline: float, y_mid: float) -> list[str]:
+    out = []
+    if x_title:
+        out.append(f'<text x="{_num(x_mid)}" y="{_num(x_baseline)}" text-anchor="middle" fill="#444">'
+                   f'{escape(x_title)}</text>')
+    if y_title:
+        out.append(f'<text transform="translate(11 {_num(y_mid)}) rotate(-90)" text-anchor="middle" fill="#444">'
+                   f'{escape(y_title)}</text>')
+    return out
+
+
 def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str = "",
-                 width: int = 420, percent: bool = True):
-    """Horizontal grouped bars, one group per label (e.g. category shares)."""
-    left, right, top, row = 120, 56, 22, 10 * max(len(series), 1) + 8
-    height = top + row * len(labels) + 8
+                 width: int = 420, percent: bool = True, x_title: str = "", y_title: str = ""):
+    """Horizontal grouped bars, one group per label (e.g. category shares); ``x_title`` names the bars' measure
+    (below them), ``y_title`` the labels (rotated beside them)."""
+    left, right, top, row = 120 + (14 if y_title else 0), 56, 22, 10 * max(len(series), 1) + 8
+    height = top + row * len(labels) + 8 + (16 if x_title else 0)
     plot_w = width - left - right
     peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
     body = _legend(list(series), left, 12)
@@ -95,6 +109,7 @@ def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, t
             body.append(f'<rect x="{left}" y="{_num(y0 + k * 10)}" width="{_num(w)}" height="9" '
                         f'fill="{COLORS[k % 4]}" fill-opacity="0.75"><title>{escape(name)}: {shown}</title></rect>'
                         f'<text x="{_num(left + w + 3)}" y="{_num(y0 + k * 10 + 8)}" fill="#555">{shown}</text>')
+    body += _axis_titles(x_title, y_title, left + plot_w / 2, height - 4, top + row * len(labels) / 2)
     return _markup(_frame(width, height, title, body))
 
 
