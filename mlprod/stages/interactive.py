@@ -64,7 +64,7 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str, *, use_cell: boo
     namespace.update(redirected)
     _applied.clear()
     _applied.update(stage=stage, parameters={**values, **redirected}, shared=list(resolved.shared),
-                    overrides=list(resolved.overrides), declared=dict(declared), differences=differences,
+                    overrides=list(resolved.overrides), declared=dict(declared), cell=cell, differences=differences,
                     use_cell=use_cell, write_outputs=write_outputs, redirected=redirected,
                     params_file=str(params_file), params_sha256=params_sha256)
     shared = f" (shared from [project]: {', '.join(resolved.shared)})" if resolved.shared else ""
@@ -137,6 +137,6 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
 
 def applied_stage() -> dict[str, Any] | None:
     """What the last :func:`init_stage` in this interactive session applied (``stage``, ``parameters``, ``shared``,
-    ``overrides``, ``declared``, ``differences``, ``use_cell``, ``write_outputs``, ``redirected``, ``params_file``,
+    ``overrides``, ``declared``, ``cell``, ``differences``, ``use_cell``, ``write_outputs``, ``redirected``, ``params_file``,
     ``params_sha256``), if any."""
     return dict(_applied) if _applied else None
