@@ -38,7 +38,8 @@ def demo(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 
 def controls(display) -> dict[str, w.Widget]:
-    rows = [child for child in display.widget.children if isinstance(child, w.HBox) and isinstance(child.children[0], w.Label)]
+    rows = [child for child in display.widget.children
+            if isinstance(child, w.HBox) and isinstance(child.children[0], w.Label)]
     return {row.children[0].value: row.children[1] for row in rows}
 
 
@@ -84,7 +85,8 @@ def test_save_refuses_a_params_yaml_changed_since_the_panel_was_shown(demo: Proj
     assert (demo.root / "params.yaml").read_text() == changed
 
 
-def test_under_mlprod_run_the_panel_is_only_the_static_table(demo: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_under_mlprod_run_the_panel_is_only_the_static_table(demo: Project,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()

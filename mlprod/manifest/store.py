@@ -30,8 +30,9 @@ from .datarefs import data_ref
 from .environment import current_environment
 from .gitstate import git_state
 from .history import find_previous
-from .schema import (FILES_SCHEMA_VERSION, MANIFEST_FILE, SCHEMA_VERSION, Artifact, InputColumn, InteractiveRun, Lineage, Manifest, ManifestError, Output,
-                     ParameterDifference, Previous, StageRun, read_manifest, write_manifest)
+from .schema import (FILES_SCHEMA_VERSION, MANIFEST_FILE, SCHEMA_VERSION, Artifact, InputColumn, InteractiveRun,
+                     Lineage, Manifest, ManifestError, Output, ParameterDifference, Previous, StageRun, read_manifest,
+                     write_manifest)
 from .semver import check_version, propose_version
 
 logger = logging.getLogger(__name__)
@@ -183,14 +184,15 @@ def _schema_version(runs: list[StageRun]) -> int:
 
 
 def _interactive(applied: dict[str, Any]) -> InteractiveRun:
-    """The lineage of an interactive run: which values differed from params.yaml, which were used, where outputs went."""
+    """An interactive run's lineage: the values that differed from params.yaml, which side ran, where outputs went."""
     def plain(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
 
     return InteractiveRun(
         values="cell" if applied.get("use_cell") else "params.yaml",
         outputs="pipeline" if applied.get("write_outputs") else "scratch",
-        differences={d.name: ParameterDifference(section=d.section, cell=plain(d.cell), params_yaml=plain(d.params_yaml))
+        differences={d.name: ParameterDifference(section=d.section, cell=plain(d.cell),
+                                                 params_yaml=plain(d.params_yaml))
                      for d in applied.get("differences", [])},
         redirected=dict(applied.get("redirected", {})))
 

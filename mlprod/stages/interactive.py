@@ -50,8 +50,8 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str, *, use_cell: boo
     notebook = os.environ.get("JPY_SESSION_NAME") or f"<notebook run as stage {stage!r}>"
     info = NotebookInfo(path=Path(notebook), sha256="", language="python", cell_ids=(), parameters_cell=0,
                         parameters=declared)
-    params_sha256 = hashlib.sha256(params_file.read_bytes()).hexdigest()
-    resolved = resolve_params(info, stage, params_file, {})
+    resolved = resolve_params(info, stage, params_file, {})  # reads and checks params.yaml: errors come from here
+    params_sha256 = hashlib.sha256(params_file.read_bytes()).hexdigest()  # what save_params checks it still is
     cell = {name: namespace[name] for name in declared if name in namespace}
     differences = diff_params(cell, resolved.values, stage=stage, shared=resolved.shared)
     values = dict(resolved.values)
@@ -137,6 +137,6 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
 
 def applied_stage() -> dict[str, Any] | None:
     """What the last :func:`init_stage` in this interactive session applied (``stage``, ``parameters``, ``shared``,
-    ``overrides``, ``declared``, ``cell``, ``differences``, ``use_cell``, ``write_outputs``, ``redirected``, ``params_file``,
-    ``params_sha256``), if any."""
+    ``overrides``, ``declared``, ``cell``, ``differences``, ``use_cell``, ``write_outputs``, ``redirected``,
+    ``params_file``, ``params_sha256``), if any."""
     return dict(_applied) if _applied else None
