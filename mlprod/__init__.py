@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 _API = {
     "init_stage": "mlprod.stages.interactive",
     "params_key": "mlprod.stages.origin",
+    "save_params": "mlprod.stages.saveparams",
     "run_notebook": "mlprod.stages.runner",
     "run_file": "mlprod.stages.runfiles",
     "MlprodError": "mlprod.errors",

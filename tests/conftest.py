@@ -42,3 +42,15 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return Project(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _forget_interactive_stage():
+    """``init_stage`` remembers the stage it applied for the session (a kernel); a test's run must not leak into
+    the manifests of the next test in this process."""
+    yield
+    import sys
+
+    module = sys.modules.get("mlprod.stages.interactive")
+    if module is not None:
+        module._applied.clear()

@@ -127,7 +127,7 @@ def test_a_failing_stage_stops_the_pipeline_and_leaves_no_valid_looking_output(p
         result = repro(project, check=False)
         assert result.returncode != 0
         err = result.stderr + result.stdout
-        assert "notebooks/train.ipynb failed in cell 5 (id 'model-code'): ConfigError" in err, err
+        assert "notebooks/train.ipynb failed in cell 6 (id 'model-code'): ConfigError" in err, err
         assert "unknown model 'random_forest'" in err
         assert not (project / "models" / "trained").exists()
         assert not (project / "reports" / "notebooks" / "train").exists()

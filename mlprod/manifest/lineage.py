@@ -26,6 +26,7 @@ class NotebookAtCommit:
     at_commit: str  # "matches" | "differs" | "absent" | "unknown"
     run_record: str | None
     parameters: dict[str, Any]
+    interactive: dict[str, Any] | None = None  # lineage.runs[].interactive of the manifest (JupyterLab runs)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def trace(folder: str | Path, *, root: Path | None = None) -> Lineage:
     notebooks = [NotebookAtCommit(stage=run.stage, notebook=run.notebook, run_id=run.run_id,
                                   notebook_sha256=run.notebook_sha256,
                                   at_commit=_notebook_at_commit(root, commit, run.notebook, run.notebook_sha256),
-                                  run_record=run.run_record, parameters=manifest.parameters.get(run.stage, {}))
+                                  run_record=run.run_record, parameters=manifest.parameters.get(run.stage, {}),
+                                  interactive=asdict(run.interactive) if run.interactive else None)
                  for run in manifest.lineage.runs]
     versions = [(m.version, m.artifact.sha256) for m in version_chain(manifest, root)]
     if manifest.previous and len(versions) == 1:
@@ -57,7 +59,7 @@ def to_dict(lineage: Lineage) -> dict[str, Any]:
                       "sha256": m.artifact.sha256, "created_at": m.created_at},
             "versions": [{"version": v, "sha256": s} for v, s in lineage.versions],
             "git": asdict(m.lineage.git),
-            "runs": [asdict(n) for n in lineage.notebooks],
+            "runs": [_without_empty_interactive(asdict(n)) for n in lineage.notebooks],
             "data": [asdict(d) for d in m.data],
             "environment": asdict(m.environment)}
 
@@ -83,6 +85,8 @@ def render_text(lineage: Lineage) -> str:
         lines.append(f"│  {pad} notebook {nb.notebook} sha256 {nb.notebook_sha256[:12] or '?'} ({note})")
         if nb.run_record:
             lines.append(f"│  {pad} run record {nb.run_record}")
+        if nb.interactive:
+            lines.append(f"│  {pad} {_interactive_text(nb.interactive)}")
         if nb.parameters:
             shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(nb.parameters.items()))
             lines.append(f"│  {pad} parameters: {shown}")
@@ -118,6 +122,25 @@ def _notebook_at_commit(root: Path, commit: str | None, notebook: str, sha256: s
 def _git_prefix(root: Path) -> str:
     done = subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=root, capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _without_empty_interactive(run: dict[str, Any]) -> dict[str, Any]:
+    """``mlprod lineage --json`` of a pipeline run stays as it was: the key appears only for interactive runs."""
+    if run.get("interactive") is None:
+        run.pop("interactive", None)
+    return run
+
+
+def _interactive_text(interactive: dict[str, Any]) -> str:
+    differences = interactive.get("differences") or {}
+    values = "the cell's values" if interactive.get("values") == "cell" else "params.yaml's values"
+    text = f"interactive: ran with {values}"
+    if differences:
+        text += "; differed from params.yaml: " + ", ".join(
+            f"{name} (cell {_short(d['cell'])}, [{d['section']}] {_short(d['params_yaml'])})"
+            for name, d in sorted(differences.items()))
+    outputs = "scratch/ (not the pipeline's outputs)" if interactive.get("outputs") == "scratch" else "the pipeline's"
+    return text + f"; outputs written to {outputs}"
 
 
 def _short(value: Any) -> str:

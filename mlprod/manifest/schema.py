@@ -1,11 +1,13 @@
-"""The model manifest file format (``model_manifest.yaml``), version 1.
+"""The model manifest file format (``model_manifest.yaml``), versions 1 and 2.
 
 A manifest sits beside a model artifact and says what the model is (name, semantic version, input
 schema, output), how to trust it (artifact path and sha256) and where it came from (git commit, stage
 runs, parameters, data hashes, package versions, previous version). Reading is strict: unknown keys,
 missing required fields and wrong types are errors naming the field, and so is a field that becomes a
 path or a command argument (artifact.path, md5 hashes, previous.manifest_md5, the git commit) in
-anything but its expected form. Writing is deterministic (sorted
+anything but its expected form. Version 2 adds two optional fields, written only when used (so a
+pipeline's manifest stays version 1, byte for byte): ``files`` and, for a model saved in an interactive
+JupyterLab session, ``lineage.runs[].interactive``. Writing is deterministic (sorted
 keys, empty optional fields dropped) and atomic.
 """
 
@@ -25,7 +27,8 @@ from .. import atomic, yamlio
 from ..errors import ConfigError, ManifestError
 
 SCHEMA_VERSION = 1
-FILES_SCHEMA_VERSION = 2  # version 2 adds ``files``; a manifest without files is still written as version 1
+# version 2 adds ``files`` and ``lineage.runs[].interactive``; a manifest without them is still written as version 1
+FILES_SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MANIFEST_FILE = "model_manifest.yaml"
 
@@ -74,6 +77,25 @@ class GitState:
 
 
 @dataclass(frozen=True)
+class ParameterDifference:
+    """A parameter whose value in the notebook's parameters cell was not params.yaml's (interactive runs)."""
+
+    section: str  # the params.yaml section the value lives in (the stage's, or "project")
+    cell: Any = None
+    params_yaml: Any = None
+
+
+@dataclass(frozen=True)
+class InteractiveRun:
+    """How a run from JupyterLab (``init_stage``) differed from the pipeline's; optional, schema_version 2."""
+
+    values: str  # "params.yaml" | "cell": which side of each difference the run used
+    outputs: str  # "scratch" | "pipeline": where the stage's declared outputs were written
+    differences: dict[str, ParameterDifference] = field(default_factory=dict)
+    redirected: dict[str, str] = field(default_factory=dict)  # parameter -> its scratch path
+
+
+@dataclass(frozen=True)
 class StageRun:
     stage: str
     notebook: str
@@ -81,6 +103,7 @@ class StageRun:
     run_id: str | None = None  # None when the notebook ran interactively (JupyterLab)
     run_record: str | None = None
     started_at: str | None = None
+    interactive: InteractiveRun | None = None  # set only for a run from JupyterLab (init_stage)
 
 
 @dataclass(frozen=True)
@@ -134,7 +157,8 @@ def dumps(manifest: Manifest) -> str:
     header = "# mlprod model manifest: written by mlprod, checked before the model is loaded. Do not edit.\n"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     data = manifest.to_dict()
-    if data.get("files"):  # older mlprod cannot check them: it must refuse the manifest, not ignore them
+    interactive = any(run.get("interactive") for run in data.get("lineage", {}).get("runs", []))
+    if data.get("files") or interactive:  # older mlprod cannot check them: it must refuse the manifest, not ignore them
         data["schema_version"] = max(data["schema_version"], FILES_SCHEMA_VERSION)
     return header + yaml.dump(data, Dumper=dumper, sort_keys=True, default_flow_style=False,
                               allow_unicode=True, width=100)

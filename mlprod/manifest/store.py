@@ -30,8 +30,9 @@ from .datarefs import data_ref
 from .environment import current_environment
 from .gitstate import git_state
 from .history import find_previous
-from .schema import (MANIFEST_FILE, Artifact, InputColumn, Lineage, Manifest, ManifestError, Output,
-                     Previous, StageRun, read_manifest, write_manifest)
+from .schema import (FILES_SCHEMA_VERSION, MANIFEST_FILE, SCHEMA_VERSION, Artifact, InputColumn, InteractiveRun,
+                     Lineage, Manifest, ManifestError, Output, ParameterDifference, Previous, StageRun, read_manifest,
+                     write_manifest)
 from .semver import check_version, propose_version
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def save_model(model: Any, model_dir: str | Path, *, name: str, X: Any = None,
         artifact=artifact, inputs=input_schema(model, X), output=output_description(model, output),
         data=refs, parameters={run.stage: values} if values is not None else {},
         metrics=_clean_metrics(metrics or {}), lineage=Lineage(git=git_state(root), runs=[run]),
-        environment=current_environment())
+        environment=current_environment(), schema_version=_schema_version([run]))
     prior = _previous_manifest(previous, model_dir, root)
     if prior is not None and prior.name != manifest.name:
         logger.info("previous model in %s is named %r; %r starts its own version line", model_dir, prior.name, name)
@@ -139,7 +140,8 @@ def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: di
         parameters[run.stage] = values
     runs = [r for r in manifest.lineage.runs if r.stage != run.stage] + [run]
     evaluated = _replace(manifest, metrics={**manifest.metrics, **_clean_metrics(metrics)}, data=refs,
-                         parameters=parameters, lineage=Lineage(git=manifest.lineage.git, runs=runs))
+                         parameters=parameters, lineage=Lineage(git=manifest.lineage.git, runs=runs),
+                         schema_version=max(manifest.schema_version, _schema_version(runs)))
     if files:
         evaluated = with_files(evaluated, files)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -171,8 +173,39 @@ def current_run() -> StageRun:
     applied = applied_stage() or {}
     notebook = os.environ.get("JPY_SESSION_NAME", "")  # set by Jupyter Server to the notebook's path
     sha = hashlib.sha256(Path(notebook).read_bytes()).hexdigest() if notebook and Path(notebook).is_file() else ""
-    return StageRun(stage=applied.get("stage", "interactive"), notebook=notebook or "<interactive session>",
-                    notebook_sha256=sha)
+    return StageRun(stage=applied.get("stage", "interactive"),
+                    notebook=_project_path(notebook) if notebook else "<interactive session>",
+                    notebook_sha256=sha, interactive=_interactive(applied) if applied else None)
+
+
+def _schema_version(runs: list[StageRun]) -> int:
+    """Version 2 when a run carries ``interactive`` (older readers must refuse it), else version 1 as before."""
+    return FILES_SCHEMA_VERSION if any(run.interactive for run in runs) else SCHEMA_VERSION
+
+
+def _interactive(applied: dict[str, Any]) -> InteractiveRun:
+    """An interactive run's lineage: the values that differed from params.yaml, which side ran, where outputs went."""
+    def plain(value: Any) -> Any:
+        return json.loads(json.dumps(value, default=str))
+
+    return InteractiveRun(
+        values="cell" if applied.get("use_cell") else "params.yaml",
+        outputs="pipeline" if applied.get("write_outputs") else "scratch",
+        differences={d.name: ParameterDifference(section=d.section, cell=plain(d.cell),
+                                                 params_yaml=plain(d.params_yaml))
+                     for d in applied.get("differences", [])},
+        redirected=dict(applied.get("redirected", {})))
+
+
+def _project_path(notebook: str) -> str:
+    """The notebook's path relative to the project root (POSIX) when it lies inside, as ``mlprod run`` records it."""
+    path = Path(notebook)
+    if not path.is_absolute():
+        return notebook
+    try:
+        return path.resolve().relative_to(project_root()).as_posix()
+    except ValueError:
+        return notebook
 
 
 def run_parameters() -> dict[str, Any] | None:

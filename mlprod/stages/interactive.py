@@ -5,28 +5,40 @@ Under ``mlprod run`` it does nothing (papermill injects the resolved values righ
 the kernel already runs in the project root). Opened in JupyterLab, it loads the same section of
 ``params.yaml``, checks it against the cell's parameters, and moves to the project root, so relative
 paths and values match the pipeline's without editing anything.
+
+Values edited in the cell are not silently replaced: every run prints each parameter whose cell value differs
+from params.yaml (:mod:`.paramdiff`); params.yaml wins unless ``use_cell=True``, and ``mlprod.save_params``
+writes the cell's values back. The stage's declared outputs go to ``scratch/<stage>/`` (:mod:`.scratch`) unless
+``write_outputs=True``, so an interactive run never overwrites what DVC tracks; the manifest of a model saved
+meanwhile records both choices and the differences (``lineage.runs[].interactive``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, MutableMapping
 
 from ..errors import ParamsError
 from .notebook import NotebookInfo, Parameter
+from .paramdiff import ParamDiff, diff_params, format_diff
 from .params import project_root, resolve_params
-from .types import spec_from_value
+from .scratch import declared_outputs, redirect_outputs, scratch_dir
+from .types import check_value, spec_from_value, yaml_type_name
 
-_applied: dict[str, Any] = {}  # the last stage init_stage applied here: {"stage", "parameters", "shared", ...}
+# the last stage init_stage applied here: {"stage", "parameters", "shared", "differences", "redirected", ...}
+_applied: dict[str, Any] = {}
 
 
-def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
+def init_stage(namespace: MutableMapping[str, Any], stage: str, *, use_cell: bool = False,
+               write_outputs: bool = False) -> None:
     """Apply ``stage``'s params.yaml values to ``namespace`` (a notebook's ``globals()``).
 
-    Prints what it applied and returns nothing (so the cell shows no output value). Raises
-    :class:`ParamsError` for a missing section, an unknown key or
-    a value of the wrong type, just as ``mlprod run`` would before starting the kernel.
+    Prints what it applied, every parameter whose cell value differs from params.yaml (params.yaml wins
+    unless ``use_cell=True``), and the outputs redirected to ``scratch/<stage>/`` (unless ``write_outputs=True``);
+    returns nothing (so the cell shows no output value). Raises :class:`ParamsError` for a missing section,
+    an unknown key or a value of the wrong type, just as ``mlprod run`` would before starting the kernel.
     """
     if os.environ.get("MLPROD_STAGE"):
         return None
@@ -38,16 +50,49 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str) -> None:
     notebook = os.environ.get("JPY_SESSION_NAME") or f"<notebook run as stage {stage!r}>"
     info = NotebookInfo(path=Path(notebook), sha256="", language="python", cell_ids=(), parameters_cell=0,
                         parameters=declared)
-    resolved = resolve_params(info, stage, params_file, {})
+    resolved = resolve_params(info, stage, params_file, {})  # reads and checks params.yaml: errors come from here
+    params_sha256 = hashlib.sha256(params_file.read_bytes()).hexdigest()  # what save_params checks it still is
+    cell = {name: namespace[name] for name in declared if name in namespace}
+    differences = diff_params(cell, resolved.values, stage=stage, shared=resolved.shared)
+    values = dict(resolved.values)
+    if use_cell:
+        values.update(_checked_cell_values(differences, declared))
+    paths = {**cell, **values}  # a path the cell sets and params.yaml does not is an output all the same
+    redirected = {} if write_outputs else redirect_outputs(paths, declared_outputs(root, stage), stage, root)
     os.chdir(root)
-    namespace.update(resolved.values)
+    namespace.update(values)
+    namespace.update(redirected)
     _applied.clear()
-    _applied.update(stage=stage, parameters=dict(resolved.values), shared=list(resolved.shared),
-                    overrides=list(resolved.overrides))
+    _applied.update(stage=stage, parameters={**values, **redirected}, shared=list(resolved.shared),
+                    overrides=list(resolved.overrides), declared=dict(declared), cell=cell, differences=differences,
+                    use_cell=use_cell, write_outputs=write_outputs, redirected=redirected,
+                    params_file=str(params_file), params_sha256=params_sha256)
     shared = f" (shared from [project]: {', '.join(resolved.shared)})" if resolved.shared else ""
     print(f"mlprod: {len(resolved.values)} parameter(s) from {params_file} [{stage}]{shared}; "
           f"working directory: the project root {root}")
+    if differences:
+        print(format_diff(differences, stage=stage, use_cell=use_cell))
+    if redirected:
+        print(f"mlprod: interactive run: the stage's outputs go to {scratch_dir(stage)}/, not to the pipeline's "
+              "(init_stage(..., write_outputs=True) writes the pipeline's):")
+        for name, path in redirected.items():
+            print(f"  {name} = {path!r}")
     return None
+
+
+def _checked_cell_values(differences: list[ParamDiff], declared: dict[str, Parameter]) -> dict[str, Any]:
+    """The cell's side of each difference, checked against its declared type as params.yaml's values are."""
+    values, problems = {}, []
+    for diff in differences:
+        spec = declared[diff.name].type
+        ok, converted = check_value(diff.cell, spec)
+        if not ok:
+            problems.append(f"{diff.name} = {diff.cell!r}: expected {spec}, got {yaml_type_name(diff.cell)}")
+        values[diff.name] = converted
+    if problems:
+        raise ParamsError("init_stage(..., use_cell=True): the parameters cell has values of the wrong type:\n"
+                          + "\n".join(f"  - {p}" for p in problems) + "\nFix the cell's values or their annotations.")
+    return values
 
 
 def _declared_in_cell(namespace: MutableMapping[str, Any]) -> dict[str, Parameter] | None:
@@ -91,5 +136,7 @@ def _declared(namespace: MutableMapping[str, Any]) -> dict[str, Parameter]:
 
 
 def applied_stage() -> dict[str, Any] | None:
-    """``{"stage", "parameters", "shared", "overrides"}`` from the last :func:`init_stage` in this interactive session, if any."""
+    """What the last :func:`init_stage` in this interactive session applied (``stage``, ``parameters``, ``shared``,
+    ``overrides``, ``declared``, ``cell``, ``differences``, ``use_cell``, ``write_outputs``, ``redirected``,
+    ``params_file``, ``params_sha256``), if any."""
     return dict(_applied) if _applied else None
