@@ -117,8 +117,11 @@ def jupyterlab(root: Path, timeout: float = 90.0) -> Iterator[JupyterLab]:
     port, token = free_port(), secrets.token_hex(16)
     bindir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLPROD_", "DVC_"))}
-    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
-               DVC_NO_ANALYTICS="1")
+    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", DVC_NO_ANALYTICS="1")
+    for name, folder in (("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTERLAB_SETTINGS_DIR", "settings")):
+        if name not in os.environ:  # never restore the user's last workspace (tabs of another project)
+            (root.parent / f"jupyterlab-{folder}").mkdir(exist_ok=True)
+            env[name] = str(root.parent / f"jupyterlab-{folder}")
     log = open(root.parent / f"jupyterlab-{port}.log", "wb")
     process = subprocess.Popen(
         [str(bindir / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
