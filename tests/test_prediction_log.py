@@ -9,6 +9,7 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -355,3 +356,28 @@ def test_log_frame_refuses_inputs_of_another_length(tmp_path):
     with PredictionLogWriter(settings(tmp_path), key="lead_id") as writer:
         with pytest.raises(ValueError, match="2 input rows but 5 outputs"):
             writer.log_frame("r", SCORED, model=MODEL, inputs=INPUTS.iloc[:2])
+
+
+def test_log_frame_features_json_is_built_a_column_at_a_time_with_log_requests_bytes(tmp_path):
+    """The columnar features JSON (numbers, booleans, texts a column at a time) gives the per-row writer's bytes
+    for odd values: -0.0, 1e-05, float32, uint8, booleans, nullable Int64 with NA, quotes and non-ASCII text,
+    tz-aware times, mixed objects, and a feature name needing escapes."""
+    inputs = pd.DataFrame({
+        "lead_id": [1, 2, 3, 4, 5],
+        "f": [-0.0, 1e-05, 1.5e300, float("-inf"), 0.1],
+        "f32": np.array([0.1, 2.5, float("nan"), 3.0, -1.0], dtype="float32"),
+        "u8": np.array([0, 1, 2, 254, 255], dtype="uint8"),
+        "flag": [True, False, True, True, False],
+        "nullable": pd.array([1, None, 3, None, -5], dtype="Int64"),
+        "text": ['say "hi"', "ñandú", "", None, "tab\there"],
+        "when": pd.to_datetime(["2025-01-01 10:00", None, "2025-03-01 00:00", "2025-04-01 00:00", "2025-05-01 12:30"]).tz_localize("UTC"),
+        "mixed": [1, "a", 2.5, None, True],
+        'we"ird': [1, 2, 3, 4, 5],
+        "pct%s": pd.array(["a", None, "b", "a", "ü"], dtype="string"),
+    })
+    names = ("f", "f32", "u8", "flag", "nullable", "text", "when", "mixed", 'we"ird', "pct%s", "absent")
+    data = _both_paths(tmp_path, SCORED, inputs=inputs, key="lead_id", log_features=names)
+    features = pq.read_table(pa.BufferReader(data)).column("features").to_pylist()
+    first = json.loads(features[0])
+    assert list(first) == sorted(names) and first["absent"] is None and first["f"] == 0.0
+    assert json.loads(features[3])["f"] is None and json.loads(features[1])["nullable"] is None

@@ -8,6 +8,7 @@ that both paths write the same segment bytes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ def frame_table(request_id: str, outputs: Any, *, model: Any, inputs: Any, key: 
     import numpy as np
     import pyarrow as pa
 
-    from .writer import _features_json, _missing, unit_id_text
+    from .writer import _missing, unit_id_text
 
     out = _Columns(outputs)
     n = out.n
@@ -55,9 +56,7 @@ def frame_table(request_id: str, outputs: Any, *, model: Any, inputs: Any, key: 
     if given is None or not log_features:
         features = same(None, pa.string())
     else:
-        values = {name: (given.get(name).tolist() if given.get(name) is not None else [None] * n) for name in wanted}
-        features = pa.array([_features_json(dict(zip(wanted, row)), log_features)
-                             for row in zip(*(values[name] for name in wanted))], pa.string())
+        features = pa.array(features_json(given, log_features, n), pa.string())
     tier = out.get("tier")
     if tier is None:
         raise KeyError("tier")  # as log_request: every output row has a tier
@@ -104,6 +103,44 @@ class _Columns:
 
     def get(self, name: str):
         return self.values.get(name)
+
+
+def features_json(given: _Columns, names: Sequence[str], n: int) -> list[str]:
+    """Per row, the JSON object of ``names``' values, byte for byte what ``log_request`` writes (sorted keys,
+    non-finite and missing values as null), built a column at a time: each column's values turned to JSON text
+    (numbers and booleans with numpy, a text column once per distinct value), then one format per row."""
+    ordered = sorted(set(names))
+    template = "{" + ", ".join(json.dumps(name, ensure_ascii=False).replace("%", "%%") + ": %s"
+                               for name in ordered) + "}"
+    return list(map(template.__mod__, zip(*(_json_values(given.get(name), n) for name in ordered))))
+
+
+def _json_values(values: Any, n: int):
+    """An object array of each value's JSON text."""
+    import numpy as np
+    import pandas as pd
+
+    from .writer import _plain
+
+    if values is None:
+        return np.full(n, "null", dtype=object)
+    plain = _numeric(values)
+    if plain is not None and plain.dtype.kind in "iu":
+        return plain.astype(str).astype(object)
+    if plain is not None and plain.dtype.kind == "b":
+        return np.where(plain, "true", "false").astype(object)
+    if plain is not None:  # floats: repr is what json writes; NaN and infinities are null
+        out = np.full(n, "null", dtype=object)
+        finite = np.isfinite(plain)
+        out[finite] = list(map(float.__repr__, plain[finite].tolist()))
+        return out
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":  # texts (and missing): encode each distinct one
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        texts = np.array([json.dumps(v, ensure_ascii=False) for v in distinct] + ["null"], dtype=object)
+        return texts[codes]  # code -1 (missing) picks the trailing null
+    out = np.empty(n, dtype=object)
+    out[:] = [json.dumps(_plain(v), ensure_ascii=False, allow_nan=False) for v in values.tolist()]
+    return out
 
 
 def _numeric(values: Any):
