@@ -1,0 +1,30 @@
+"""mlprod inside the Jupyter server: stage notebooks are saved in their normal form (docs/jupyterlab.md).
+
+A Jupyter server extension: ``{sys.prefix}/etc/jupyter/jupyter_server_config.d/mlprod.json`` (installed with
+the package) enables it; ``jupyter server extension disable mlprod.jupyter`` turns it off. Loading it registers
+:func:`mlprod.jupyter.save_hook.pre_save_hook` with the server's contents manager, beside any hook of the user's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "mlprod.jupyter"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from .save_hook import pre_save_hook
+
+    manager = serverapp.contents_manager
+    register = getattr(manager, "register_pre_save_hook", None)
+    if register is None:  # an older server: only one hook; do not replace the user's own
+        if manager.pre_save_hook is None:
+            manager.pre_save_hook = pre_save_hook
+        else:
+            serverapp.log.warning("mlprod: a pre_save_hook is already configured; stage notebooks are not cleaned on save")
+            return
+    else:
+        register(pre_save_hook)
+    serverapp.log.info("mlprod: stage notebooks are saved without outputs; executed copies go to reports/interactive/")
