@@ -99,6 +99,14 @@ def test_a_code_or_markdown_edit_is_still_a_change():
                                             if c["id"] == cell["id"])["source"])
 
 
+def test_notebooks_mlprod_init_writes_are_in_normal_form():
+    from mlprod.project.notebook_defaults import with_defaults
+
+    for path in (REPO / "mlprod/project/template").glob("**/*.ipynb"):
+        text = with_defaults(path.read_bytes(), {"n_rows": 1234, "target": "résultat", "seed": 7}).decode()
+        assert normal_text(text) == text, path
+
+
 def test_invalid_json_is_a_clear_error_and_other_files_are_still_cleaned(tmp_path):
     broken, dirty = tmp_path / "broken.ipynb", tmp_path / "dirty.ipynb"
     broken.write_text('{"cells": [')
@@ -159,6 +167,26 @@ def test_saving_a_run_stage_notebook_writes_the_committed_bytes_and_keeps_the_ru
     assert load(root / "reports" / "interactive" / "ingest.ipynb")["cells"][1]["outputs"]
 
 
+def test_a_pipelines_notebook_keeps_its_copy_under_its_own_path(tmp_path):
+    root = make_project(tmp_path)
+    (root / "pipelines" / "monitoring" / "notebooks").mkdir(parents=True)
+    run = executed(load(root / "notebooks" / "ingest.ipynb"))
+    save(contents_manager(root), "pipelines/monitoring/notebooks/ingest.ipynb", run)
+    assert load(root / "reports/interactive/pipelines/monitoring/notebooks/ingest.ipynb")["cells"][1]["outputs"]
+    assert not (root / "reports/interactive/ingest.ipynb").exists()
+
+
+def test_an_edited_markdown_cell_is_saved_as_a_change(tmp_path):
+    root = make_project(tmp_path)
+    committed = (root / "notebooks" / "ingest.ipynb").read_text(encoding="utf-8")
+    run = executed(json.loads(committed))
+    run["cells"][0]["source"] = ["# Ingest, edited\n"]
+    save(contents_manager(root), "notebooks/ingest.ipynb", run)
+    saved = (root / "notebooks" / "ingest.ipynb").read_text(encoding="utf-8")
+    assert saved != committed and "Ingest, edited" in saved
+    assert saved == normal_text(saved)  # still without outputs
+
+
 def test_scratch_notebooks_and_executed_copies_keep_their_outputs(tmp_path):
     root = make_project(tmp_path)
     run = executed(load(root / "notebooks" / "ingest.ipynb"))
@@ -213,6 +241,14 @@ def test_odd_models_are_left_alone(tmp_path):
         before = copy.deepcopy(model)
         assert clean_before_save(model, root / "notebooks" / "x.ipynb") is None
         assert model == before
+
+
+def test_jupyter_config_command_writes_the_packaged_config(tmp_path):
+    from mlprod.jupyter.config import SOURCE, install_server_config
+
+    written = install_server_config(tmp_path)
+    assert written == tmp_path / "etc/jupyter/jupyter_server_config.d/mlprod.json"
+    assert written.read_bytes() == SOURCE.read_bytes()
 
 
 def test_the_server_config_enabling_the_hook_is_installed():
@@ -297,3 +333,10 @@ def test_running_and_saving_a_stage_notebook_in_jupyterlab_leaves_git_and_dvc_cl
     assert sh(["git", "check-ignore", "-q", "reports/interactive/ingest.ipynb"], project, check=False).returncode == 0
     status = json.loads(dvc(project, "status", "ingest", "--json").stdout or "{}")
     assert "notebooks/ingest.ipynb" not in json.dumps(status), status
+    # a code edit saved the same way is a change DVC sees
+    run = json.loads((project / "reports" / "interactive" / "ingest.ipynb").read_text())
+    cell = next(c for c in run["cells"] if c["cell_type"] == "code" and c["id"] != "parameters")
+    cell["source"] = "".join(cell["source"]) + "\nprint('edited')"
+    save(contents_manager(project), "notebooks/ingest.ipynb", run)
+    status = json.loads(dvc(project, "status", "ingest", "--json").stdout or "{}")
+    assert "notebooks/ingest.ipynb" in json.dumps(status), status

@@ -36,8 +36,13 @@ def project_of(notebook: Path) -> Path | None:
 
 
 def executed_copy_path(root: Path, notebook: Path) -> Path:
-    """Where the executed copy of ``notebook`` is kept: ``<root>/reports/interactive/<name>.ipynb``."""
-    return root / INTERACTIVE / notebook.name
+    """Where the executed copy of ``notebook`` is kept: ``<root>/reports/interactive/<name>.ipynb`` for the
+    project's ``notebooks/``, else the notebook's path under the root (``.../pipelines/monitoring/notebooks/x.ipynb``),
+    so that two notebooks never share a copy."""
+    relative = notebook.relative_to(root)
+    if relative.parts[0] == "notebooks":
+        relative = relative.relative_to("notebooks")
+    return root / INTERACTIVE / relative
 
 
 def clean_before_save(model: dict[str, Any], os_path: Path, log: logging.Logger = _log) -> Path | None:
