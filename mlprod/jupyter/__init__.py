@@ -17,14 +17,5 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from .save_hook import pre_save_hook
 
-    manager = serverapp.contents_manager
-    register = getattr(manager, "register_pre_save_hook", None)
-    if register is None:  # an older server: only one hook; do not replace the user's own
-        if manager.pre_save_hook is None:
-            manager.pre_save_hook = pre_save_hook
-        else:
-            serverapp.log.warning("mlprod: a pre_save_hook is already configured; stage notebooks are not cleaned on save")
-            return
-    else:
-        register(pre_save_hook)
+    serverapp.contents_manager.register_pre_save_hook(pre_save_hook)  # jupyter_server >= 2 (JupyterLab 4)
     serverapp.log.info("mlprod: stage notebooks are saved without outputs; executed copies go to reports/interactive/")

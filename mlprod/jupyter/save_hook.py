@@ -6,7 +6,8 @@ Order of work on each save of a notebook, and why:
    ``params.yaml`` in the notebook's folder or a parent) and outside its ``reports/`` are touched; every other
    notebook (scratch notebooks, executed copies) is saved exactly as JupyterLab sent it.
 2. When the notebook has outputs, the full executed notebook is written first, atomically, to
-   ``reports/interactive/<name>.ipynb`` of the project, so plots and tables are never lost.
+   ``reports/interactive/<name>.ipynb`` of the project (:func:`executed_copy_path`), so plots and tables are
+   never lost.
 3. Only after that succeeded is the notebook itself replaced by its normal form (no outputs, no execution
    counts, no UI metadata): DVC and git see it changed only when code or markdown changed.
 
