@@ -259,22 +259,24 @@ def test_the_server_config_enabling_the_hook_is_installed():
 
 # --- in a real JupyterLab ------------------------------------------------------------------------------------------
 
-def _kernels(lab) -> list[dict]:
+def _api(lab, what: str) -> list[dict]:
     import urllib.request
 
-    with urllib.request.urlopen(f"{lab.url}api/kernels?token={lab.token}", timeout=5) as answer:
+    with urllib.request.urlopen(f"{lab.url}api/{what}?token={lab.token}", timeout=5) as answer:
         return json.loads(answer.read())
 
 
-def _wait_for_one_connected_idle_kernel(lab, timeout: float = 30.0) -> None:
-    """JupyterLab may start a second kernel for a restored session and drop the first: wait until that settled."""
+def _wait_for_the_notebook_kernel(lab, path: str, timeout: float = 30.0) -> None:
+    """Wait until ``path`` has one session whose kernel is connected and idle (JupyterLab may start a second
+    kernel while it restores the session and drop the first: a Run All sent then runs nothing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        kernels = _kernels(lab)
+        ids = {s["kernel"]["id"] for s in _api(lab, "sessions") if s["path"] == path}
+        kernels = [k for k in _api(lab, "kernels") if k["id"] in ids]
         if len(kernels) == 1 and kernels[0]["connections"] >= 1 and kernels[0]["execution_state"] == "idle":
             return
         time.sleep(0.3)
-    raise AssertionError(f"no single idle kernel within {timeout} s: {_kernels(lab)}")
+    raise AssertionError(f"no single idle kernel for {path} within {timeout} s: {_api(lab, 'sessions')}")
 
 
 def _run_all(page) -> None:
@@ -299,7 +301,7 @@ def _run_all_and_save(page, lab, copy_path: Path, cells: int, timeout: float = 6
             counts = [c.get("execution_count") for c in load(copy_path)["cells"] if c["cell_type"] == "code"]
             if len(counts) == cells and all(counts):
                 return load(copy_path)
-        idle = all(k["execution_state"] == "idle" for k in _kernels(lab))
+        idle = all(k["execution_state"] == "idle" for k in _api(lab, "kernels"))
         idle_incomplete = idle_incomplete + 1 if idle else 0
         if idle_incomplete >= 3 and retries:
             retries, idle_incomplete = retries - 1, 0
@@ -309,9 +311,20 @@ def _run_all_and_save(page, lab, copy_path: Path, cells: int, timeout: float = 6
                          f"{copy_path.parents[2] / 'jupyterlab-timeout.png'})")
 
 
+def _run_and_save_in_jupyterlab(project: Path, cells: int) -> None:
+    from browser import chromium, jupyterlab
+
+    with jupyterlab(project) as lab, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(lab.lab_url("notebooks/ingest.ipynb"))
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=30_000)
+        _wait_for_the_notebook_kernel(lab, "notebooks/ingest.ipynb")
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        _run_all_and_save(page, lab, project / "reports" / "interactive" / "ingest.ipynb", cells)
+
+
 @pytest.mark.e2e
 def test_running_and_saving_a_stage_notebook_in_jupyterlab_leaves_git_and_dvc_clean(tmp_path):
-    from browser import chromium, jupyterlab
     from pipeline import copy_project, dvc, repro, sh
 
     project = copy_project(tmp_path / "project", n_rows=3000)
@@ -319,14 +332,12 @@ def test_running_and_saving_a_stage_notebook_in_jupyterlab_leaves_git_and_dvc_cl
     notebook = project / "notebooks" / "ingest.ipynb"
     committed = notebook.read_bytes()
     cells = sum(c["cell_type"] == "code" for c in json.loads(committed)["cells"])
-    with jupyterlab(project) as lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(lab.lab_url("notebooks/ingest.ipynb"))
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=30_000)
-        _wait_for_one_connected_idle_kernel(lab)
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        kept = _run_all_and_save(page, lab, project / "reports" / "interactive" / "ingest.ipynb", cells)
-        page.wait_for_timeout(500)
+    # JupyterLab's workspaces and settings in the test's folder: no notebooks restored from other sessions
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JUPYTERLAB_WORKSPACES_DIR", str(tmp_path / "lab-workspaces"))
+        env.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "lab-settings"))
+        _run_and_save_in_jupyterlab(project, cells)
+    kept = load(project / "reports" / "interactive" / "ingest.ipynb")
     assert any(c.get("outputs") for c in kept["cells"]), "the executed copy keeps the outputs"
     assert notebook.read_bytes() == committed
     assert sh(["git", "status", "--porcelain", "notebooks/"], project).stdout == ""
