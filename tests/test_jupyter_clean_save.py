@@ -176,6 +176,18 @@ def test_a_pipelines_notebook_keeps_its_copy_under_its_own_path(tmp_path):
     assert not (root / "reports/interactive/ingest.ipynb").exists()
 
 
+def test_another_kernel_of_the_same_language_is_not_a_change(tmp_path):
+    root = make_project(tmp_path)
+    committed = (root / "notebooks" / "ingest.ipynb").read_bytes()
+    run = executed(json.loads(committed))
+    run["metadata"]["kernelspec"] = {"display_name": "My env", "language": "python", "name": "myenv"}
+    save(contents_manager(root), "notebooks/ingest.ipynb", run)
+    assert (root / "notebooks" / "ingest.ipynb").read_bytes() == committed
+    run["metadata"]["kernelspec"] = {"display_name": "R", "language": "R", "name": "ir"}
+    save(contents_manager(root), "notebooks/ingest.ipynb", run)
+    assert load(root / "notebooks" / "ingest.ipynb")["metadata"]["kernelspec"]["name"] == "ir"  # a real change
+
+
 def test_an_edited_markdown_cell_is_saved_as_a_change(tmp_path):
     root = make_project(tmp_path)
     committed = (root / "notebooks" / "ingest.ipynb").read_text(encoding="utf-8")

@@ -65,6 +65,7 @@ def clean_before_save(model: dict[str, Any], os_path: Path, log: logging.Logger 
         if (root / "reports") in os_path.parents:
             return None  # an executed copy (reports/notebooks/..., reports/interactive/...) keeps its outputs
         clean = normalise(content)
+        _keep_kernelspec(clean, os_path)
         written = None
         if has_outputs(content):
             from ..atomic import write_text
@@ -77,6 +78,24 @@ def clean_before_save(model: dict[str, Any], os_path: Path, log: logging.Logger 
                     "included, so nothing is lost. DVC will see it changed until it is saved again cleanly "
                     "(or run `mlprod notebooks clean %s`)", os_path, type(exc).__name__, exc, os_path)
         return None
+
+
+def _keep_kernelspec(clean: dict[str, Any], os_path: Path) -> None:
+    """Keep the kernelspec of the file on disk when only the kernel's name changed (same language).
+
+    ``mlprod run`` runs every stage in its own interpreter whatever the kernelspec says, so the kernel a
+    person picked in JupyterLab (``myenv`` instead of ``python3``) is not a change to the stage.
+    """
+    import json
+
+    try:
+        on_disk = json.loads(os_path.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec")
+    except (OSError, ValueError, AttributeError):
+        return
+    metadata = clean.get("metadata")
+    sent = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    if isinstance(on_disk, dict) and isinstance(sent, dict) and on_disk.get("language") == sent.get("language"):
+        metadata["kernelspec"] = on_disk
 
 
 def pre_save_hook(model: dict[str, Any], path: str, contents_manager: Any, **kwargs: Any) -> None:
