@@ -66,7 +66,18 @@ def ensure_environment() -> Path:
         if code != 0:
             raise SystemExit(f"installing dependencies failed (exit {code}); see the pip output above")
         STAMP.write_text(wanted + "\n")
+    ensure_jupyter_config(python)
     return bindir
+
+
+def ensure_jupyter_config(python: Path) -> None:
+    """Enable mlprod's Jupyter save hook in ``.venv`` (docs/jupyterlab.md).
+
+    A wheel install puts ``etc/jupyter/jupyter_server_config.d/mlprod.json`` into the environment; an editable
+    install (``pip install -e``, what this script does) does not install data files, so it is written here.
+    """
+    if not (VENV / "etc" / "jupyter" / "jupyter_server_config.d" / "mlprod.json").is_file():
+        run([str(python), "-m", "mlprod", "notebooks", "jupyter-config"], dict(os.environ))
 
 
 def run(cmd: list[str], env: dict[str, str]) -> int:
