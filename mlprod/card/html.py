@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 from .. import __version__
-from . import text
+from ..reporting.about import About
+from . import header, text
 from .html_view import curve_charts, fallback_metrics, glance, segment_charts, tone
 from .schema import ModelCard
 
@@ -37,9 +38,11 @@ TEMPLATE = r"""{% extends "base.html" %}
 {% endif %}
 <div class="cards">
 {% for label, value, kind in glance %}
-  <div class="card"><div class="label">{{ label }}</div><div class="value {{ kind }}">{{ value }}</div></div>
+  <div class="card"><div class="label">{{ label }}</div><div class="value {{ kind }}">{{ value }}</div>
+  {% if notes.get(label) %}<div class="small muted">{{ notes[label] }}</div>{% endif %}</div>
 {% endfor %}
 </div>
+{% if why %}<div class="callout warn">{{ why }}</div>{% endif %}
 <nav class="small">
 {% for anchor, name in sections %}<a href="#{{ anchor }}">{{ name }}</a>{% if not loop.last %} · {% endif %}{% endfor %}
 </nav>
@@ -132,14 +135,18 @@ TEMPLATE = r"""{% extends "base.html" %}
   red: known limitation; lines: ± one standard error)</span></h3>
 <div class="plots">{% for svg in segment_charts %}<figure>{{ svg }}</figure>{% endfor %}</div>
 <details><summary>All {{ sl.segments|length }} segments with counts</summary>
-<table>{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#mean score", "#" ~ sl.label, "#± SE",
-               "#vs overall", "judgement"]) }}<tbody>
+<table class="stack">{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#mean score", "#" ~ sl.label,
+               "#± SE", "#vs overall", "judgement"]) }}<tbody>
 {% for s in sl.segments %}
-<tr><td>{{ s.feature }}</td><td>{{ s.segment }}</td><td class="num">{{ t.num(s.rows) }}</td>
-  <td class="num">{{ t.num(s.positives) }}</td><td class="num">{{ t.pct(s.positive_rate) }}</td>
-  <td class="num">{{ t.num(s.mean_score) }}</td><td class="num">{{ t.num(s.value) }}</td>
-  <td class="num">{{ t.num(s.se) }}</td><td class="num">{{ t.signed(-s.gap if s.gap is not none else none) }}</td>
-  <td>{% if s.flagged %}{{ badge(s.note, "bad") }}{% else %}{{ s.note }}{% endif %}</td></tr>
+<tr><td>{{ s.feature }}</td><td data-label="segment">{{ s.segment }}</td>
+  <td class="num" data-label="rows">{{ t.num(s.rows) }}</td>
+  <td class="num" data-label="positives">{{ t.num(s.positives) }}</td>
+  <td class="num" data-label="positive rate">{{ t.pct(s.positive_rate) }}</td>
+  <td class="num" data-label="mean score">{{ t.num(s.mean_score) }}</td>
+  <td class="num" data-label="{{ sl.label }}">{{ t.num(s.value) }}</td>
+  <td class="num" data-label="± SE">{{ t.num(s.se) }}</td>
+  <td class="num" data-label="vs overall">{{ t.signed(-s.gap if s.gap is not none else none) }}</td>
+  <td data-label="judgement">{% if s.flagged %}{{ badge(s.note, "bad") }}{% else %}{{ s.note }}{% endif %}</td></tr>
 {% endfor %}
 </tbody></table></details>
 {% endif %}
@@ -158,10 +165,10 @@ TEMPLATE = r"""{% extends "base.html" %}
   missing values, values 10 ranges beyond the min/max of the {{ fm.range_source }}, a category never seen, a value
   of the wrong type. {{ t.PROBE_LEGEND }} (hover a cell for the value given).</p>
 {% set names, rows, errors = t.probe_matrix(fm) %}
-<table>{{ head(["input"] + names|map("probe_label")|list) }}<tbody>
+<table class="stack">{{ head(["input"] + names|map("probe_label")|list) }}<tbody>
 {% for feature, cells in rows %}
 <tr><td>{{ feature }}</td>
-  {% for pr in cells %}<td>
+  {% for pr in cells %}<td data-label="{{ names[loop.index0]|probe_label }}">
   {% if pr is none %}<span class="muted">n/a</span>
   {% else %}<span title="{{ pr.value }}{% if pr.error %}: {{ pr.error }}{% endif %}">
     {{- badge(pr.status, "good" if pr.status == "ok" else "bad") }}
@@ -204,21 +211,22 @@ TEMPLATE = r"""{% extends "base.html" %}
   {%- if c.decision %}; decision: {{ badge(c.decision, tone(c.decision)) }}{% endif %}
   <span class="muted">(from {{ c.source }})</span>.</p>
 {% if c.metrics %}
-<table>{{ head(["data set", "metric", "#champion", "#this model", "#change", ""]) }}<tbody>
+<table class="stack">{{ head(["data set", "metric", "#champion", "#this model", "#change", ""]) }}<tbody>
 {% for m in c.metrics %}{% set w = t.change_word(m.metric, m.delta) %}
-<tr><td>{{ m.dataset }}</td><td>{{ t.metric_label(m.metric) }}</td>
-  <td class="num">{{ t.metric_value(m.metric, m.champion) }}</td>
-  <td class="num">{{ t.metric_value(m.metric, m.challenger) }}</td>
-  <td class="num">{{ t.signed(m.delta, 0 if m.metric == "rows" else 3) }}</td>
-  <td>{% if w %}{{ badge(w, {"better": "good", "worse": "bad"}.get(w, "na")) }}{% endif %}</td></tr>
+<tr><td>{{ m.dataset }}</td><td data-label="metric">{{ t.metric_label(m.metric) }}</td>
+  <td class="num" data-label="champion">{{ t.metric_value(m.metric, m.champion) }}</td>
+  <td class="num" data-label="this model">{{ t.metric_value(m.metric, m.challenger) }}</td>
+  <td class="num" data-label="change">{{ t.signed(m.delta, 0 if m.metric == "rows" else 3) }}</td>
+  <td data-label="">{% if w %}{{ badge(w, {"better": "good", "worse": "bad"}.get(w, "na")) }}{% endif %}</td></tr>
 {% endfor %}
 </tbody></table>
 {% endif %}
 {% if c.gates %}
 <h3>Gates</h3>
-<table>{{ head(["gate", "result", "detail"]) }}<tbody>
+<table class="stack">{{ head(["gate", "result", "detail"]) }}<tbody>
 {% for g in c.gates %}
-<tr><td>{{ g.name }}</td><td>{{ badge(g.status, tone(g.status)) }}</td><td>{{ g.detail }}</td></tr>
+<tr><td>{{ g.name }}</td><td data-label="result">{{ badge(g.status, tone(g.status)) }}</td>
+  <td class="text" data-label="detail">{{ g.detail }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% endif %}
@@ -337,9 +345,11 @@ def render_html(card: ModelCard) -> str:
     segments = card.slices.segments if card.slices else ()
     page = env.get_template("model_card.html").render(
         card=card, t=text, tone=tone, version=__version__, sections=_sections(card), glance=glance(card),
-        fallback_metrics=fallback_metrics(card),
+        fallback_metrics=fallback_metrics(card), why=header.explanation(card),
+        notes={s.label: s.note for s in (header.promotion(card), header.drift(card)) if s is not None},
+        about=About(d.name, d.version, d.created_at, "created").line(),
         title=f"Model card: {card.title} {d.version}",
-        subtitle=f"{d.name} · {d.estimator} · created {d.created_at[:10]}",
+        subtitle=d.estimator,
         categorical=[i.name for i in d.inputs if i.kind == "categorical" and i.name in sliced],
         numeric=[i.name for i in d.inputs if i.kind == "numeric" and i.name in sliced],
         definitions=[(m, definition) for m, definition in text.METRIC_DEFINITIONS.items()

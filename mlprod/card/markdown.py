@@ -8,6 +8,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..reporting.markdown import cell, code, code_cell, esc, table
+from . import header
 from .schema import ModelCard
 from .text import (
     METRIC_DEFINITIONS,
@@ -81,21 +82,18 @@ def _header(card: ModelCard) -> list[str]:
     if card.validation is not None:
         v = card.validation
         rows.append(("Data validation", f"{cell(v.status)} ({v.failed} failed, {v.warnings} warnings)"))
-    c = card.comparison
-    if c is not None:
-        auc = [m for m in c.metrics if m.metric == "roc_auc" and m.dataset.startswith("holdout")]
-        delta = f", holdout ROC AUC {signed(auc[0].delta)}" if auc and auc[0].delta is not None else ""
-        decision = f"; decision: {cell(c.decision)}" if c.decision else ""
-        rows.append(("Champion", f"{cell(c.champion) if c.champion else 'none before this model'}{delta}{decision}"))
-    if card.monitoring is not None and card.monitoring.latest:
-        rows.append(("Last drift report", cell(card.monitoring.latest)))
+    for status in (header.promotion(card), header.drift(card)):
+        if status is not None:
+            rows.append((status.label, f"{cell(status.value)} ({cell(status.note)})"))
     f = card.fallback
     if f is not None:
         auc = f", holdout ROC AUC {num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout else ""
         rows.append(("Fallback", f"{cell(f.name)} {cell(f.version)} ({cell(f.estimator)}){auc}"
                      + (f"; decision: {cell(f.decision)}" if f.decision else "")))
     rows.append(("Rollback to", cell(card.rollback.previous or card.rollback.summary)))
-    return out + table(["", ""], [(f"**{k}**", v) for k, v in rows])
+    out += table(["", ""], [(f"**{k}**", v) for k, v in rows])
+    why = header.explanation(card)
+    return out + (["", f"> {esc(why)}"] if why else [])
 
 
 def _details(card: ModelCard) -> list[str]:

@@ -45,10 +45,31 @@ class HtmlRenderer:
         except BaseException as exc:  # noqa: BLE001 - re-raised in render()
             self._error = exc
 
-    def render(self, nb: Any) -> str:
+    def render(self, nb: Any, title: str = "Notebook") -> str:
+        """The page of ``nb``, titled ``title`` (nbconvert's default is "Notebook" for every page)."""
         self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error
-        body, _ = self._exporter.from_notebook_node(nb)
+        body, _ = self._exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         return body
+
+
+MODEL_DIR_PARAMETERS = ("model_dir", "trained_dir")
+
+
+def page_title(stage: str, values: dict[str, Any], root: Path) -> str:
+    """``train — lead-scoring 1.1.0``: the stage and the model it made or used (its manifest's name and version,
+    from the stage's ``model_dir``/``trained_dir`` parameter), else the ``model_name`` parameter, else the stage."""
+    for key in MODEL_DIR_PARAMETERS:
+        folder = values.get(key)
+        if isinstance(folder, str) and (root / folder / "model_manifest.yaml").is_file():
+            try:
+                from ..manifest.schema import read_manifest
+
+                manifest = read_manifest(root / folder)
+                return f"{stage} — {manifest.name} {manifest.version}"
+            except Exception:  # noqa: BLE001 - a title is not worth failing a run for
+                break
+    name = values.get("model_name")
+    return f"{stage} — {name}" if isinstance(name, str) and name else stage
