@@ -88,7 +88,7 @@ def test_the_header_explains_promoted_beside_retraining_required_the_same_way_in
 
 def test_the_card_names_model_version_and_date_under_its_title(card_project):  # noqa: F811
     html = render_html(build_card(settings=FAST))
-    assert '<div class="about">Model <b>lead-scoring 1.1.0</b> · created 2026-11-23</div>' in html
+    assert '<div class="about">Model <strong>lead-scoring 1.1.0</strong> · created 2026-11-23</div>' in html
 
 
 def test_executed_notebook_pages_are_titled_by_stage_and_model(tmp_path):
@@ -98,6 +98,8 @@ def test_executed_notebook_pages_are_titled_by_stage_and_model(tmp_path):
     from mlprod.stages.html import HtmlRenderer, page_title
 
     assert page_title("ingest", {"output_dir": "data"}, tmp_path) == "ingest"
+    (tmp_path / "params.yaml").write_text("project:\n  model_name: leads\n")
+    assert page_title("ingest", {}, tmp_path, tmp_path / "params.yaml") == "ingest — leads"
     assert page_title("validate", {"model_name": "lead-scoring"}, tmp_path) == "validate — lead-scoring"
     from sklearn.linear_model import LogisticRegression
 
@@ -148,6 +150,6 @@ def test_the_validation_report_uses_the_shared_style_with_integer_counts_and_nam
     assert "mv-badge" not in page and "mv-status" not in page and '<span class="badge bad">FAIL</span>' in page
     assert '<table class="stack">' in page and 'data-label="finding"' in page
     assert '<th class="mv-num">rows</th></tr>' not in page and "<th>result</th><th>check</th><th>finding</th></tr>" in page
-    assert "Model <b>lead-scoring</b> (no version yet) · data up to 2024-09-16" in page
+    assert "Model <strong>lead-scoring</strong> (no version yet) · data up to 2024-09-16" in page
     fragment = validation_html(result, standalone=False, about=about)
     assert ".mv-report .badge.bad" in fragment and "lead-scoring" in fragment

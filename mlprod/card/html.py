@@ -107,7 +107,7 @@ TEMPLATE = r"""{% extends "base.html" %}
   <div><h2 id="{{ key }}">{{ title }}</h2>
   {% if ds %}<table><tbody>
     <tr><th>File</th><td><code>{{ ds.path }}</code>
-      {% if ds.dataset_id %}<div class="small muted">{{ ds.dataset_id }}</div>{% endif %}</td></tr>
+      {% if ds.dataset_id %}<div class="small muted wrap">{{ ds.dataset_id }}</div>{% endif %}</td></tr>
     <tr><th>Rows</th><td>{{ t.num(ds.rows) }}{% if ds.positives is not none %}, {{ t.num(ds.positives) }} positive
       ({{ t.pct(ds.positive_rate) }}){% endif %}</td></tr>
     {% if ds.period %}<tr><th>Period</th><td>{{ ds.period }}</td></tr>{% endif %}

@@ -52,8 +52,8 @@ th { background: var(--bg); font-weight: 600; } td.num, th.num { text-align: rig
 figure { margin: 8px 0; } figcaption { font-weight: 600; margin-bottom: 2px; }
 details summary { cursor: pointer; color: var(--muted); } code, pre { font-size: 12px; background: var(--bg); }
 pre { padding: 8px; overflow-x: auto; } code { overflow-wrap: anywhere; }
-a { color: #0969da; } svg { max-width: 100%; height: auto; } .scroll { overflow-x: auto; max-width: 100%; }
-.about { color: var(--muted); font-size: 13px; margin-top: 2px; } .about b { color: var(--ink); font-weight: 600; }
+a { color: #0969da; } .wrap { overflow-wrap: anywhere; } svg { max-width: 100%; height: auto; } .scroll { overflow-x: auto; max-width: 100%; }
+.about { color: var(--muted); font-size: 13px; margin-top: 2px; } .about strong { color: var(--ink); font-weight: 600; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 table.stack caption { display: none; }
 @media (max-width: 600px) {
@@ -127,7 +127,7 @@ def scoped_style(scope: str) -> Any:
 
 def about_line(model: str | None = None, version: str | None = None, generated: str | None = None,
                what: str = "generated") -> Any:
-    """``Model <b>lead-scoring 1.1.0</b> · generated 2026-11-23`` (escaped; parts that are None are left out).
+    """``Model <strong>lead-scoring 1.1.0</strong> · generated 2026-11-23`` (escaped; parts that are None are left out).
 
     ``generated`` is a date or timestamp the caller took from a recorded value (data, manifest, run record), so the
     page is the same for the same inputs; only its date part (first 10 characters) is shown."""
@@ -136,8 +136,8 @@ def about_line(model: str | None = None, version: str | None = None, generated: 
     parts = []
     if model or version:
         name = " ".join(str(x) for x in (model, version) if x)
-        parts.append(Markup("Model <b>{}</b>").format(name) if version else Markup("Model <b>{}</b> (no version "
-                                                                                  "yet)").format(name))
+        shown = Markup("Model <strong>{}</strong>").format(name)
+        parts.append(shown if version else shown + " (no version yet)")
     if generated:
         parts.append(escape(f"{what} {str(generated)[:10]}"))
     return Markup(" · ").join(parts)
