@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..reporting.about import About
-from . import header, text
+from . import header, hub, text
 from .html_view import curve_charts, fallback_metrics, glance, segment_charts, tone
 from .schema import ModelCard
 
@@ -77,6 +77,18 @@ TEMPLATE = r"""{% extends "base.html" %}
   {% endif %}
 </div>
 
+{% if d.packages or d.python %}
+<h3>Software <span class="muted">(from the manifest)</span></h3>
+<details><summary>Python {{ d.python or "not recorded" }}, {{ d.packages|length }} packages</summary>
+<table>{{ head(["package", "version"]) }}<tbody>
+{% for k, v in d.packages.items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}
+</tbody></table></details>
+{% endif %}
+
+<h2 id="start">How to get started</h2>
+<pre>{{ start_code }}</pre>
+<p>{{ start_note }}</p>
+
 <h2 id="use">Intended use</h2>
 <p><strong>Purpose.</strong> {{ one(card.info.purpose, "purpose") }}</p>
 <div class="grid2">
@@ -134,27 +146,42 @@ TEMPLATE = r"""{% extends "base.html" %}
 <h3>{{ sl.label }} by segment <span class="muted">(overall {{ t.num(sl.overall) }} on {{ t.num(sl.rows) }} rows;
   red: known limitation; lines: ± one standard error)</span></h3>
 <div class="plots">{% for svg in segment_charts %}<figure>{{ svg }}</figure>{% endfor %}</div>
-<details><summary>All {{ sl.segments|length }} segments with counts</summary>
-<table class="stack">{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#mean score", "#" ~ sl.label,
-               "#± SE", "#vs overall", "judgement"]) }}<tbody>
-{% for s in sl.segments %}
+{% macro segment_table(segments) %}
+<table class="stack">{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#selected", "#mean score",
+               "#" ~ sl.label, "#± SE", "#vs overall", "judgement"]) }}<tbody>
+{% for s in segments %}
 <tr><td>{{ s.feature }}</td><td data-label="segment">{{ s.segment }}</td>
   <td class="num" data-label="rows">{{ t.num(s.rows) }}</td>
   <td class="num" data-label="positives">{{ t.num(s.positives) }}</td>
   <td class="num" data-label="positive rate">{{ t.pct(s.positive_rate) }}</td>
+  <td class="num" data-label="selected">{{ t.pct(s.selected_share) }}</td>
   <td class="num" data-label="mean score">{{ t.num(s.mean_score) }}</td>
   <td class="num" data-label="{{ sl.label }}">{{ t.num(s.value) }}</td>
   <td class="num" data-label="± SE">{{ t.num(s.se) }}</td>
   <td class="num" data-label="vs overall">{{ t.signed(-s.gap if s.gap is not none else none) }}</td>
   <td data-label="judgement">{% if s.flagged %}{{ badge(s.note, "bad") }}{% else %}{{ s.note }}{% endif %}</td></tr>
 {% endfor %}
-</tbody></table></details>
+</tbody></table>
+{% endmacro %}
+<details><summary>All {{ sl.segments|length }} segments with counts and the share selected at the threshold
+  (overall {{ t.pct(sl.selected_share) }})</summary>
+{{ segment_table(sl.segments) }}</details>
+<h3>Intersections <span class="muted">({{ sl.label }} in cells of two inputs)</span></h3>
+{% if not sl.pairs %}<p class="muted">No pair of inputs to intersect (set <code>intersection_columns</code>).</p>
+{% elif not sl.intersections %}<p>No cell of {% for a, b in sl.pairs %}{{ a }} × {{ b }}{{ ", " if not loop.last }}{% endfor %}
+  has at least {{ t.num(card.settings.min_intersection_rows) }} rows.</p>
+{% else %}<details><summary>{{ sl.intersections|length }} cells of
+  {% for a, b in sl.pairs %}{{ a }} × {{ b }}{{ ", " if not loop.last }}{% endfor %} with at least
+  {{ t.num(card.settings.min_intersection_rows) }} rows</summary>
+{{ segment_table(sl.intersections) }}</details>
+{% endif %}
 {% endif %}
 
 <h2 id="limitations">Known limitations <span class="muted">(found by slice analysis)</span></h2>
 {% if not card.slices %}<p class="muted">Not measured: no evaluation data with labels.</p>
-{% elif card.slices.limitations %}
-<ol>{% for s in card.slices.limitations %}<li>{{ t.limitation_line(s, card.slices) }}</li>{% endfor %}</ol>
+{% elif card.slices.limitations or card.slices.intersection_limitations %}
+<ol>{% for s in card.slices.limitations + card.slices.intersection_limitations %}
+<li>{{ t.limitation_line(s, card.slices) }}</li>{% endfor %}</ol>
 {% else %}<p>No segment falls well below the overall {{ card.slices.label }} of {{ t.num(card.slices.overall) }}.</p>
 {% endif %}
 {% if small_segments %}<p class="small muted">Not judged (too small): {{ small_segments|join(", ") }}.</p>{% endif %}
@@ -323,12 +350,12 @@ Self-contained page: no scripts, no external resources.{% endblock %}
 """
 
 EXTRA_CSS = ("<style>.plots{display:flex;flex-wrap:wrap;gap:8px 20px}.plots figure{margin:4px 0}"
-             ".cards{grid-template-columns:repeat(auto-fit,minmax(150px,1fr))}.card .value{font-size:17px}"
+             ".cards{grid-template-columns:repeat(auto-fit,minmax(130px,1fr))}.card .value{font-size:17px}"
              "nav{margin:4px 0 8px}nav a{color:#0969da;text-decoration:none}.value.bad{color:#b42318}"
              ".value.good{color:#1a7f37}.value.warn{color:#9a6700}ol li pre{margin:4px 0 10px}"
              "h2 .muted{font-weight:400;font-size:14px}h3 .muted{font-weight:400}</style>")
 
-SECTIONS = (("details", "Details"), ("use", "Intended use"), ("factors", "Factors"), ("metrics", "Metrics"),
+SECTIONS = (("details", "Details"), ("start", "Get started"), ("use", "Intended use"), ("factors", "Factors"), ("metrics", "Metrics"),
             ("evaluation_data", "Evaluation data"), ("training_data", "Training data"),
             ("quantitative", "Quantitative analyses"), ("limitations", "Known limitations"),
             ("failure-modes", "Failure modes"), ("validation", "Data validation"), ("champion", "Champion"),
@@ -340,6 +367,7 @@ def render_html(card: ModelCard) -> str:
     from ..reporting.page import environment
 
     env = environment({"model_card.html": TEMPLATE})
+    start = hub.get_started(card)
     env.filters["probe_label"] = lambda name: text.PROBE_LABELS.get(name, name)
     d, p, sliced = card.details, card.performance, card.slices.features if card.slices else ()
     segments = card.slices.segments if card.slices else ()
@@ -348,6 +376,7 @@ def render_html(card: ModelCard) -> str:
         fallback_metrics=fallback_metrics(card), why=header.explanation(card),
         notes={s.label: s.note for s in (header.promotion(card), header.drift(card)) if s is not None},
         about=About(d.name, d.version, d.created_at, "created").line(),
+        start_code="\n".join(start[1:start.index("```", 1)]), start_note=start[-1].replace("`", ""),
         title=f"Model card: {card.title} {d.version}",
         subtitle=d.estimator,
         categorical=[i.name for i in d.inputs if i.kind == "categorical" and i.name in sliced],

@@ -39,13 +39,13 @@ def glance(card: ModelCard) -> list[tuple[str, str, str]]:
     promotion = header.promotion(card)
     if promotion is not None:
         out.append((promotion.label, promotion.value, promotion.tone))
+    drift = header.drift(card)
+    if drift is not None:
+        out.append((drift.label, drift.value, drift.tone))
     if card.fallback is not None:
         f = card.fallback
         out.append(("Fallback", f"{f.version}" + (f", AUC {text.num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout
                                                  else ""), tone(f.decision)))
-    drift = header.drift(card)
-    if drift is not None:
-        out.append((drift.label, drift.value, drift.tone))
     return out
 
 
