@@ -18,11 +18,12 @@ class About:
     version: str | None = None
     date: str | None = None
     date_means: str = "generated"  # "data up to", "model created", ...
+    no_version: str = "no version yet"  # said after the model's name when there is no version
 
     def line(self) -> Any:
         from .page import about_line
 
-        return about_line(self.model, self.version, self.date, what=self.date_means)
+        return about_line(self.model, self.version, self.date, what=self.date_means, no_version=self.no_version)
 
 
 def newest_date(data: Any, column: str | None) -> str | None:

@@ -126,7 +126,7 @@ def scoped_style(scope: str) -> Any:
 
 
 def about_line(model: str | None = None, version: str | None = None, generated: str | None = None,
-               what: str = "generated") -> Any:
+               what: str = "generated", no_version: str = "no version yet") -> Any:
     """``Model <strong>lead-scoring 1.1.0</strong> · generated 2026-11-23`` (escaped; parts that are None are left out).
 
     ``generated`` is a date or timestamp the caller took from a recorded value (data, manifest, run record), so the
@@ -137,7 +137,7 @@ def about_line(model: str | None = None, version: str | None = None, generated: 
     if model or version:
         name = " ".join(str(x) for x in (model, version) if x)
         shown = Markup("Model <strong>{}</strong>").format(name)
-        parts.append(shown if version else shown + " (no version yet)")
+        parts.append(shown if version else shown + f" ({no_version})")
     if generated:
         parts.append(escape(f"{what} {str(generated)[:10]}"))
     return Markup(" · ").join(parts)
