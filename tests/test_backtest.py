@@ -170,6 +170,7 @@ def test_backtest_compares_policy_never_and_every_window(replayed, project):
             assert (after["model_version"] != before["model_version"]) == bool(promoted), (before, after)
     page = (project / "reports/backtest/backtest.html").read_text()
     assert "retrain every window" in page and "Realised ROC AUC per window" in page and "<script" not in page
+    assert '<div class="about">Model <strong>' in page and "· windows up to 2025-W" in page  # model and date
 
 
 @pytest.mark.e2e

@@ -66,7 +66,8 @@ def test_editing_the_card_section_reruns_only_the_card(project):
     ("  key: lead_id ", "  key: null    ", {"drift_report"}),
     ("  slice_columns: [region]", "  slice_columns: [region, channel]", {"evaluate"}),
     ("  target: converted ", "  target: label     ", {"ingest", "train", "fallback", "evaluate", "drift_report", "register"}),
-    ("  model_name: lead-scoring", "  model_name: churn", {"train", "fallback"}),
+    # validate: its report names the model the data is for
+    ("  model_name: lead-scoring", "  model_name: churn", {"validate", "train", "fallback"}),
 ])
 def test_changing_one_fact_changes_only_the_stages_that_use_it(project, old, new, expected):
     """dvc.yaml lists the facts each stage uses (project.target, ...), never the whole project: section."""

@@ -93,7 +93,11 @@ def render_html(summary: dict[str, Any]) -> str:
                                   title=f"{k} per window (realised)", marks=change_mark))
                  for k in summary.get("kpis", [])]
     targets = summary.get("targets", [])
-    return render({"backtest.html": TEMPLATE}, "backtest.html",
+    from ..reporting.about import About
+
+    about = About(summary["model"], None, names[-1] if names else None, "windows up to",
+                  no_version="every version each strategy trained")
+    return render({"backtest.html": TEMPLATE}, "backtest.html", about=about.line(),
                   title=f"Backtest: {summary['model']}",
                   subtitle=f"{stream['description']}; {stream['rows']:,} rows in {stream['batches']} windows",
                   targets=targets, all_met=bool(targets) and all(t["met"] for t in targets),

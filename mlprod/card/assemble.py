@@ -183,10 +183,11 @@ def _card_info(info: CardInfo | dict | None, params: dict | None, params_file: P
 def _features(manifest: Manifest, settings: CardSettings) -> list[tuple[str, str]]:
     features = [(c.name, "numeric" if c.dtype.startswith(_NUMERIC_DTYPES) else "categorical")
                 for c in manifest.inputs]
-    unknown = sorted(set(settings.slice_columns) - {n for n, _ in features})
-    if unknown:
-        raise CardError(f"slice_columns: {unknown} are not inputs of {manifest.name}; "
-                        f"inputs: {', '.join(n for n, _ in features)}")
+    for key in ("slice_columns", "intersection_columns"):
+        unknown = sorted(set(getattr(settings, key)) - {n for n, _ in features})
+        if unknown:
+            raise CardError(f"{key}: {unknown} are not inputs of {manifest.name}; "
+                            f"inputs: {', '.join(n for n, _ in features)}")
     return features
 
 
@@ -234,7 +235,8 @@ def _details(manifest: Manifest, model: Any, model_dir: Path, features: list[tup
                    inputs=tuple(InputColumn(c.name, c.dtype, kinds[c.name]) for c in manifest.inputs), output=output,
                    git_commit=manifest.lineage.git.commit, git_dirty=manifest.lineage.git.dirty,
                    previous_version=manifest.previous.version if manifest.previous else None,
-                   manifest=str(model_dir / MANIFEST_FILE))
+                   manifest=str(model_dir / MANIFEST_FILE), python=manifest.environment.python,
+                   packages=dict(sorted(manifest.environment.packages.items())))
 
 
 def _dataset(role: str, manifest: Manifest, frame: Any, target: str | None, given: Any,

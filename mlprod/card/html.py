@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 from .. import __version__
-from . import text
+from ..reporting.about import About
+from . import header, hub, text
 from .html_view import curve_charts, fallback_metrics, glance, segment_charts, tone
 from .schema import ModelCard
 
@@ -37,9 +38,11 @@ TEMPLATE = r"""{% extends "base.html" %}
 {% endif %}
 <div class="cards">
 {% for label, value, kind in glance %}
-  <div class="card"><div class="label">{{ label }}</div><div class="value {{ kind }}">{{ value }}</div></div>
+  <div class="card"><div class="label">{{ label }}</div><div class="value {{ kind }}">{{ value }}</div>
+  {% if notes.get(label) %}<div class="small muted">{{ notes[label] }}</div>{% endif %}</div>
 {% endfor %}
 </div>
+{% if why %}<div class="callout warn">{{ why }}</div>{% endif %}
 <nav class="small">
 {% for anchor, name in sections %}<a href="#{{ anchor }}">{{ name }}</a>{% if not loop.last %} · {% endif %}{% endfor %}
 </nav>
@@ -74,6 +77,18 @@ TEMPLATE = r"""{% extends "base.html" %}
   {% endif %}
 </div>
 
+{% if d.packages or d.python %}
+<h3>Software <span class="muted">(from the manifest)</span></h3>
+<details><summary>Python {{ d.python or "not recorded" }}, {{ d.packages|length }} packages</summary>
+<table>{{ head(["package", "version"]) }}<tbody>
+{% for k, v in d.packages.items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}
+</tbody></table></details>
+{% endif %}
+
+<h2 id="start">How to get started</h2>
+<pre>{{ start_code }}</pre>
+<p>{{ start_note }}</p>
+
 <h2 id="use">Intended use</h2>
 <p><strong>Purpose.</strong> {{ one(card.info.purpose, "purpose") }}</p>
 <div class="grid2">
@@ -104,7 +119,7 @@ TEMPLATE = r"""{% extends "base.html" %}
   <div><h2 id="{{ key }}">{{ title }}</h2>
   {% if ds %}<table><tbody>
     <tr><th>File</th><td><code>{{ ds.path }}</code>
-      {% if ds.dataset_id %}<div class="small muted">{{ ds.dataset_id }}</div>{% endif %}</td></tr>
+      {% if ds.dataset_id %}<div class="small muted wrap">{{ ds.dataset_id }}</div>{% endif %}</td></tr>
     <tr><th>Rows</th><td>{{ t.num(ds.rows) }}{% if ds.positives is not none %}, {{ t.num(ds.positives) }} positive
       ({{ t.pct(ds.positive_rate) }}){% endif %}</td></tr>
     {% if ds.period %}<tr><th>Period</th><td>{{ ds.period }}</td></tr>{% endif %}
@@ -131,23 +146,42 @@ TEMPLATE = r"""{% extends "base.html" %}
 <h3>{{ sl.label }} by segment <span class="muted">(overall {{ t.num(sl.overall) }} on {{ t.num(sl.rows) }} rows;
   red: known limitation; lines: ± one standard error)</span></h3>
 <div class="plots">{% for svg in segment_charts %}<figure>{{ svg }}</figure>{% endfor %}</div>
-<details><summary>All {{ sl.segments|length }} segments with counts</summary>
-<table>{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#mean score", "#" ~ sl.label, "#± SE",
-               "#vs overall", "judgement"]) }}<tbody>
-{% for s in sl.segments %}
-<tr><td>{{ s.feature }}</td><td>{{ s.segment }}</td><td class="num">{{ t.num(s.rows) }}</td>
-  <td class="num">{{ t.num(s.positives) }}</td><td class="num">{{ t.pct(s.positive_rate) }}</td>
-  <td class="num">{{ t.num(s.mean_score) }}</td><td class="num">{{ t.num(s.value) }}</td>
-  <td class="num">{{ t.num(s.se) }}</td><td class="num">{{ t.signed(-s.gap if s.gap is not none else none) }}</td>
-  <td>{% if s.flagged %}{{ badge(s.note, "bad") }}{% else %}{{ s.note }}{% endif %}</td></tr>
+{% macro segment_table(segments) %}
+<table class="stack">{{ head(["input", "segment", "#rows", "#positives", "#positive rate", "#selected", "#mean score",
+               "#" ~ sl.label, "#± SE", "#vs overall", "judgement"]) }}<tbody>
+{% for s in segments %}
+<tr><td>{{ s.feature }}</td><td data-label="segment">{{ s.segment }}</td>
+  <td class="num" data-label="rows">{{ t.num(s.rows) }}</td>
+  <td class="num" data-label="positives">{{ t.num(s.positives) }}</td>
+  <td class="num" data-label="positive rate">{{ t.pct(s.positive_rate) }}</td>
+  <td class="num" data-label="selected">{{ t.pct(s.selected_share) }}</td>
+  <td class="num" data-label="mean score">{{ t.num(s.mean_score) }}</td>
+  <td class="num" data-label="{{ sl.label }}">{{ t.num(s.value) }}</td>
+  <td class="num" data-label="± SE">{{ t.num(s.se) }}</td>
+  <td class="num" data-label="vs overall">{{ t.signed(-s.gap if s.gap is not none else none) }}</td>
+  <td data-label="judgement">{% if s.flagged %}{{ badge(s.note, "bad") }}{% else %}{{ s.note }}{% endif %}</td></tr>
 {% endfor %}
-</tbody></table></details>
+</tbody></table>
+{% endmacro %}
+<details><summary>All {{ sl.segments|length }} segments with counts and the share selected at the threshold
+  (overall {{ t.pct(sl.selected_share) }})</summary>
+{{ segment_table(sl.segments) }}</details>
+<h3>Intersections <span class="muted">({{ sl.label }} in cells of two inputs)</span></h3>
+{% if not sl.pairs %}<p class="muted">No pair of inputs to intersect (set <code>intersection_columns</code>).</p>
+{% elif not sl.intersections %}<p>No cell of {% for a, b in sl.pairs %}{{ a }} × {{ b }}{{ ", " if not loop.last }}{% endfor %}
+  has at least {{ t.num(card.settings.min_intersection_rows) }} rows.</p>
+{% else %}<details><summary>{{ sl.intersections|length }} cells of
+  {% for a, b in sl.pairs %}{{ a }} × {{ b }}{{ ", " if not loop.last }}{% endfor %} with at least
+  {{ t.num(card.settings.min_intersection_rows) }} rows</summary>
+{{ segment_table(sl.intersections) }}</details>
+{% endif %}
 {% endif %}
 
 <h2 id="limitations">Known limitations <span class="muted">(found by slice analysis)</span></h2>
 {% if not card.slices %}<p class="muted">Not measured: no evaluation data with labels.</p>
-{% elif card.slices.limitations %}
-<ol>{% for s in card.slices.limitations %}<li>{{ t.limitation_line(s, card.slices) }}</li>{% endfor %}</ol>
+{% elif card.slices.limitations or card.slices.intersection_limitations %}
+<ol>{% for s in card.slices.limitations + card.slices.intersection_limitations %}
+<li>{{ t.limitation_line(s, card.slices) }}</li>{% endfor %}</ol>
 {% else %}<p>No segment falls well below the overall {{ card.slices.label }} of {{ t.num(card.slices.overall) }}.</p>
 {% endif %}
 {% if small_segments %}<p class="small muted">Not judged (too small): {{ small_segments|join(", ") }}.</p>{% endif %}
@@ -158,10 +192,10 @@ TEMPLATE = r"""{% extends "base.html" %}
   missing values, values 10 ranges beyond the min/max of the {{ fm.range_source }}, a category never seen, a value
   of the wrong type. {{ t.PROBE_LEGEND }} (hover a cell for the value given).</p>
 {% set names, rows, errors = t.probe_matrix(fm) %}
-<table>{{ head(["input"] + names|map("probe_label")|list) }}<tbody>
+<table class="stack">{{ head(["input"] + names|map("probe_label")|list) }}<tbody>
 {% for feature, cells in rows %}
 <tr><td>{{ feature }}</td>
-  {% for pr in cells %}<td>
+  {% for pr in cells %}<td data-label="{{ names[loop.index0]|probe_label }}">
   {% if pr is none %}<span class="muted">n/a</span>
   {% else %}<span title="{{ pr.value }}{% if pr.error %}: {{ pr.error }}{% endif %}">
     {{- badge(pr.status, "good" if pr.status == "ok" else "bad") }}
@@ -204,21 +238,22 @@ TEMPLATE = r"""{% extends "base.html" %}
   {%- if c.decision %}; decision: {{ badge(c.decision, tone(c.decision)) }}{% endif %}
   <span class="muted">(from {{ c.source }})</span>.</p>
 {% if c.metrics %}
-<table>{{ head(["data set", "metric", "#champion", "#this model", "#change", ""]) }}<tbody>
+<table class="stack">{{ head(["data set", "metric", "#champion", "#this model", "#change", ""]) }}<tbody>
 {% for m in c.metrics %}{% set w = t.change_word(m.metric, m.delta) %}
-<tr><td>{{ m.dataset }}</td><td>{{ t.metric_label(m.metric) }}</td>
-  <td class="num">{{ t.metric_value(m.metric, m.champion) }}</td>
-  <td class="num">{{ t.metric_value(m.metric, m.challenger) }}</td>
-  <td class="num">{{ t.signed(m.delta, 0 if m.metric == "rows" else 3) }}</td>
-  <td>{% if w %}{{ badge(w, {"better": "good", "worse": "bad"}.get(w, "na")) }}{% endif %}</td></tr>
+<tr><td>{{ m.dataset }}</td><td data-label="metric">{{ t.metric_label(m.metric) }}</td>
+  <td class="num" data-label="champion">{{ t.metric_value(m.metric, m.champion) }}</td>
+  <td class="num" data-label="this model">{{ t.metric_value(m.metric, m.challenger) }}</td>
+  <td class="num" data-label="change">{{ t.signed(m.delta, 0 if m.metric == "rows" else 3) }}</td>
+  <td data-label="">{% if w %}{{ badge(w, {"better": "good", "worse": "bad"}.get(w, "na")) }}{% endif %}</td></tr>
 {% endfor %}
 </tbody></table>
 {% endif %}
 {% if c.gates %}
 <h3>Gates</h3>
-<table>{{ head(["gate", "result", "detail"]) }}<tbody>
+<table class="stack">{{ head(["gate", "result", "detail"]) }}<tbody>
 {% for g in c.gates %}
-<tr><td>{{ g.name }}</td><td>{{ badge(g.status, tone(g.status)) }}</td><td>{{ g.detail }}</td></tr>
+<tr><td>{{ g.name }}</td><td data-label="result">{{ badge(g.status, tone(g.status)) }}</td>
+  <td class="text" data-label="detail">{{ g.detail }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% endif %}
@@ -315,12 +350,12 @@ Self-contained page: no scripts, no external resources.{% endblock %}
 """
 
 EXTRA_CSS = ("<style>.plots{display:flex;flex-wrap:wrap;gap:8px 20px}.plots figure{margin:4px 0}"
-             ".cards{grid-template-columns:repeat(auto-fit,minmax(150px,1fr))}.card .value{font-size:17px}"
+             ".cards{grid-template-columns:repeat(auto-fit,minmax(130px,1fr))}.card .value{font-size:17px}"
              "nav{margin:4px 0 8px}nav a{color:#0969da;text-decoration:none}.value.bad{color:#b42318}"
              ".value.good{color:#1a7f37}.value.warn{color:#9a6700}ol li pre{margin:4px 0 10px}"
              "h2 .muted{font-weight:400;font-size:14px}h3 .muted{font-weight:400}</style>")
 
-SECTIONS = (("details", "Details"), ("use", "Intended use"), ("factors", "Factors"), ("metrics", "Metrics"),
+SECTIONS = (("details", "Details"), ("start", "Get started"), ("use", "Intended use"), ("factors", "Factors"), ("metrics", "Metrics"),
             ("evaluation_data", "Evaluation data"), ("training_data", "Training data"),
             ("quantitative", "Quantitative analyses"), ("limitations", "Known limitations"),
             ("failure-modes", "Failure modes"), ("validation", "Data validation"), ("champion", "Champion"),
@@ -332,14 +367,18 @@ def render_html(card: ModelCard) -> str:
     from ..reporting.page import environment
 
     env = environment({"model_card.html": TEMPLATE})
+    start = hub.get_started(card)
     env.filters["probe_label"] = lambda name: text.PROBE_LABELS.get(name, name)
     d, p, sliced = card.details, card.performance, card.slices.features if card.slices else ()
     segments = card.slices.segments if card.slices else ()
     page = env.get_template("model_card.html").render(
         card=card, t=text, tone=tone, version=__version__, sections=_sections(card), glance=glance(card),
-        fallback_metrics=fallback_metrics(card),
+        fallback_metrics=fallback_metrics(card), why=header.explanation(card),
+        notes={s.label: s.note for s in (header.promotion(card), header.drift(card)) if s is not None},
+        about=About(d.name, d.version, d.created_at, "created").line(),
+        start_code="\n".join(start[1:start.index("```", 1)]), start_note=start[-1].replace("`", ""),
         title=f"Model card: {card.title} {d.version}",
-        subtitle=f"{d.name} · {d.estimator} · created {d.created_at[:10]}",
+        subtitle=d.estimator,
         categorical=[i.name for i in d.inputs if i.kind == "categorical" and i.name in sliced],
         numeric=[i.name for i in d.inputs if i.kind == "numeric" and i.name in sliced],
         definitions=[(m, definition) for m, definition in text.METRIC_DEFINITIONS.items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import text
+from . import header, text
 from .schema import ModelCard
 
 
@@ -36,16 +36,16 @@ def glance(card: ModelCard) -> list[tuple[str, str, str]]:
         out.append(("Failing probes", f"{bad} of {len(card.failure_modes.probes)}", "warn" if bad else "good"))
     if card.validation is not None:
         out.append(("Data validation", card.validation.status, tone(card.validation.status)))
-    if card.comparison is not None:
-        c = card.comparison
-        out.append(("Champion", c.decision or (c.champion or "none"), tone(c.decision)))
+    promotion = header.promotion(card)
+    if promotion is not None:
+        out.append((promotion.label, promotion.value, promotion.tone))
+    drift = header.drift(card)
+    if drift is not None:
+        out.append((drift.label, drift.value, drift.tone))
     if card.fallback is not None:
         f = card.fallback
         out.append(("Fallback", f"{f.version}" + (f", AUC {text.num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout
                                                  else ""), tone(f.decision)))
-    if card.monitoring is not None and card.monitoring.latest:
-        out.append(("Last drift report", card.monitoring.latest,
-                    "bad" if card.monitoring.latest == "retraining required" else "good"))
     return out
 
 

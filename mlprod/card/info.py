@@ -122,13 +122,16 @@ class CardSettings:
     batch_rows: int = 100_000  # rows in the large-batch test
     out_of_range_factor: float = 10.0  # out-of-range probe: this many ranges beyond the observed min/max
     seed: int = 0  # row sampling for the probes
+    intersection_columns: tuple[str, ...] = ()  # inputs whose pairs are sliced together; empty: the categorical ones
+    max_intersections: int = 3  # at most this many pairs (in input order)
+    min_intersection_rows: int = 100  # an intersection cell with fewer rows is left out
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
 
 _POSITIVE_INTS = ("numeric_bins", "probe_rows", "batch_rows")
-_NON_NEGATIVE_INTS = ("min_slice_rows", "min_slice_class_rows", "seed")
+_NON_NEGATIVE_INTS = ("min_slice_rows", "min_slice_class_rows", "seed", "max_intersections", "min_intersection_rows")
 _NON_NEGATIVE_FLOATS = ("min_gap", "z", "out_of_range_factor")
 
 
@@ -150,7 +153,7 @@ def parse_settings(data: dict[str, Any] | None = None, *, source: str = "card se
             from .metrics import get_metric
 
             get_metric(value)  # unknown names raise with the available ones
-        elif key == "slice_columns":
+        elif key in ("slice_columns", "intersection_columns"):
             value = [value] if isinstance(value, str) else value
             _expect(isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value), source, key,
                     "a list of column names", value)

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..reporting.markdown import cell, code, code_cell, esc, table
+from . import header, hub
 from .schema import ModelCard
 from .text import (
     METRIC_DEFINITIONS,
@@ -34,8 +35,8 @@ NOT_STATED = "_not stated_ (add `{key}` to the `card:` section of params.yaml)"
 
 
 def render_markdown(card: ModelCard) -> str:
-    out: list[str] = []
-    for section in (_header, _details, _intended_use, _factors, _metrics, _data, _quantitative, _limitations,
+    out: list[str] = hub.front_matter(card)
+    for section in (_header, _get_started, _details, _intended_use, _factors, _metrics, _data, _quantitative, _limitations,
                     _failure_modes, _validation, _comparison, _fallback, _ethics, _caveats, _rollback, _monitoring,
                     _provenance):
         lines = section(card)
@@ -81,21 +82,22 @@ def _header(card: ModelCard) -> list[str]:
     if card.validation is not None:
         v = card.validation
         rows.append(("Data validation", f"{cell(v.status)} ({v.failed} failed, {v.warnings} warnings)"))
-    c = card.comparison
-    if c is not None:
-        auc = [m for m in c.metrics if m.metric == "roc_auc" and m.dataset.startswith("holdout")]
-        delta = f", holdout ROC AUC {signed(auc[0].delta)}" if auc and auc[0].delta is not None else ""
-        decision = f"; decision: {cell(c.decision)}" if c.decision else ""
-        rows.append(("Champion", f"{cell(c.champion) if c.champion else 'none before this model'}{delta}{decision}"))
-    if card.monitoring is not None and card.monitoring.latest:
-        rows.append(("Last drift report", cell(card.monitoring.latest)))
+    for status in (header.promotion(card), header.drift(card)):
+        if status is not None:
+            rows.append((status.label, f"{cell(status.value)} ({cell(status.note)})"))
     f = card.fallback
     if f is not None:
         auc = f", holdout ROC AUC {num(f.holdout['roc_auc'])}" if "roc_auc" in f.holdout else ""
         rows.append(("Fallback", f"{cell(f.name)} {cell(f.version)} ({cell(f.estimator)}){auc}"
                      + (f"; decision: {cell(f.decision)}" if f.decision else "")))
     rows.append(("Rollback to", cell(card.rollback.previous or card.rollback.summary)))
-    return out + table(["", ""], [(f"**{k}**", v) for k, v in rows])
+    out += table(["", ""], [(f"**{k}**", v) for k, v in rows])
+    why = header.explanation(card)
+    return out + (["", f"> {esc(why)}"] if why else [])
+
+
+def _get_started(card: ModelCard) -> list[str]:
+    return ["## How to get started", ""] + hub.get_started(card)
 
 
 def _details(card: ModelCard) -> list[str]:
@@ -120,6 +122,10 @@ def _details(card: ModelCard) -> list[str]:
     if d.hyperparameters:
         out += ["", f"### Hyperparameters ({esc(d.estimator)})", ""]
         out += table(["parameter", "value"], [(cell(k), cell(v)) for k, v in d.hyperparameters.items()])
+    if d.packages or d.python:
+        out += ["", "### Software (from the manifest)", ""]
+        rows = ([("python", cell(d.python))] if d.python else []) + [(cell(k), cell(v)) for k, v in d.packages.items()]
+        out += table(["package", "version"], rows)
     return out
 
 
@@ -185,17 +191,34 @@ def _quantitative(card: ModelCard) -> list[str]:
     sl = card.slices
     if sl is not None:
         out += ["", f"### By segment ({esc(sl.label)}; overall {num(sl.overall)} on {sl.rows:,} rows)", ""]
-        out += table(["input", "segment", "rows", "positives", "positive rate", "mean score", sl.label, "± SE",
-                      "vs overall", "judgement"],
-                     [(cell(s.feature), cell(s.segment), f"{s.rows:,}", f"{s.positives:,}", pct(s.positive_rate),
-                       num(s.mean_score), num(s.value), num(s.se), signed(-s.gap if s.gap is not None else None),
-                       ("**" + s.note + "**") if s.flagged else s.note) for s in sl.segments], "llrrrrrrrl")
+        out += [f"Selected: share of the segment's rows with score >= {num(sl.threshold, 2)} (overall "
+                f"{pct(sl.selected_share)})."]
+        out += [""] + _segment_table(sl, sl.segments)
+        out += ["", f"### Intersections ({esc(sl.label)} in cells of two inputs)", ""]
+        if not sl.pairs:
+            out.append("_no pair of inputs to intersect (set `intersection_columns` in the card settings)_")
+        elif not sl.intersections:
+            out.append(f"No cell of {', '.join(' × '.join(code(c) for c in p) for p in sl.pairs)} has at least "
+                       f"{card.settings.min_intersection_rows:,} rows.")
+        else:
+            out += _segment_table(sl, sl.intersections)
+            out += ["", f"Cells of {', '.join(' × '.join(code(c) for c in p) for p in sl.pairs)} with at least "
+                        f"{card.settings.min_intersection_rows:,} rows (at most {card.settings.max_intersections} pairs)."]
     if card.curves is not None and card.curves.calibration:
         out += ["", f"### Calibration (from {code(card.curves.source)})", ""]
         out += table(["mean predicted", "observed rate"], [(num(x), num(y)) for x, y in card.curves.calibration], "rr")
     if card.curves is not None:
         out += ["", "ROC, precision-recall, calibration and segment plots are in the HTML version of this card."]
     return out
+
+
+def _segment_table(sl, segments) -> list[str]:
+    return table(["input", "segment", "rows", "positives", "positive rate", "selected", "mean score", sl.label, "± SE",
+                  "vs overall", "judgement"],
+                 [(cell(s.feature), cell(s.segment), f"{s.rows:,}", f"{s.positives:,}", pct(s.positive_rate),
+                   pct(s.selected_share), num(s.mean_score), num(s.value), num(s.se),
+                   signed(-s.gap if s.gap is not None else None), ("**" + s.note + "**") if s.flagged else s.note)
+                  for s in segments], "llrrrrrrrrl")
 
 
 def _limitations(card: ModelCard) -> list[str]:
@@ -208,6 +231,10 @@ def _limitations(card: ModelCard) -> list[str]:
         out += [f"{i}. {esc(limitation_line(s, sl))}" for i, s in enumerate(lims, 1)]
     else:
         out.append(f"No segment falls well below the overall {esc(sl.label)} of {num(sl.overall)}.")
+    crossed = sl.intersection_limitations
+    if crossed:
+        out += ["", "In cells of two inputs:", ""] + [f"{i}. {esc(limitation_line(s, sl))}"
+                                                      for i, s in enumerate(crossed, len(lims) + 1)]
     small = [s for s in sl.segments if s.note.startswith("too few")]
     if small:
         out += ["", "Not judged (too small): " + ", ".join(f"{esc(s.feature)} = {cell(s.segment)} ({s.rows:,} rows)"

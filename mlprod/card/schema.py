@@ -52,6 +52,8 @@ class Details:
     git_dirty: bool
     previous_version: str | None
     manifest: str  # path of the manifest the card was built from
+    python: str | None = None  # the environment the model was trained in (manifest environment)
+    packages: dict[str, str] = dataclasses.field(default_factory=dict)  # distribution -> version
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,6 @@ def _reports(settings, root, params_file, decision) -> None:
 
     name = settings.model.rsplit("@", 1)[0]
     write_dashboard(root / settings.history_file, root / settings.dashboard_dir, decision=decision,
-                    title=f"Monitoring: {name}")
+                    title=f"Monitoring: {name}", model_name=name)
     write_runbook(name, root / settings.runbook_dir, params_file=params_file, history=root / settings.history_file,
                   decision=decision, registry=Registry.open(root))

@@ -129,9 +129,12 @@ def display(aligned: Pair) -> dict[str, Any]:
     if high <= low:
         high = low + 1.0
     edges = np.linspace(low, high, DISPLAY_BINS + 1)
-    inside = (aligned.values >= low) & (aligned.values <= high)  # the outer 0.5% on each side are not drawn
+    inside = (aligned.values >= low) & (aligned.values <= high)  # the outer tails: counted in below / above
     index = np.clip(np.searchsorted(edges, aligned.values[inside], side="right") - 1, 0, DISPLAY_BINS - 1)
     ref = np.bincount(index, weights=aligned.ref_counts[inside], minlength=DISPLAY_BINS) / n_ref
     cur = np.bincount(index, weights=aligned.cur_counts[inside], minlength=DISPLAY_BINS) / n_cur
+    tails = {side: {"reference": round(float(aligned.ref_counts[mask].sum() / n_ref), 5),
+                    "current": round(float(aligned.cur_counts[mask].sum() / n_cur), 5)}
+             for side, mask in (("below", aligned.values < low), ("above", aligned.values > high))}
     return {"kind": "numeric", "edges": [float(f"{e:.6g}") for e in edges],
-            "reference": ref.round(5).tolist(), "current": cur.round(5).tolist()}
+            "reference": ref.round(5).tolist(), "current": cur.round(5).tolist(), **tails}

@@ -43,17 +43,19 @@ TEMPLATE = """{% extends "base.html" %}
 ({{ r.current.baseline.rows | fmt }} rows){% endif %}.</p>
 
 <h2>Feature drift</h2>
-<table>
-<tr><th>Column</th><th>Kind</th><th>Test</th><th class="num">Statistic</th><th class="num">p-value</th>
-<th class="num">Threshold</th><th class="num">Missing ref / cur</th><th>Drift</th></tr>
-{% for c in columns %}<tr><td>{{ c.column }}</td><td>{{ c.kind }}</td>
-<td>{{ c.test }}{% if c.chosen_by == "default" %} <span class="muted small">(default)</span>{% endif %}</td>
-<td class="num">{{ c.statistic | fmt }}</td><td class="num">{{ c.p_value | fmt }}</td>
-<td class="num">{{ threshold(c) }}</td>
-<td class="num">{{ c.missing_share_reference | pct }} / {{ c.missing_share_current | pct }}</td>
-<td><span class="badge {{ 'bad' if c.drifted else 'good' }}">{{ "drift" if c.drifted else "stable" }}</span>
-{% if c.note %}<div class="muted small">{{ c.note }}</div>{% endif %}</td></tr>
-{% endfor %}</table>
+<table class="stack">
+<thead><tr><th>Column</th><th>Drift</th><th>Kind</th><th>Test</th><th class="num">Statistic</th><th class="num">p-value</th>
+<th class="num">Threshold</th><th class="num">Missing ref / cur</th></tr></thead><tbody>
+{% for c in columns %}<tr><td>{{ c.column }}</td>
+<td data-label="drift"><span class="badge {{ 'bad' if c.drifted else 'good' }}">{{ "drift" if c.drifted else "stable" }}</span>
+{% if c.note %}<div class="muted small">{{ c.note }}</div>{% endif %}</td>
+<td data-label="kind">{{ c.kind }}</td>
+<td data-label="test"><span>{{ c.test }}{% if c.chosen_by == "default" %} <span class="muted small">(default)</span>
+{%- endif %}</span></td>
+<td class="num" data-label="statistic">{{ c.statistic | fmt }}</td><td class="num" data-label="p-value">{{ c.p_value | fmt }}</td>
+<td class="num" data-label="threshold">{{ threshold(c) }}</td>
+<td class="num" data-label="missing ref / cur">{{ c.missing_share_reference | pct }} / {{ c.missing_share_current | pct }}</td></tr>
+{% endfor %}</tbody></table>
 {% if legend %}<p class="muted small">{% for line in legend %}{{ line }}{{ " " if not loop.last }}{% endfor %}</p>{% endif %}
 {% if feature_plots %}<h3>Reference vs current for drifted columns</h3>
 <div class="grid2">{% for name, plot in feature_plots %}<figure><figcaption>{{ name }}</figcaption>{{ plot }}</figure>{% endfor %}</div>
@@ -64,12 +66,13 @@ TEMPLATE = """{% extends "base.html" %}
 missing values that moved by at least {{ settings.min_missing_change | pct }} (absolute) with Fisher's exact test
 p &lt; {{ settings.missing_alpha }}, and categories the reference never had in at least
 {{ settings.min_new_category_share | pct }} of the current rows.</p>
-{% if r.findings %}<table><tr><th>Finding</th><th>Column</th><th>What</th><th class="num">Value</th>
-<th class="num">Minimum</th><th class="num">p-value</th><th>Retraining trigger</th></tr>
-{% for f in r.findings %}<tr><td>{{ f.kind | replace("_", " ") }}</td><td>{{ f.column }}</td><td>{{ f.message }}</td>
-<td class="num">{{ f.value | fmt }}</td><td class="num">{{ f.threshold | fmt }}</td><td class="num">{{ f.p_value | fmt }}</td>
-<td>{{ "yes" if f.kind in settings.retrain_on else "no (observation)" }}</td></tr>
-{% endfor %}</table>{% else %}<p>None: every reference column is present, no share of missing values changed and no
+{% if r.findings %}<table class="stack"><thead><tr><th>Finding</th><th>Column</th><th>What</th><th class="num">Value</th>
+<th class="num">Minimum</th><th class="num">p-value</th><th>Retraining trigger</th></tr></thead><tbody>
+{% for f in r.findings %}<tr><td>{{ f.kind | replace("_", " ") }}</td><td data-label="column">{{ f.column }}</td>
+<td class="text" data-label="what">{{ f.message }}</td><td class="num" data-label="value">{{ f.value | fmt }}</td>
+<td class="num" data-label="minimum">{{ f.threshold | fmt }}</td><td class="num" data-label="p-value">{{ f.p_value | fmt }}</td>
+<td data-label="retraining trigger">{{ "yes" if f.kind in settings.retrain_on else "no (observation)" }}</td></tr>
+{% endfor %}</tbody></table>{% else %}<p>None: every reference column is present, no share of missing values changed and no
 new category.</p>{% endif %}
 
 {% if prediction_plot %}<h2>Prediction drift</h2>
@@ -81,11 +84,14 @@ new category.</p>{% endif %}
 <p>Mean residual (label − score) per feature bin, baseline vs current: without concept drift it stays put, whatever
 the feature distribution does. ADWIN on the per-row error: {{ r.concept.detections | length }} change(s) detected
 {%- if r.concept.error_increase_detected %}, including an <b>increase</b> of the error{% endif %}.</p>
-<table><tr><th>Feature</th><th class="num">chi-square p-value</th><th class="num">Largest change</th><th>Relation</th></tr>
-{% for name, rel in r.concept.relations.items() %}<tr><td>{{ name }}</td><td class="num">{{ rel.get("p_value") | fmt }}</td>
-<td class="num">{{ rel.get("max_change") | fmt }}</td><td><span class="badge {{ 'bad' if rel.drifted else 'good' }}">
-{{ "changed" if rel.drifted else "stable" }}</span>{% if rel.get('note') %} <span class="muted small">{{ rel.get('note') }}</span>{% endif %}</td></tr>
-{% endfor %}</table>
+<table class="stack"><thead><tr><th>Feature</th><th class="num">chi-square p-value</th><th class="num">Largest change</th>
+<th>Relation</th></tr></thead><tbody>
+{% for name, rel in r.concept.relations.items() %}<tr><td>{{ name }}</td>
+<td class="num" data-label="chi-square p-value">{{ rel.get("p_value") | fmt }}</td>
+<td class="num" data-label="largest change">{{ rel.get("max_change") | fmt }}</td><td data-label="relation">
+<span class="badge {{ 'bad' if rel.drifted else 'good' }}">{{ "changed" if rel.drifted else "stable" }}</span>
+{% if rel.get('note') %} <span class="muted small">{{ rel.get('note') }}</span>{% endif %}</td></tr>
+{% endfor %}</tbody></table>
 <div class="grid2">{% for name, plot in relation_plots %}<figure><figcaption>{{ name }}: mean residual per bin</figcaption>{{ plot }}</figure>{% endfor %}</div>
 {% if window_plot %}<h3>Performance by window</h3><figure>{{ window_plot }}</figure>
 <p class="muted small">{{ r.concept.windows_below }} of {{ r.concept.windows | length }} windows are more than
@@ -93,11 +99,11 @@ the feature distribution does. ADWIN on the per-row error: {{ r.concept.detectio
 {% endif %}
 
 {% if r.performance %}<h2>Performance</h2>
-<table><tr><th>Metric</th>{% for name in r.performance %}<th class="num">{{ name }}</th>{% endfor %}</tr>
+<div class="scroll"><table><tr><th>Metric</th>{% for name in r.performance %}<th class="num">{{ name }}</th>{% endfor %}</tr>
 {% for metric in metrics %}<tr><td>{{ metric }}</td>{% for name, perf in r.performance.items() %}
 <td class="num">{{ perf.metrics.get(metric) | fmt }}</td>{% endfor %}</tr>{% endfor %}
 <tr><td>rows</td>{% for name, perf in r.performance.items() %}<td class="num">{{ perf.rows | fmt }}</td>{% endfor %}</tr>
-</table>
+</table></div>
 <p class="muted small">kpi: positive rate among the {{ settings.kpi_top_share | pct }} highest-scored rows;
 accuracy, precision and recall at score ≥ {{ settings.decision_threshold }}.</p>{% endif %}
 
@@ -116,24 +122,25 @@ accuracy, precision and recall at score ≥ {{ settings.decision_threshold }}.</
 METRICS = ("roc_auc", "kpi", "log_loss", "brier", "positive_rate", "mean_score", "accuracy", "precision", "recall")
 
 
-def render_html(report: DriftReport, title: str = "Drift report") -> str:
+def render_html(report: DriftReport, title: str = "Drift report", about: Any = None) -> str:
+    """The page; ``about`` (:class:`mlprod.reporting.about.About`) names the model, its version and the date."""
     from ..atomic import dumps_json
     from ..reporting.page import render
 
     ordered = sorted(report.features.columns, key=lambda c: (not c.drifted, c.column))
     plots = report.plots.get("features", {})
-    feature_plots = [(c.column, _plot(plots.get(c.column), c.column)) for c in ordered if c.drifted]
+    feature_plots = [(c.column, distribution_plot(plots.get(c.column), c.column)) for c in ordered if c.drifted]
     prediction = report.plots.get("prediction")
     relations = report.plots.get("relations", {})
     concept_drifted = report.concept.drifted_features if report.concept else ()
     relation_plots = [(name, _relation_plot(relations[name], name)) for name in concept_drifted if name in relations]
     perf = {name: p.metrics for name, p in report.performance.items()}
     context: dict[str, Any] = {
-        "title": title,
+        "title": title, "about": about.line() if about is not None else None,
         "subtitle": f"{report.current.get('source')} compared with {report.reference.get('source')}",
         "r": report, "settings": report.settings, "columns": ordered,
         "feature_plots": [(n, p) for n, p in feature_plots if p is not None],
-        "prediction_plot": _plot(prediction, "score") if prediction else None,
+        "prediction_plot": distribution_plot(prediction, "score") if prediction else None,
         "relation_plots": relation_plots, "window_plot": _window_plot(report),
         "perf_current": perf.get("current", {}), "perf_baseline": perf.get("baseline", {}),
         "metrics": METRICS, "settings_text": dumps_json(report.settings), "evidence": _evidence,
@@ -179,15 +186,22 @@ def _evidence(result) -> str:
     return f"{_fmt(result.statistic)} (drift at {result.threshold} or more)"
 
 
-def _plot(data: dict | None, name: str):
+def distribution_plot(data: dict | None, name: str):
+    """Reference vs current shares of a column's plot data: a histogram over its values (the tails beyond the
+    edges as labelled end bars) or bars per category; None without data. The drift report and the drift
+    explorer draw the same chart."""
     if not data:
         return None
     series = {"reference": data["reference"], "current": data["current"]}
     if data["kind"] == "categorical":
-        return svg.grouped_bars(data["labels"], series, title=f"{name}: share per category")
-    if not data["edges"]:
+        if not data.get("labels"):
+            return None
+        return svg.grouped_bars(data["labels"], series, title=f"{name}: share per category",
+                                x_label="share of rows", y_label=name)
+    if not data.get("edges"):
         return None
-    return svg.histogram(data["edges"], series, title=f"{name}: share per bin")
+    return svg.histogram(data["edges"], series, title=f"{name}: share per bin", x_label=name,
+                         below=data.get("below"), above=data.get("above"))
 
 
 def _relation_plot(relation: dict, name: str):

@@ -19,8 +19,9 @@ DEFAULT_NAMES = {"metrics_file": "drift.json", "features_csv": "drift_features.c
 
 
 def write_outputs(report: DriftReport, output_dir: str | Path | None = None, *, metrics_file=None, features_csv=None,
-                  windows_csv=None, html_file=None, prometheus_file=None) -> dict[str, Path]:
+                  windows_csv=None, html_file=None, prometheus_file=None, about: Any = None) -> dict[str, Path]:
     """Write the outputs; each path defaults to ``output_dir/<default name>`` (skipped without either).
+    ``about`` (:class:`mlprod.reporting.about.About`): the model, version and date the HTML report names.
     Returns what was written, by kind."""
     given = {"metrics_file": metrics_file, "features_csv": features_csv, "windows_csv": windows_csv,
              "html_file": html_file, "prometheus_file": prometheus_file}
@@ -29,7 +30,7 @@ def write_outputs(report: DriftReport, output_dir: str | Path | None = None, *, 
     writers = {"metrics_file": lambda: atomic.dumps_json(report.to_dict()),
                "features_csv": lambda: features_table(report),
                "windows_csv": lambda: windows_table(report),
-               "html_file": lambda: _html(report),
+               "html_file": lambda: _html(report, about),
                "prometheus_file": lambda: prometheus_text(report)}
     written = {}
     for key, path in paths.items():
@@ -38,10 +39,10 @@ def write_outputs(report: DriftReport, output_dir: str | Path | None = None, *, 
     return written
 
 
-def _html(report: DriftReport) -> str:
+def _html(report: DriftReport, about: Any = None) -> str:
     from .html import render_html
 
-    return render_html(report)
+    return render_html(report, about=about)
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:

@@ -241,7 +241,9 @@ def _check_tone(check: Mapping[str, Any]) -> str:
     return "bad" if check["passed"] else "na"
 
 
-def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None, title: str | None = None) -> str:
+def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None, title: str | None = None,
+                     model_name: str | None = None) -> str:
+    """The page; under its title the model (``model_name``), the latest window's version and the history's date."""
     from ..reporting import svg
     from ..reporting.page import render
 
@@ -270,8 +272,10 @@ def render_dashboard(history: pd.DataFrame | str | Path, *, decision: Any = None
     latest = [t for t in lines if t.alerts and t.alerts[-1]]
     as_of = str(frame["as_of"].max()) if len(frame) else None
     model = windows[-1]["model_version"] if windows else None
+    from ..reporting.about import About
+
     return render({"dashboard.html": TEMPLATE}, "dashboard.html",
-                  title=title or "Monitoring dashboard",
+                  title=title or "Monitoring dashboard", about=About(model_name, model, as_of, "computed up to").line(),
                   subtitle=(f"{len(windows)} window(s), {names[0]} to {names[-1]}; model version {model}"
                             if windows else "no windows yet"),
                   d=record, windows=windows, last=windows[-1] if windows else None, marks=marks,
@@ -336,12 +340,12 @@ def _epoch(day: Any) -> float:
 
 
 def write_dashboard(history: pd.DataFrame | str | Path, out_dir: str | Path, *, decision: Any = None,
-                    title: str | None = None) -> list[Path]:
+                    title: str | None = None, model_name: str | None = None) -> list[Path]:
     """Write ``dashboard.html`` and ``monitoring.prom`` into ``out_dir``; returns their paths."""
     from ..outpaths import check_dir
 
     folder = check_dir(out_dir, what="dashboard folder", files=(DASHBOARD, PROM))
-    html = render_dashboard(history, decision=decision, title=title)
+    html = render_dashboard(history, decision=decision, title=title, model_name=model_name)
     folder.mkdir(parents=True, exist_ok=True)
     page = atomic.write_text(folder / DASHBOARD, html)
     return [page, write_prometheus(history, folder / PROM, decision=decision)]

@@ -157,7 +157,7 @@ def build_runbook(model_name: str, *, params_file=None, history=None, decision=N
     if frame is not None and len(frame):
         rows = latest_rows(frame)
         first = rows.iloc[0]
-        latest = {"window": first["window"], "model_version": first["model_version"],
+        latest = {"window": first["window"], "model_version": first["model_version"], "as_of": str(frame["as_of"].max()),
                   "alerts": [f"{r.kind} {r.metric}" for r in rows.itertuples() if r.alert]}
     return Runbook(model_name, card.owners, card.contact, tuple(alert_catalogue(settings, frame)), policy, target,
                    champion, registry is not None, as_decision(decision), latest, None if params_file is None else str(params_file))
@@ -292,7 +292,13 @@ def render_html(book: Runbook) -> str:
 
     from ..reporting.page import render
 
+    from ..reporting.about import About
+
+    version = book.latest.get("model_version") or book.champion
+    about = About(book.model, version, book.latest.get("as_of"), "monitoring up to") if version or book.latest \
+        else About(book.model)
     return render({"runbook.html": TEMPLATE}, "runbook.html", title=f"Incident runbook: {book.model}",
+                  about=about.line(),
                   subtitle=f"Settings from {book.params_file}" if book.params_file else "Default settings",
                   b=book, commands=commands(book.model),
                   rollback=Markup(rollback_line(book, escape, lambda text: Markup("<code>{}</code>").format(text))))

@@ -167,7 +167,7 @@ def _num(value: float | None) -> str:
 
 
 def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 4) if isinstance(v, float) and math.isfinite(v) else None for k, v in metrics.items()}
+    return {k: round(v, 6) if isinstance(v, float) and math.isfinite(v) else None for k, v in metrics.items()}
 
 
 def _finite(data: Any) -> Any:

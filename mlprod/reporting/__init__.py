@@ -14,6 +14,7 @@ _API = {
     "render": "mlprod.reporting.page",
     "environment": "mlprod.reporting.page",
     "BASE": "mlprod.reporting.page",
+    "about_line": "mlprod.reporting.page",
 }
 
 __all__ = sorted(_API)

@@ -51,29 +51,58 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 
 
 def histogram(edges: Sequence[float], series: dict[str, Sequence[float]], *, title: str = "",
-              width: int = 420, height: int = 200, x_title: str = "", y_title: str = ""):
-    """Overlaid histograms (shares per bin) of several series on common ``edges``; ``x_title``/``y_title`` name
-    the axes (below the numbers, and rotated beside the shares)."""
-    left, right, top, bottom = 44 + (14 if y_title else 0), 10, 22, 28 + (14 if x_title else 0)
+              width: int = 420, height: int = 220, x_label: str = "", y_label: str = "share of rows",
+              below: dict[str, float] | None = None, above: dict[str, float] | None = None):
+    """Overlaid histograms (shares per bin) of several series on common ``edges``, with axis titles.
+
+    ``below`` / ``above``: each series' share of values outside the edges, drawn as separate end bars labelled
+    ``< first edge`` / ``> last edge`` when any is above zero, so the tails (often where drift is) are never cut
+    silently."""
+    tails = [(side, shares) for side, shares in (("below", below), ("above", above))
+             if shares and any(v > 0 for v in shares.values())]
+    left, right, top, bottom = 48, 10, 22, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(edges) - 1
-    peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
+    slot = plot_w / (n + 1.5 * len(tails))  # a tail bar is one bin wide, half a bin apart from the others
+    x0 = left + (1.5 * slot if any(side == "below" for side, _ in tails) else 0)
+    tail_values = [v for _, shares in tails for v in shares.values()]
+    peak = max([max(v) for v in series.values() if len(v)] + tail_values + [1e-12])
     body = _legend(list(series), left, 12)
-    body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>')
+    base = top + plot_h
+    body.append(f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#999"/>')
+
+    def bar(x: float, share: float, color: str, tip: str) -> str:
+        h = plot_h * share / peak
+        return (f'<rect x="{_num(x)}" y="{_num(base - h)}" width="{_num(slot)}" height="{_num(h)}" fill="{color}" '
+                f'fill-opacity="0.45" stroke="{color}" stroke-width="0.6"><title>{escape(tip)}</title></rect>')
+
     for i, (name, values) in enumerate(series.items()):
         color = COLORS[i % 4]
         for j, share in enumerate(values[:n]):
-            h = plot_h * share / peak
-            x = left + plot_w * j / n
-            body.append(f'<rect x="{_num(x)}" y="{_num(top + plot_h - h)}" width="{_num(plot_w / n)}" '
-                        f'height="{_num(h)}" fill="{color}" fill-opacity="0.45" stroke="{color}" stroke-width="0.6">'
-                        f'<title>{escape(name)}: {share:.1%} in [{_tick(edges[j])}, {_tick(edges[j + 1])})</title></rect>')
+            body.append(bar(x0 + slot * j, share, color,
+                            f"{name}: {share:.1%} in [{_tick(edges[j])}, {_tick(edges[j + 1])})"))
+        for side, shares in tails:
+            x = left if side == "below" else x0 + slot * (n + 0.5)
+            edge = _tick(edges[0] if side == "below" else edges[-1])
+            tip = f"{name}: {shares.get(name, 0.0):.1%} {'below' if side == 'below' else 'above'} {edge}"
+            body.append(bar(x, shares.get(name, 0.0), color, tip))
+    axis_y = base + 14
     for j, anchor in ((0, "start"), (n // 2, "middle"), (n, "end")):
-        x = left + plot_w * j / n
-        body.append(f'<text x="{_num(x)}" y="{top + plot_h + 18}" text-anchor="{anchor}">{escape(_tick(edges[j]))}</text>')
+        x = x0 + slot * j
+        body.append(f'<text x="{_num(x)}" y="{axis_y}" text-anchor="{anchor}">{escape(_tick(edges[j]))}</text>')
+    for side, _ in tails:
+        x = left + slot / 2 if side == "below" else x0 + slot * (n + 1)
+        label = f"< {_tick(edges[0])}" if side == "below" else f"> {_tick(edges[-1])}"
+        body.append(f'<text x="{_num(x)}" y="{axis_y + 12}" text-anchor="{"start" if side == "below" else "end"}" '
+                    f'fill="#555">{escape(label)}</text>')
+    if x_label:
+        body.append(f'<text x="{_num(left + plot_w / 2)}" y="{height - 4}" text-anchor="middle" fill="#555">'
+                    f'{escape(x_label)}</text>')
+    if y_label:
+        body.append(f'<text transform="translate(11 {_num(top + plot_h / 2)}) rotate(-90)" text-anchor="middle" '
+                    f'fill="#555">{escape(y_label)}</text>')
     body.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:.0%}</text>')
-    body.append(f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0%</text>')
-    body += _axis_titles(x_title, y_title, left + plot_w / 2, height - 3, top + plot_h / 2)
+    body.append(f'<text x="{left - 4}" y="{base}" text-anchor="end">0%</text>')
     return _markup(_frame(width, height, title, body))
 
 
@@ -89,11 +118,11 @@ def _axis_titles(x_title: str, y_title: str, x_mid: float, x_baseline: float, y_
 
 
 def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str = "",
-                 width: int = 420, percent: bool = True, x_title: str = "", y_title: str = ""):
-    """Horizontal grouped bars, one group per label (e.g. category shares); ``x_title`` names the bars' measure
-    (below them), ``y_title`` the labels (rotated beside them)."""
-    left, right, top, row = 120 + (14 if y_title else 0), 56, 22, 10 * max(len(series), 1) + 8
-    height = top + row * len(labels) + 8 + (16 if x_title else 0)
+                 width: int = 420, percent: bool = True, x_label: str = "", y_label: str = ""):
+    """Horizontal grouped bars, one group per label (e.g. category shares); ``x_label`` names the bars' measure
+    (below them), ``y_label`` the labels (rotated beside them)."""
+    left, right, top, row = 120 + (14 if y_label else 0), 56, 22, 10 * max(len(series), 1) + 8
+    height = top + row * len(labels) + 8 + (16 if x_label else 0)
     plot_w = width - left - right
     peak = max([max(v) for v in series.values() if len(v)] + [1e-12])
     body = _legend(list(series), left, 12)
@@ -109,7 +138,7 @@ def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, t
             body.append(f'<rect x="{left}" y="{_num(y0 + k * 10)}" width="{_num(w)}" height="9" '
                         f'fill="{COLORS[k % 4]}" fill-opacity="0.75"><title>{escape(name)}: {shown}</title></rect>'
                         f'<text x="{_num(left + w + 3)}" y="{_num(y0 + k * 10 + 8)}" fill="#555">{shown}</text>')
-    body += _axis_titles(x_title, y_title, left + plot_w / 2, height - 4, top + row * len(labels) / 2)
+    body += _axis_titles(x_label, y_label, left + plot_w / 2, height - 4, top + row * len(labels) / 2)
     return _markup(_frame(width, height, title, body))
 
 

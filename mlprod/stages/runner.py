@@ -281,7 +281,10 @@ def _write_results(job: _Job, executed: Path, nb: Any, renderer: Any, failure: C
     html_file = paths.running / f"{stage}.html"
     if renderer is not None and nb is not None:
         try:
-            write_text(html_file, renderer.render(nb))
+            from .html import page_title
+
+            write_text(html_file, renderer.render(nb, page_title(stage, resolved.values, job.root,
+                                                                  resolved.params_file)))
         except Exception as exc:  # noqa: BLE001 - a failed rendering must not hide the run's outcome
             logger.warning("could not render %s as HTML: %s", executed, exc)
         logger.debug("HTML rendered at %.3fs", time.monotonic() - job.t0)

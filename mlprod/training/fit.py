@@ -38,8 +38,8 @@ def fit_and_save(pipeline: Any, train: Any, *, target: str, features: list[str],
     X, y = train[features], train[target]
     pipeline.fit(X, y)
     scores = pipeline.predict_proba(X)[:, 1]
-    metrics = {"rows": len(train), "positive_rate": round(float(y.mean()), 4),
-               "roc_auc": round(float(roc_auc_score(y, scores)), 4)}
+    metrics = {"rows": len(train), "positive_rate": round(float(y.mean()), 6),  # reports round once, on display
+               "roc_auc": round(float(roc_auc_score(y, scores)), 6)}
     manifest = save_model(pipeline, model_dir, name=name, version=version, X=X, training_data=training_data,
                           metrics={"training": metrics}, description=description, previous=previous,
                           output=f"probability that {target} is {1 if positive_label is None else positive_label!r}")

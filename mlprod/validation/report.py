@@ -17,87 +17,64 @@ from .results import Outcome, ValidationResult, format_example, jsonable
 _ORDER = {"fail": 0, "warn": 1, "skipped": 2, "ignore": 3, "pass": 4}
 _LABEL = {"fail": "FAIL", "warn": "WARN", "skipped": "SKIPPED", "ignore": "IGNORED", "pass": "PASS"}
 _STATUS = {"failed": "Failed", "warned": "Passed with warnings", "passed": "Passed"}
+_TONE = {"fail": "bad", "warn": "warn", "skipped": "na", "ignore": "na", "pass": "good",
+         "failed": "bad", "warned": "warn", "passed": "good"}
 
 _TEMPLATE = r"""
-{%- macro badge(action) -%}<span class="mv-badge mv-{{ action }}">{{ labels[action] }}</span>{%- endmacro -%}
+{%- macro badge(action) -%}<span class="badge {{ tones[action] }}">{{ labels[action] }}</span>{%- endmacro -%}
 <div class="mv-report">
-<style>
-.mv-report{font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;
-  max-width:1100px;margin:0 auto;padding:8px 4px}
-.mv-report h1{font-size:22px;margin:0 0 4px}.mv-report h2{font-size:17px;margin:28px 0 6px}
-.mv-report .mv-meta{color:#59636e;margin:0 0 14px}
-.mv-report .mv-status{display:inline-block;padding:6px 14px;border-radius:6px;font-weight:600;font-size:15px;
-  margin:6px 0 12px}
-.mv-report .mv-status.mv-failed{background:#ffebe9;color:#a40e26;border:1px solid #ffcecb}
-.mv-report .mv-status.mv-warned{background:#fff8c5;color:#7d4e00;border:1px solid #f5e0a0}
-.mv-report .mv-status.mv-passed{background:#dafbe1;color:#116329;border:1px solid #aceebb}
-.mv-report table.mv-t{border-collapse:collapse;width:100%;margin:6px 0 10px;table-layout:auto;font-size:14px;
-  color:#1f2328}
-.mv-report table.mv-t tr{background:transparent}
-.mv-report table.mv-t th,.mv-report table.mv-t td{text-align:left;vertical-align:top;padding:5px 8px;border:0;
-  border-bottom:1px solid #e1e4e8;line-height:1.45;background:transparent}
-.mv-report table.mv-t th{background:#f6f8fa;font-weight:600;font-size:13px}
-.mv-report table.mv-t td.mv-num,.mv-report table.mv-t th.mv-num{text-align:right;font-variant-numeric:tabular-nums;
-  white-space:nowrap}
-.mv-report code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f6f8fa;padding:1px 4px;
-  border-radius:4px;overflow-wrap:anywhere}
-.mv-report .mv-ex{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:#424a53;margin:3px 0 0;
-  padding:0;list-style:none}
-.mv-report .mv-badge{display:inline-block;min-width:52px;text-align:center;padding:1px 6px;border-radius:10px;
-  font-size:11px;font-weight:700;letter-spacing:.03em}
-.mv-report .mv-fail{background:#cf222e;color:#fff}.mv-report .mv-warn{background:#d4a72c;color:#1f2328}
-.mv-report .mv-pass{background:#dafbe1;color:#116329}
-.mv-report .mv-skipped,.mv-report .mv-ignore{background:#eaeef2;color:#424a53}
-.mv-report details{margin:4px 0 8px}.mv-report summary{cursor:pointer;color:#0969da}
-.mv-report .mv-none{color:#116329;margin:6px 0}
-.mv-report footer{color:#59636e;font-size:12px;margin-top:28px;border-top:1px solid #e1e4e8;padding-top:8px}
-</style>
 {%- if embedded %}
-<h1>{{ title }}</h1>
-<p class="mv-meta">{{ subtitle }}</p>
+{{ scoped_style(".mv-report") }}
+<h2 style="margin-top:0">{{ title }}</h2>
+<p class="muted">{{ subtitle }}{% if about %}<br>{{ about }}{% endif %}</p>
 {%- endif %}
-<div class="mv-status mv-{{ status }}">{{ status_label }}: {{ n_failed }} failed, {{ n_warned }} warning(s)</div>
-<table class="mv-t">
-<tr><th>dataset</th><th class="mv-num">rows</th><th class="mv-num">columns</th><th>status</th>
-<th class="mv-num">failed</th><th class="mv-num">warnings</th><th class="mv-num">checks</th>
-<th>statistics compared with</th></tr>
+<div class="callout {{ status_tone }}"><strong>{{ status_label }}: {{ n_failed }} failed, {{ n_warned }}
+  warning(s)</strong></div>
+<table class="stack">
+<thead><tr><th>dataset</th><th class="num">rows</th><th class="num">columns</th><th>status</th>
+<th class="num">failed</th><th class="num">warnings</th><th class="num">checks</th>
+<th>statistics compared with</th></tr></thead><tbody>
 {%- for d in datasets %}
-<tr><td><a href="#mv-{{ loop.index }}">{{ d.name }}</a></td><td class="mv-num">{{ "{:,}".format(d.rows) }}</td>
-<td class="mv-num">{{ d.columns }}</td><td>{{ badge(d.action) }}</td><td class="mv-num">{{ d.failed }}</td>
-<td class="mv-num">{{ d.warned }}</td><td class="mv-num">{{ d.checks|length }}</td>
-<td>{% if d.reference %}<code>{{ d.reference }}</code>{% else %}&mdash;{% endif %}</td></tr>
+<tr><td data-label="dataset"><a href="#mv-{{ loop.index }}">{{ d.name }}</a></td>
+<td class="num" data-label="rows">{{ "{:,}".format(d.rows) }}</td>
+<td class="num" data-label="columns">{{ d.columns }}</td><td data-label="status">{{ badge(d.action) }}</td>
+<td class="num" data-label="failed">{{ d.failed }}</td><td class="num" data-label="warnings">{{ d.warned }}</td>
+<td class="num" data-label="checks">{{ d.checks|length }}</td>
+<td data-label="compared with">{% if d.reference %}<code>{{ d.reference }}</code>{% else %}&mdash;{% endif %}</td></tr>
 {%- endfor %}
-</table>
+</tbody></table>
 {%- for d in datasets %}
 <h2 id="mv-{{ loop.index }}">{{ d.name }}{% if d.source %} <code>{{ d.source }}</code>{% endif %}</h2>
 {%- if d.problems %}
-<table class="mv-t">
-<tr><th>result</th><th>check</th><th>finding</th><th class="mv-num">rows</th></tr>
+<table class="stack">
+<thead><tr><th>result</th><th>check</th><th>finding</th></tr></thead><tbody>
 {%- for c in d.problems %}
-<tr><td>{{ badge(c.action) }}</td><td><code>{% for part in c.parts %}{{ part }}<wbr>{% endfor %}</code></td>
-<td>{{ c.message }}{% if c.examples %}<ul class="mv-ex">
-{%- for e in c.examples %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}</td>
-<td class="mv-num">{% if c.rows %}{{ "{:,}".format(c.rows) }}{% endif %}</td></tr>
+<tr><td data-label="result">{{ badge(c.action) }}</td>
+<td class="text" data-label="check"><code>{% for part in c.parts %}{{ part }}<wbr>{% endfor %}</code></td>
+<td class="text" data-label="finding">{{ c.message }}{% if c.rows %} <span class="muted">({{ "{:,}".format(c.rows) }}
+  row{{ "s" if c.rows != 1 }})</span>{% endif %}{% if c.examples %}<ul class="small muted">
+{%- for e in c.examples %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}</td></tr>
 {%- endfor %}
-</table>
+</tbody></table>
 {%- else %}
-<p class="mv-none">All {{ d.checks|length }} checks passed.</p>
+<p>{{ badge("pass") }} All {{ d.checks|length }} checks passed.</p>
 {%- endif %}
 {%- if d.passed %}
 <details><summary>{{ d.passed|length }} passed check(s)</summary>
-<table class="mv-t">
-<tr><th>check</th><th>what was checked</th></tr>
+<table class="stack">
+<thead><tr><th>check</th><th>what was checked</th></tr></thead><tbody>
 {%- for c in d.passed %}
-<tr><td><code>{% for part in c.parts %}{{ part }}<wbr>{% endfor %}</code></td><td>{{ c.message }}</td></tr>
+<tr><td class="text" data-label="check"><code>{% for part in c.parts %}{{ part }}<wbr>{% endfor %}</code></td>
+<td class="text" data-label="what was checked">{{ c.message }}</td></tr>
 {%- endfor %}
-</table>
+</tbody></table>
 </details>
 {%- endif %}
 {%- endfor %}
-<footer>Policy: failed checks of severity <b>error</b> &rarr; {{ policy.error }},
+<p class="small muted">Policy: failed checks of severity <b>error</b> &rarr; {{ policy.error }},
 <b>warning</b> &rarr; {{ policy.warning }}
 {%- for pattern, action in policy.checks.items() %}; <code>{{ pattern }}</code> &rarr; {{ action }}{% endfor %}.
-Rows are 0-based positions in each dataset.{% if embedded %} Written by mlprod.{% endif %}</footer>
+Row numbers are 0-based positions in each dataset.{% if embedded %} Written by mlprod.{% endif %}</p>
 </div>
 """
 
@@ -105,8 +82,9 @@ _PAGE = """{% extends "base.html" %}{% block content %}{% include "validation_bo
 
 
 def render_html(result: ValidationResult, *, title: str = "Data validation", schema: str | None = None,
-                standalone: bool = True) -> str:
-    """The report as HTML text (a whole page, or an embeddable ``<div>``)."""
+                standalone: bool = True, about: Any = None) -> str:
+    """The report as HTML text (a whole page, or an embeddable ``<div>``). ``about``: an
+    :class:`mlprod.reporting.about.About` (the model the data is for and its date), named under the title."""
     from mlprod.reporting import render
 
     subtitle = (f"{len(result.datasets)} dataset(s) \u00b7 {len(result.outcomes)} checks \u00b7 schema "
@@ -114,6 +92,7 @@ def render_html(result: ValidationResult, *, title: str = "Data validation", sch
     return render({"validation_body.html": _TEMPLATE, "validation.html": _PAGE},
                   "validation.html" if standalone else "validation_body.html",
                   embedded=not standalone, title=title, subtitle=subtitle, status=result.status,
+                  about=about.line() if about is not None else None, tones=_TONE, status_tone=_TONE[result.status],
                   status_label=_STATUS[result.status], n_failed=len(result.failures), n_warned=len(result.warnings),
                   datasets=[_dataset_view(result, d) for d in result.datasets], labels=_LABEL,
                   policy=_policy_view(result.policy))

@@ -74,23 +74,11 @@ def column_view(report: Any, column: str, history: Any = None) -> ColumnView:
 
 
 def distribution_svg(view: ColumnView) -> str | None:
-    """Reference vs current shares: a histogram over the column's values, or bars per category."""
-    from ..reporting import svg
+    """Reference vs current shares: the drift report's own chart of the column."""
+    from ..drift.html import distribution_plot
 
-    data = view.plot
-    if not data:
-        return None
-    series = {"reference": data["reference"], "current": data["current"]}
-    name = view.column
-    if data["kind"] == "categorical":
-        if not data.get("labels"):
-            return None
-        return str(svg.grouped_bars(data["labels"], series, title=f"{name}: share of rows per category",
-                                    x_title="share of rows", y_title=name))
-    if not data.get("edges"):
-        return None
-    return str(svg.histogram(data["edges"], series, title=f"{name}: share of rows per bin",
-                             x_title=name, y_title="share of rows"))
+    chart = distribution_plot(view.plot, view.column)
+    return None if chart is None else str(chart)
 
 
 def timeline_svg(view: ColumnView) -> str | None:
