@@ -149,7 +149,7 @@ def test_columns_drifted_first_and_each_view_has_test_threshold_and_reasons(repo
 def test_categorical_column_is_escaped_and_names_its_axes(report):
     html = wd.render_column(wd.column_view(report, "region <b>"))
     assert "region <b>" not in html and "region &lt;b&gt;" in html
-    assert "share of rows per category" in html and "new category" in html
+    assert "share per category" in html and "new category" in html
 
 
 def test_unknown_column_says_which_exist(report):
