@@ -59,6 +59,10 @@ def test_the_evaluate_stage_saves_the_static_threshold_rendering(project):
     assert 'class="mlprod-threshold" data-threshold="0.5000"' in html
     shown = dict(re.findall(r'data-cell="(\w+)">([\d,]+)<', html))
     assert {k: int(v.replace(",", "")) for k, v in shown.items()} == expected_at(project, 0.5)
+    # no widget state saved, so the executed page shows the static rendering, not an empty widget
+    assert "widgets" not in json.loads(executed.read_text())["metadata"]
+    page = (project / "reports/notebooks/evaluate/evaluate.html").read_text()
+    assert 'class="mlprod-threshold" data-threshold="0.5000"' in page and "html-manager" not in page
 
 
 def test_threshold_slider_set_to_0_7_shows_mlprods_confusion_matrix(project, tmp_path, monkeypatch):

@@ -158,7 +158,10 @@ class MlprodEngine(NBClientEngine):
         kwargs.pop("input_path", None)
         client = PapermillNotebookClient(
             nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
-            log=_CLIENT_LOG, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            log=_CLIENT_LOG, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+            # no widget state in the executed notebook: nbconvert then shows each explorer's static HTML
+            # (mlprod.widgets.display) instead of an empty widget that needs the widget manager from a CDN
+            store_widget_state=False, **kwargs)
         try:
             return client.execute()
         finally:
