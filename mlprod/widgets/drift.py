@@ -100,6 +100,7 @@ STYLE = """<style>
 .mlprod-drift table { border-collapse: collapse; margin: 6px 0 10px; font-variant-numeric: tabular-nums; }
 .mlprod-drift th, .mlprod-drift td { border-bottom: 1px solid #d8dee4; padding: 3px 10px 3px 0; text-align: left;
   vertical-align: top; overflow-wrap: anywhere; }
+.mlprod-drift th { overflow-wrap: normal; min-width: 6em; }
 .mlprod-drift .bad { color: #b42318; font-weight: 600; } .mlprod-drift .good { color: #1a7f37; font-weight: 600; }
 .mlprod-drift .muted { color: #59636e; font-size: 12px; } .mlprod-drift ul { margin: 4px 0; padding-left: 20px; }
 </style>"""
