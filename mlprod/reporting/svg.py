@@ -95,25 +95,21 @@ def histogram(edges: Sequence[float], series: dict[str, Sequence[float]], *, tit
         label = f"< {_tick(edges[0])}" if side == "below" else f"> {_tick(edges[-1])}"
         body.append(f'<text x="{_num(x)}" y="{axis_y + 12}" text-anchor="{"start" if side == "below" else "end"}" '
                     f'fill="#555">{escape(label)}</text>')
-    if x_label:
-        body.append(f'<text x="{_num(left + plot_w / 2)}" y="{height - 4}" text-anchor="middle" fill="#555">'
-                    f'{escape(x_label)}</text>')
-    if y_label:
-        body.append(f'<text transform="translate(11 {_num(top + plot_h / 2)}) rotate(-90)" text-anchor="middle" '
-                    f'fill="#555">{escape(y_label)}</text>')
+    body += _axis_titles(x_label, y_label, left + plot_w / 2, height - 4, top + plot_h / 2)
     body.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:.0%}</text>')
     body.append(f'<text x="{left - 4}" y="{base}" text-anchor="end">0%</text>')
     return _markup(_frame(width, height, title, body))
 
 
-def _axis_titles(x_title: str, y_title: str, x_mid: float, x_baseline: float, y_mid: float) -> list[str]:
+def _axis_titles(x_label: str, y_label: str, x_mid: float, x_baseline: float, y_mid: float) -> list[str]:
+    """Axis titles: ``x_label`` centred under the plot, ``y_label`` rotated beside it (either may be empty)."""
     out = []
-    if x_title:
-        out.append(f'<text x="{_num(x_mid)}" y="{_num(x_baseline)}" text-anchor="middle" fill="#444">'
-                   f'{escape(x_title)}</text>')
-    if y_title:
-        out.append(f'<text transform="translate(11 {_num(y_mid)}) rotate(-90)" text-anchor="middle" fill="#444">'
-                   f'{escape(y_title)}</text>')
+    if x_label:
+        out.append(f'<text x="{_num(x_mid)}" y="{_num(x_baseline)}" text-anchor="middle" fill="#555">'
+                   f'{escape(x_label)}</text>')
+    if y_label:
+        out.append(f'<text transform="translate(11 {_num(y_mid)}) rotate(-90)" text-anchor="middle" fill="#555">'
+                   f'{escape(y_label)}</text>')
     return out
 
 
