@@ -120,6 +120,16 @@ def test_the_explorer_redraws_on_the_slider_and_its_fallback_follows():
     assert bundle["text/html"] == expected and "application/vnd.jupyter.widget-view+json" in bundle
 
 
+def test_inside_a_pipeline_stage_the_explorer_is_its_static_rendering_alone(monkeypatch):
+    """Under mlprod run (MLPROD_STAGE) no widget is built: the executed notebook holds text/html only."""
+    monkeypatch.setenv("MLPROD_STAGE", "evaluate")
+    y, s = _scores(300)
+    explorer = wt.threshold_explorer(y, s, threshold=0.5, case=wt.BusinessCase(COSTS, 10.0))
+    assert not hasattr(explorer, "widget") and not hasattr(explorer, "_repr_mimebundle_")
+    assert explorer._repr_html_() == wt.render_threshold(wt.threshold_point(y, s, 0.5, case=wt.BusinessCase(
+        COSTS, 10.0)), wt.BusinessCase(COSTS, 10.0))
+
+
 # --- drift --------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,26 @@ the next mimetype in its priority, ``text/html``: the static rendering, with no 
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def in_stage() -> bool:
+    """True inside a pipeline stage (``mlprod run`` sets ``MLPROD_STAGE``): explorers show only their static
+    rendering there, without building (or importing) widgets."""
+    return bool(os.environ.get("MLPROD_STAGE"))
+
+
+class Static:
+    """A static rendering alone (``text/html``), what an explorer shows inside a pipeline stage."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
 
 
 class WithFallback:

@@ -153,9 +153,7 @@ def render_column(view: ColumnView) -> str:
 def drift_explorer(report: Any, history: Any = None, *, column: str | None = None):
     """A column chooser over :func:`render_column`; the static rendering is the chosen column (the first drifted
     one unless ``column`` is given), followed by a one-line summary of every column."""
-    import ipywidgets as w
-
-    from .display import with_fallback
+    from .display import Static, in_stage, with_fallback
 
     names = columns_of(report)
     if not names:
@@ -167,6 +165,10 @@ def drift_explorer(report: Any, history: Any = None, *, column: str | None = Non
         if name not in views:
             views[name] = column_view(report, name, history)
         return views[name]
+
+    if in_stage():
+        return Static(render_column(view_of(chosen)) + summary(report))
+    import ipywidgets as w
 
     state = {"column": chosen}
     html = w.HTML(render_column(view_of(chosen)))

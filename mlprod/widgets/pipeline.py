@@ -267,11 +267,13 @@ def render_pipeline(status: PipelineStatus) -> str:
 def pipeline_view(dvc_file: str | Path = "dvc.yaml", *, check: bool = True):
     """The status (a refresh button re-runs ``dvc status``), a stage chooser and a run button whose output streams
     into an Output widget from a reader thread."""
-    import ipywidgets as w
-
-    from .display import with_fallback
+    from .display import Static, in_stage, with_fallback
 
     state = {"status": pipeline_status(dvc_file, check=check), "run": None}
+    if in_stage():
+        return Static(render_pipeline(state["status"]))
+    import ipywidgets as w
+
     html = w.HTML(render_pipeline(state["status"]))
     chooser = w.Dropdown(options=state["status"].pipeline.names, description="stage")
     run_button = w.Button(description="Run stage", button_style="primary", icon="play")

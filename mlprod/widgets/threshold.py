@@ -239,13 +239,15 @@ def threshold_explorer(labels: Any, scores: Any, *, threshold: float = 0.5, case
                        step: float = 0.01, title: str = "Threshold explorer"):
     """A slider over the decision threshold redrawing :func:`render_threshold`; the static rendering (executed
     notebooks, HTML exports) is the one at the slider's value when displayed."""
-    import ipywidgets as w
-
-    from .display import with_fallback
+    from .display import Static, in_stage, with_fallback
 
     y, s = _labels_and_scores(labels, scores)
     case = case or BusinessCase()
     state = {"point": threshold_point(y, s, threshold, case=case)}
+    if in_stage():
+        return Static(render_threshold(state["point"], case, title=title))
+    import ipywidgets as w
+
     html = w.HTML(render_threshold(state["point"], case, title=title))
     slider = w.FloatSlider(value=state["point"].threshold, min=0.0, max=1.0, step=step, description="threshold",
                            readout_format=".2f", continuous_update=False,
