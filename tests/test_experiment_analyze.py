@@ -133,6 +133,8 @@ def test_prediction_log_joined_with_label_files(tmp_path):
                          strata=["segment"])
     assert exposures.experiment == "exp1" and exposures.units_in_two_arms == 1 and exposures.rows_without_unit == 1
     result = analyze(exposures, tau2=TAU2, control="control")
+    assert result["input"]["data_until"] == "2026-01-01"  # the newest logged exposure: the report's date
+    assert "data up to 2026-01-01" in report.render_html(result)
     assert result["per_arm"]["control"]["units"] == 199 and result["per_arm"]["challenger"]["units"] == 200
     assert result["per_arm"]["challenger"]["labelled"] == 150
     assert result["per_arm"]["challenger"]["model_versions"] == ["2"]

@@ -96,6 +96,7 @@ def test_html_rows_stack_at_phone_width_every_figure_labelled(tmp_path):
 
     html = render_html(analyze_shadow(read_log(_log(tmp_path / "log")), ["region"]))
     assert "@media (max-width: 600px)" in html and "table.stack td::before { content: attr(data-label)" in html
+    assert '<div class="about">data up to 2026-11-01</div>' in html  # the newest paired row, not the clock
     tables = re.findall(r'<table class="stack">.*?</table>', html, flags=re.S)
     assert len(tables) == 2  # overall, by region
     rows = [r for t in tables for r in re.findall(r"<tr>(?!<th).*?</tr>", t.split("</thead>")[1], flags=re.S)]

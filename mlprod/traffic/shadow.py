@@ -59,6 +59,10 @@ def analyze_shadow(log_frame: Any, segments: tuple[str, ...] | list[str] = (), *
         "overall": _compare(pairs),
         "segments": {},
     }
+    if "logged_at_c" in pairs:  # the date the report stands for: the newest paired row (never the clock)
+        newest = pd.to_datetime(pairs["logged_at_c"], utc=True, errors="coerce").max()
+        if not pd.isna(newest):
+            result["data_until"] = newest.date().isoformat()
     for name in segments:
         levels = pairs[name].astype(object).where(pairs[name].notna(), "(missing)").astype(str)
         counts = levels.value_counts()
@@ -173,9 +177,12 @@ TEMPLATE = r"""{% extends "base.html" %}
 def render_html(result: dict) -> str:
     from ..reporting.page import render
 
+    from ..reporting.page import about_line
+
     return render({"shadow.html": TEMPLATE}, "shadow.html", title="Shadow analysis",
                   subtitle=f"{', '.join(result['shadow'])} against {', '.join(result['champion'])}: "
-                           f"{result['overall']['n_paired']:,} paired rows", r=result)
+                           f"{result['overall']['n_paired']:,} paired rows", r=result,
+                  about=about_line(generated=result.get("data_until"), what="data up to"))
 
 
 def write(result: dict, folder: str | Path) -> tuple[Path, Path]:

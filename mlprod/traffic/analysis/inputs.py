@@ -30,11 +30,15 @@ class Exposures:
     units_in_two_arms: int  # left out
     examples_in_two_arms: list[str] = field(default_factory=list)
     rows_without_unit: int = 0
+    data_until: str | None = None  # the newest exposure's date, when the rows carry a time (the report's date)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "rows_read": self.rows_read, "units": int(len(self.frame)),
-                "repeat_exposures_dropped": self.repeat_exposures, "units_in_two_arms_excluded": self.units_in_two_arms,
-                "examples_in_two_arms": self.examples_in_two_arms, "rows_without_unit": self.rows_without_unit}
+        out = {"source": self.source, "rows_read": self.rows_read, "units": int(len(self.frame)),
+               "repeat_exposures_dropped": self.repeat_exposures, "units_in_two_arms_excluded": self.units_in_two_arms,
+               "examples_in_two_arms": self.examples_in_two_arms, "rows_without_unit": self.rows_without_unit}
+        if self.data_until:
+            out["data_until"] = self.data_until
+        return out
 
 
 def from_table(path: str | Path, *, unit: str = "unit_id", arm: str = "arm", outcome: str = "outcome",
@@ -61,7 +65,10 @@ def from_table(path: str | Path, *, unit: str = "unit_id", arm: str = "arm", out
         frame["score"] = _numeric(table[score], score, source)
     for name in strata:
         frame[f"stratum:{name}"] = table[name].astype("string").fillna("(missing)").to_numpy()
-    return _first_exposures(frame, source=source, experiment=experiment, strata=list(strata), has_kpi=bool(kpi))
+    result = _first_exposures(frame, source=source, experiment=experiment, strata=list(strata), has_kpi=bool(kpi))
+    if time and time in table.columns:
+        result.data_until = _newest_date(table[time])
+    return result
 
 
 def from_log(log_dir: str | Path, labels_dir: str | Path, *, key: str, target: str, positive_label=None,
@@ -94,7 +101,13 @@ def from_log(log_dir: str | Path, labels_dir: str | Path, *, key: str, target: s
         frame[f"stratum:{name}"] = joined[f"stratum:{name}"].astype("string").fillna("(missing)").to_numpy()
     result = _first_exposures(frame, source=source, experiment=experiment, strata=list(strata), has_kpi=bool(kpi))
     result.rows_without_unit += without_unit
+    result.data_until = _newest_date(log["logged_at"]) if "logged_at" in log else None
     return result
+
+
+def _newest_date(times: pd.Series) -> str | None:
+    newest = pd.to_datetime(times, utc=True, errors="coerce").max()
+    return None if pd.isna(newest) else newest.date().isoformat()
 
 
 def label_table(folder: Path, *, key: str, target: str, positive_label, kpi: str | None, strata: Sequence[str]):

@@ -35,7 +35,7 @@ td.num.ci { white-space: normal; }
 <td class="num ci" data-label="95% CI of the difference">{% if c %}{{ ci(c.kpi.ci) }}{% else %}-{% endif %}</td></tr>{% endfor %}</table></div>{% endif %}
 {% if metrics %}<div class="scroll"><table class="stack"><caption>Model metrics</caption><thead><tr><th>Model</th>{% for m in metrics %}<th class="num">{{ m }}</th>{% endfor %}</tr></thead>
 {% for arm, a in block.per_arm.items() %}<tr><td>{{ arm }}{% if a.get("model_versions") %} <span class="small muted">v{{ a.model_versions | join(", v") }}</span>{% endif %}</td>
-{% for m in metrics %}<td class="num" data-label="{{ m }}">{{ a.metrics[m] | fmt }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
+{% for m in metrics %}<td class="num" data-label="{{ m }}">{{ (a.metrics or {}).get(m) | fmt }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
 {% endmacro %}
 {% block content %}
 <div class="callout {{ 'bad' if r.sample_ratio.mismatch else 'good' }}">
@@ -75,7 +75,7 @@ always-valid interval and p-value ({{ r.settings.test }}, mixing variance {{ r.s
 
 
 def render_html(result: dict) -> str:
-    from ...reporting.page import render
+    from ...reporting.page import about_line, render
 
     metrics = [m for m in result["settings"]["metrics"]
                if any(m in (a.get("metrics") or {}) for a in result["per_arm"].values())]
@@ -83,7 +83,8 @@ def render_html(result: dict) -> str:
     title = f"Experiment: {result['experiment']}" if result["experiment"] else "Experiment analysis"
     return render({"experiment.html": TEMPLATE}, "experiment.html", title=title,
                   subtitle=f"{len(result['arms'])} arms, {result['input']['units']:,} units; control arm: "
-                           f"{result['control']}", r=result, control=result["control"], kpi=kpi, metrics=metrics)
+                           f"{result['control']}", r=result, control=result["control"], kpi=kpi, metrics=metrics,
+                  about=about_line(generated=result["input"].get("data_until"), what="data up to"))
 
 
 def write(result: dict, folder: str | Path) -> tuple[Path, Path]:
