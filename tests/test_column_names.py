@@ -261,7 +261,8 @@ def test_profile_and_drift_outputs_keep_the_names(messy, capsys, monkeypatch):
     assert set(ODD) <= set(columns) and all(columns[c]["column"] == c for c in ODD)
     with open(messy / "out" / "drift" / "drift_features.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert set(rows[0]) == {"feature", "kind", "test", "statistic", "p_value", "threshold", "drifted"}  # fixed fields
+    assert set(rows[0]) == {"feature", "kind", "test", "statistic", "p_value", "threshold", "drifted",
+                            "drift_score"}  # fixed fields
     assert set(ODD) <= {r["feature"] for r in rows}  # the user's names are values
     prom = (messy / "out" / "drift" / "drift.prom").read_text(encoding="utf-8")
     families = {f.name: f for f in text_string_to_metric_families(prom)}

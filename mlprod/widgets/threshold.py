@@ -215,8 +215,8 @@ def render_threshold(point: ThresholdPoint, case: BusinessCase | None = None, *,
     m = point.matrix()
     cell = lambda name: f'<td data-cell="{name}">{_count(m[name])}</td>'  # noqa: E731
     costs = case.costs
-    value_note = (f"converted flagged lead +{_money(costs['value_per_conversion'])}, flagged lead that did not convert "
-                  f"−{_money(costs['cost_per_wasted_call'])}" if costs else
+    value_note = (f"a flagged positive +{_money(costs['value_per_conversion'])} (value_per_conversion), a flagged "
+                  f"negative −{_money(costs['cost_per_wasted_call'])} (cost_per_wasted_call)" if costs else
                   "set monitor.kpis.net_value (value_per_conversion, cost_per_wasted_call) in params.yaml")
     rows = [("Flagged (score ≥ threshold)", f"{_count(point.flagged)} of {_count(point.rows)} ({_share(point.flagged_share)})"),
             ("Precision", _share(point.precision)), ("Recall", _share(point.recall)),
