@@ -95,6 +95,10 @@ class ProfileError(MlprodError):
     """A dataset profile cannot be built, merged or read (bad input, incompatible parts, invalid file)."""
 
 
+class ScaleError(ConfigError):
+    """The Dask scheduler is unreachable, the ``dask`` extra is missing, or a dataset cannot be split."""
+
+
 class DriftError(MlprodError):
     """Drift detection cannot compare its inputs: unknown stat test, invalid settings, incompatible columns."""
 

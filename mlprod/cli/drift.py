@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "drift.prom to --output-dir. Exit codes: 0 done, 1 retraining is due (with --fail-on-retrain), "
                     "2 bad input.")
     p.add_argument("reference", help="reference profile (.json, e.g. models/model/reference_profile.json) or data file")
-    p.add_argument("current", help="current data file (.csv, .parquet)")
+    p.add_argument("current", help="current data file (.csv, .parquet) or partitioned Parquet folder/glob")
     p.add_argument("--model", help="model folder (or .skops file) to score rows that have no prediction column")
     p.add_argument("--baseline", help="labelled data from before the current period (e.g. the holdout): the "
                                       "reference for scores, concept drift and performance")
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output-dir", default="drift_report",
                    help="folder to write the outputs to (default: drift_report; a symlinked folder is refused)")
     p.add_argument("--batch-rows", type=int, default=250_000, help="rows per batch when streaming files")
+    p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address (e.g. tcp://127.0.0.1:8786): partitions are processed on its workers (docs/dask.md); default: --params-file's dask.address")
     p.add_argument("--fail-on-retrain", action="store_true", help="exit with code 1 when retraining is due")
     p.add_argument("--no-progress", action="store_true", help="do not show progress on stderr")
     p.set_defaults(func=run)
@@ -44,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from ..outpaths import check_dir
 
     check_dir(args.output_dir, what="--output-dir", files=DEFAULT_NAMES.values())  # before the data is read
-    values, row_key = {}, None
+    from ..scale.settings import dask_address
+
+    values, row_key, dask = {}, None, dask_address({}, given=args.dask)
     if args.params_file:
-        values = _section(args.params_file, args.section)
+        values, dask = _section(args.params_file, args.section, args.dask)
         row_key = values.pop("key", None)
     for key, value in (("target", args.target), ("prediction", args.prediction), ("date_column", args.date_column),
                        ("exclude", args.exclude), ("stat_test", args.test)):
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     model = _model(args.model) if args.model else None
     progress = None if args.no_progress else _Progress()
     report = detect_drift(args.reference, args.current, settings=settings, model=model, baseline=args.baseline,
-                          progress=progress, batch_rows=args.batch_rows)
+                          progress=progress, batch_rows=args.batch_rows, dask=dask)
     if progress:
         progress.done()
     written = report.write(args.output_dir)
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _section(path: str, section: str) -> dict:
+def _section(path: str, section: str, given: str | None = None) -> tuple[dict, str | None]:
     """The section with the project's shared facts below it, as the drift_report stage sees them (``key``
     included: the caller adds it to ``exclude``)."""
     from ..errors import ConfigError
@@ -93,7 +96,10 @@ def _section(path: str, section: str) -> dict:
     values = data[section]
     if not isinstance(values, dict):
         raise ConfigError(f"{path} [{section}]: expected a mapping of settings")
-    return {**shared_facts(data, path, ("target", "date_column", "key")), **values}
+    from ..scale.settings import dask_address
+
+    return ({**shared_facts(data, path, ("target", "date_column", "key")), **values},
+            dask_address(data, path, given))
 
 
 def _model(path: str):

@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "reference_profile.json)")
     p.add_argument("--quarantine", metavar="DIR", help="where failing batches go (default: OUT/../quarantine)")
     p.add_argument("--fail-on-quarantine", action="store_true", help="stop with exit code 1 at a quarantined batch")
+    p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address (e.g. tcp://127.0.0.1:8786): each batch "
+                   "is gated, scored and committed on a worker (default: params.yaml dask.address; docs/dask.md)")
     p.add_argument("--prom", metavar="FILE", help="write the run's counts as a Prometheus textfile")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another run holding the lock ('inf': as long as it takes; default 0)")
@@ -64,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     root, params_file = project_root()
     params = load_params_file(params_file) if params_file else {}
     facts = read_facts(params, params_file or "params.yaml")
+    from ..scale.settings import dask_address
+
+    dask = dask_address(params, str(params_file or "params.yaml"), args.dask)
     schema = None
     if args.schema and args.no_gates:
         raise ConfigError("--schema and --no-gates contradict each other; give one")
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                          reference=args.reference, quarantine=args.quarantine,
                          fail_on_quarantine=args.fail_on_quarantine, key=facts.key, date_column=facts.date_column,
                          target=facts.target, root=root, wait=args.wait, fallback=fallback, serving=serving,
-                         time_budget=args.time_budget, deployment=deployment, prediction_log=log_settings)
+                         time_budget=args.time_budget, deployment=deployment, prediction_log=log_settings,
+                         dask=dask)
     for batch in result.results:
         if batch.status == "quarantined":
             print(f"mlprod score: quarantined {batch.batch_id}: {batch.detail}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "validate", help="check data files against a schema file (schema, business rules, statistics)",
+        "validate", help="check data files (or partitioned Parquet folders/globs) against a schema file (schema, business rules, statistics)",
         description="Check each DATA file (CSV/Parquet; NAME=PATH to name it) against the schema file's column "
                     "checks and business rules, and against a reference profile's statistics when --reference is "
                     "given. Exit codes: 0 passed (possibly with warnings), 1 a check failed under the policy, "
@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", metavar="FILE", help="write the JSON summary (usable as DVC metrics; '-': print it)")
     p.add_argument("--details", metavar="FILE", help="write every check's result as JSON ('-': print it)")
     p.add_argument("--report", metavar="FILE", help="write the HTML report ('-': print it)")
+    p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address (e.g. tcp://127.0.0.1:8786): partitions are processed on its workers (docs/dask.md)")
     p.add_argument("--examples", type=int, default=5, metavar="N", help="example rows kept per check (default 5)")
     p.set_defaults(func=run)
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         datasets[name] = path
     schema = load_schema(args.schema)
     result = validate(datasets, schema, reference=args.reference, statistical=args.statistical,
-                      max_examples=max(args.examples, 0))
+                      max_examples=max(args.examples, 0), dask=_dask(args.dask))
     if args.summary:
         emit(args.summary, dumps_json(build_summary(result)))
     if args.details:
@@ -72,3 +73,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"mlprod validate: {result.status}" + (f"; written: {', '.join(written)}" if written else ""),
           file=sys.stderr)
     return 0
+
+
+def _dask(given: str | None) -> str | None:
+    if given is None:
+        return None
+    from ..scale.settings import dask_address
+
+    return dask_address({}, given=given)

@@ -153,7 +153,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 key: str | None = None, date_column: str | None = None, target: str | None = None,
                 root: str | Path | None = None, wait: float = 0.0, fallback: str | Path | None = None,
                 serving: Any = None, time_budget: float | None = None, deployment: Any = None,
-                prediction_log: Any = None) -> ScoreRun:
+                prediction_log: Any = None, dask: Any = None) -> ScoreRun:
     """Score every new batch in ``data`` into the predictions folder ``out`` (see the module docstring).
 
     model: a model folder, ``NAME@alias`` (resolved only if a batch needs scoring) or a loaded model. A folder
@@ -174,6 +174,8 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     scores every row); ab and canary split the rows between models (the record's traffic column group), shadow
     also scores every row with the shadow model into the prediction log only (:mod:`mlprod.monitoring.traffic`).
     prediction_log: the :class:`~mlprod.serving.predictionlog.PredictionLogSettings` shadow rows go to.
+    dask: a Dask scheduler address or client: the pending batches are gated, scored and committed on its
+    workers (:mod:`mlprod.scale.score`; the same files), the model loaded once per worker.
     """
     from ..stages.stagelock import stage_lock
 
@@ -197,6 +199,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
     plan = arms = thresholds = shadow = writer = None
     shadow_note = ""
     gate_seconds = load_seconds = 0.0
+    dask_facts: dict[str, Any] = {}  # the model's facts, when the batches were scored on Dask workers
     out.mkdir(parents=True, exist_ok=True)
     with stage_lock(out, LOCK_NAME, wait=wait), ThreadPoolExecutor(1, thread_name_prefix="mlprod-md5") as hashing, \
             ExitStack() as stack:
@@ -205,6 +208,21 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
             if file.stem in done:
                 results.append(BatchResult(file.stem, "skipped", _display(file, root), detail="committed earlier"))
         pending = [f for f in files if f.stem not in done]
+        if dask is not None and pending:
+            from ..scale.score import refuse, score_on_dask
+
+            refuse(deployment, model)
+            tick = time.perf_counter()
+            scored_here, dask_facts = score_on_dask(
+                dask, pending, out, quarantine_dir, model=model, fallback=fallback, serving=serving,
+                time_budget=time_budget, root=root, threshold=threshold, gates=gates, reference=reference, key=key,
+                date_column=date_column)
+            results += scored_here
+            pending = []
+            load_seconds = time.perf_counter() - tick
+            for result in sorted(scored_here, key=lambda r: r.batch_id):
+                if result.status == "quarantined":
+                    _stop_if(fail_on_quarantine, result, quarantine_dir)
         for file in pending:
             batch_id, source = file.stem, _display(file, root)
             md5 = hashing.submit(_md5, file)  # waited for when the marker or an earlier quarantine needs it
@@ -297,6 +315,11 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
             logger.info("scored %s: %d rows", batch_id, marker["rows"])
     order = {f.stem: i for i, f in enumerate(files)}
     results.sort(key=lambda r: order[r.batch_id])
+    if loaded is None and dask_facts:  # scored on the workers
+        return ScoreRun(predictions_dir=out, quarantine_dir=quarantine_dir, results=tuple(results),
+                        model=dask_facts["record"], threshold=dask_facts["threshold"], seconds=time.perf_counter() - started,
+                        gate_seconds=dask_facts.get("gate_seconds", 0.0), load_seconds=0.0,
+                        fallback=dask_facts["fallback"], note=dask_facts["note"] or "")
     return ScoreRun(predictions_dir=out, quarantine_dir=quarantine_dir, results=tuple(results),
                     model=loaded.record if loaded is not None else None, threshold=threshold,
                     seconds=time.perf_counter() - started, gate_seconds=gate_seconds, load_seconds=load_seconds,

@@ -141,7 +141,13 @@ def _keys(data: dict, allowed: set[str], where: str) -> None:
 
 def iter_batches(path: str | Path, *, columns: Iterable[str] | None = None,
                  batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[Iterator[pd.DataFrame], int | None]:
-    """Batches of at most ``batch_rows`` rows of a CSV or Parquet file, and the total rows if known."""
+    """Batches of at most ``batch_rows`` rows of a CSV or Parquet file, or of a partitioned Parquet dataset
+    (a folder or a glob; :mod:`mlprod.data.partitions`), and the total rows if known."""
+    from ..data.partitions import dataset_batches, is_dataset
+
+    if is_dataset(path):
+        batches = dataset_batches(path, columns=columns, batch_rows=batch_rows)
+        return iter(batches), batches.rows
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
@@ -173,12 +179,20 @@ def _checked(frames: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFram
 def profile_file(path: str | Path, *, columns: Iterable[str] | None = None, categorical: Iterable[str] = (),
                  sample_size: int = DEFAULT_SAMPLE_SIZE, max_categories: int = DEFAULT_MAX_CATEGORIES,
                  batch_rows: int = DEFAULT_BATCH_ROWS, progress: Progress | None = None,
-                 transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Profile:
-    """Profile a CSV or Parquet file ``batch_rows`` rows at a time; memory stays bounded by one batch.
+                 transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None, dask: Any = None) -> Profile:
+    """Profile a CSV or Parquet file, or a partitioned Parquet dataset (folder or glob), ``batch_rows`` rows at
+    a time; memory stays bounded by one batch.
 
     ``transform`` is applied to each batch before profiling (e.g. to add model scores);
     ``progress(rows_done, total_rows_or_None)`` is called after each batch.
+    ``dask``: a Dask scheduler address or ``distributed.Client``: each partition is profiled on a worker and
+    the profiles are tree-reduced there (:mod:`mlprod.scale`); the same profile as without.
     """
+    if dask is not None:
+        from ..scale.profile import profile_dataset
+
+        return profile_dataset(path, dask, columns=columns, categorical=categorical, sample_size=sample_size,
+                               max_categories=max_categories, batch_rows=batch_rows, transform=transform)
     builder = ProfileBuilder(columns=None if transform else columns, categorical=categorical,
                              sample_size=sample_size, max_categories=max_categories)
     batches, total = iter_batches(path, columns=columns, batch_rows=batch_rows)

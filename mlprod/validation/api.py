@@ -32,6 +32,7 @@ def validate(
     reference_label: str | None = None,
     max_examples: int = MAX_EXAMPLES,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    dask: Any = None,
 ) -> ValidationResult:
     """Validate ``data`` against ``schema`` and return every check's result with the policy's decision.
 
@@ -44,6 +45,9 @@ def validate(
     reference_label: how reports name the reference (default: its file name, or "profile").
     batch_rows: a Parquet file with more rows is validated in batches of this many rows, in bounded
     memory, with the same results as reading it whole (see :func:`_streamed`).
+    A path may also be a partitioned Parquet dataset (a folder or a glob), validated as one table.
+    dask: a Dask scheduler address or client: each Parquet dataset's partitions are validated on its workers
+    and the results tree-reduced (:mod:`mlprod.scale.validate`), with the same findings as without.
 
     Bad input raises (:class:`~mlprod.errors.DataError`, :class:`~mlprod.errors.ConfigError`); failed
     checks do not: call ``result.raise_for_status()`` to turn a failed gate into an exception.
@@ -51,7 +55,7 @@ def validate(
     if not isinstance(schema, Schema):
         schema = load_schema(schema)
     datasets = _datasets(data, name)
-    profile, label = _reference(reference, schema, batch_rows)
+    profile, label = _reference(reference, schema, batch_rows, dask)
     reference_label = reference_label or label
     wanted = set(datasets) if statistical is None else set(statistical)
     unknown = sorted(wanted - set(datasets))
@@ -63,8 +67,14 @@ def validate(
     for dataset, (frame, source) in datasets.items():
         compared = profile is not None and dataset in wanted
         reference_profile = profile if compared else None
-        streamed = None if source is None else _streamed(source, schema, reference_profile, statistics,
-                                                          max_examples, batch_rows)
+        if source is not None and dask is not None:
+            from mlprod.scale.validate import validate_partitions
+
+            streamed = validate_partitions(source, schema, reference_profile, statistics, max_examples, batch_rows,
+                                           dask)
+        else:
+            streamed = None if source is None else _streamed(source, schema, reference_profile, statistics,
+                                                              max_examples, batch_rows)
         if streamed is not None:
             found, n_rows, n_columns = streamed
         else:
@@ -98,13 +108,9 @@ def _streamed(path: str | Path, schema: Schema, profile, statistics, max_example
     index, dictionary columns, a column whose values have the declared type in some batches only, a
     rule that cannot be evaluated); the results are the same either way.
     """
-    from mlprod.data.io import check_table
-    from mlprod.data.stream import parquet_batches
-
-    if Path(path).suffix.lower() not in (".parquet", ".pq"):
+    batches = _batches(path, batch_rows=batch_rows)
+    if batches is None:
         return None
-    check_table(path)
-    batches = parquet_batches(path, batch_rows=batch_rows)
     if batches.rows <= batch_rows or not batches.exact:
         if not batches.exact:
             logger.info("validating %s in one piece: %s", path, batches.reason)
@@ -135,14 +141,26 @@ def _streamed(path: str | Path, schema: Schema, profile, statistics, max_example
     return found, checks.plan.n_rows, n_columns
 
 
-def _rows_at(path, positions: list[int], columns: list[str], batch_rows: int):
-    """The rows at ``positions`` (0-based, sorted) of a Parquet file, read batch by batch."""
-    import pandas as pd
-
+def _batches(path, *, columns=None, batch_rows: int):
+    """The batches of a Parquet file or a partitioned dataset (folder, glob); ``None`` for other files."""
+    from mlprod.data.io import check_table
+    from mlprod.data.partitions import dataset_batches, is_dataset
     from mlprod.data.stream import parquet_batches
 
+    if is_dataset(path):
+        return dataset_batches(path, columns=columns, batch_rows=batch_rows)
+    if Path(path).suffix.lower() not in (".parquet", ".pq"):
+        return None
+    check_table(path)
+    return parquet_batches(path, columns=columns, batch_rows=batch_rows)
+
+
+def _rows_at(path, positions: list[int], columns: list[str], batch_rows: int):
+    """The rows at ``positions`` (0-based, sorted) of a Parquet file or dataset, read batch by batch."""
+    import pandas as pd
+
     parts, start = [], 0
-    for frame in parquet_batches(path, columns=columns, batch_rows=batch_rows):
+    for frame in _batches(path, columns=columns, batch_rows=batch_rows):
         inside = [p - start for p in positions if start <= p < start + len(frame)]
         if inside:
             parts.append(frame.iloc[inside])
@@ -158,7 +176,10 @@ def read_data(path: str | Path, schema: Schema | None = None, *, columns: list[s
     dtype check reports the values that do not), and whole-number float columns declared int become
     nullable ints."""
     from mlprod.data.io import read_table
+    from mlprod.data.partitions import is_dataset, read_dataset
 
+    if is_dataset(path):
+        return read_dataset(path, columns=columns)
     frame = read_table(path, columns=columns)
     if schema is not None and Path(path).suffix.lower() == ".csv":
         frame = _parse_text_columns(frame, schema)
@@ -213,7 +234,7 @@ def _datasets(data: Any, name: str | None) -> dict[str, tuple[Any, str | None]]:
     return out
 
 
-def _reference(reference: Any, schema: Schema, batch_rows: int = DEFAULT_BATCH_ROWS):
+def _reference(reference: Any, schema: Schema, batch_rows: int = DEFAULT_BATCH_ROWS, dask: Any = None):
     """(profile, label) for ``reference``: a Profile, a profile JSON file, a data file or a DataFrame."""
     if reference is None:
         return None, None
@@ -229,6 +250,16 @@ def _reference(reference: Any, schema: Schema, batch_rows: int = DEFAULT_BATCH_R
         path = Path(reference)
         if path.suffix.lower() == ".json":
             return read_profile(path), str(path)
+        from mlprod.data.partitions import dataset_batches, is_dataset
+
+        if is_dataset(path) and (dask is not None or dataset_batches(path).exact):
+            from mlprod.profile import profile_file
+
+            return profile_file(path, batch_rows=batch_rows, dask=dask), str(path)
+        if path.suffix.lower() in (".parquet", ".pq") and dask is not None:
+            from mlprod.profile import profile_file
+
+            return profile_file(path, batch_rows=batch_rows, dask=dask), str(path)
         if path.suffix.lower() in (".parquet", ".pq"):
             from mlprod.data.io import check_table
             from mlprod.data.stream import parquet_batches

@@ -52,6 +52,7 @@ class SchemaPlan:
         self.keysets: dict[tuple, object] = {}  # key columns -> RepeatedKeys
         self.fed: set[tuple] = set()  # key sets that have the current batch
         self.order: list[tuple[str, str, str | None, str]] = []  # (check id, kind, column, description)
+        self.key_factory = None  # what collects the keys of unique checks (default: RepeatedKeys' temp files)
 
     def begin(self, frame) -> None:
         if self.first:
@@ -125,7 +126,7 @@ class SchemaPlan:
         if check not in self.repeats:
             keys = self.keysets.get(tuple(key))
             if keys is None:  # a unique column that is also the table's key: one key set for both
-                keys = self.keysets[tuple(key)] = RepeatedKeys(key)
+                keys = self.keysets[tuple(key)] = (self.key_factory or RepeatedKeys)(key)
             self.repeats[check] = (keys, kind, column, key, what)
         if tuple(key) not in self.fed:
             self.repeats[check][0].add(self.frame)

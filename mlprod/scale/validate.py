@@ -1,0 +1,220 @@
+"""Validation of a partitioned Parquet dataset on Dask, with the findings of one process reading it whole.
+
+Per partition, on a worker: the three layers' accumulators (:class:`~mlprod.validation.schema_layer.SchemaChecks`,
+:class:`~mlprod.validation.rules.RuleChecks`, :class:`~mlprod.validation.statistical.Observed`) take the
+partition's batches, whose row labels are the dataset's global row numbers (each partition knows its row
+offset), so example rows name global rows. The accumulators are tree-reduced pairwise, left before right:
+counts add, the first ``max_examples`` example rows are kept in row order. Uniqueness is global: each
+partition hashes its keys (128 bits and the global row, :func:`~mlprod.validation.keys.key_hashes`) into
+``BUCKETS`` buckets by the hash's first bits; one task per bucket gathers that bucket from every partition
+and finds the repeated keys, so a key repeated across two partitions is found and no node holds more than
+about 1/``BUCKETS`` of the keys. Only counts and a few row numbers reach the driver, which reads the few
+example rows of repeated keys back from the dataset.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..errors import ScaleError
+from .cluster import client_for, tree_reduce
+from .profile import open_partitions
+
+BUCKETS = 16
+_RECORD = np.dtype([("a", "<u8"), ("b", "<u8"), ("p", "<i8")])
+
+
+class BucketKeys:
+    """The keys of one unique check in one partition, split into hash buckets (in memory, 24 bytes a row)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.parts: list[np.ndarray] = []
+
+    def add(self, frame) -> None:
+        from ..validation.keys import key_hashes
+
+        a, b = key_hashes(frame, self.columns)
+        records = np.empty(a.size, dtype=_RECORD)
+        records["a"], records["b"] = a, b
+        records["p"] = np.asarray(frame.index, dtype=np.int64)  # the dataset's global row numbers
+        self.parts.append(records)
+
+    def buckets(self) -> list[np.ndarray]:
+        records = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=_RECORD)
+        bucket = (records["a"] >> np.uint64(60)).astype(np.intp) % BUCKETS
+        return [records[bucket == index] for index in range(BUCKETS)]
+
+    def close(self) -> None:
+        self.parts = []
+
+
+class Repeated:
+    """A key set after the reduction: what :meth:`RepeatedKeys.finish` would have returned."""
+
+    def __init__(self, count: int, first: np.ndarray) -> None:
+        self.count, self.first = count, first
+
+    def finish(self, limit: int) -> tuple[int, np.ndarray]:
+        return self.count, self.first[:limit]
+
+    def close(self) -> None:
+        pass
+
+
+def validate_partitions(source, schema, profile, statistics, max_examples: int, batch_rows: int, dask: Any):
+    """(results, rows, columns) of ``source`` validated on the Dask cluster ``dask``."""
+    from ..validation.api import _rows_at
+
+    dataset = open_partitions(source)
+    with client_for(dask) as client:
+        shared = client.scatter({"schema": schema, "profile": profile}, broadcast=True)
+        parts = [client.submit(validate_partition, dataset, i, shared, max_examples, batch_rows, pure=False)
+                 for i in range(len(dataset.partitions))]
+        summaries = [client.submit(operator.itemgetter(0), part, pure=False) for part in parts]
+        total = tree_reduce(client, summaries, merge)
+        keys = client.submit(operator.itemgetter(1), parts[0], pure=False).result()  # the key columns (no rows)
+        repeated = {}
+        for key in keys:
+            found = []
+            for bucket in range(BUCKETS):
+                pieces = [client.submit(_piece, part, key, bucket, pure=False) for part in parts]
+                found.append(client.submit(repeats_in, max_examples, *pieces, pure=False))
+            counts = client.gather(found)
+            count = sum(c for c, _ in counts)
+            first = np.sort(np.concatenate([f for _, f in counts]))[:max_examples]
+            repeated[key] = Repeated(count, first)
+        checks, rules, observed, n_columns = total.result()
+    plan = checks.plan
+    for key, result in repeated.items():
+        plan.keysets[key] = result
+    for check, (_, kind, column, key, what) in list(plan.repeats.items()):
+        plan.repeats[check] = (repeated[tuple(key)], kind, column, key, what)
+    found = checks.results(fetch=lambda positions, columns: _rows_at(source, positions, columns, batch_rows))
+    found += rules.results()
+    if observed is not None:
+        found += observed.check(statistics)
+    return found, plan.n_rows, n_columns
+
+
+def _piece(part, key, bucket):
+    return part[1][key][bucket]
+
+
+def validate_partition(dataset, index: int, shared: dict, max_examples: int, batch_rows: int):
+    """(the layers' accumulators, {key columns: hash buckets}) of one partition, on a worker."""
+    from ..validation.rules import NotStreamable, RuleChecks
+    from ..validation.schema_layer import SchemaChecks
+    from ..validation.statistical import Observed
+
+    schema, profile = shared["schema"], shared["profile"]
+    checks = SchemaChecks(schema, max_examples=max_examples)
+    checks.plan.key_factory = BucketKeys
+    rules = observed = None
+    n_columns = 0
+    part = dataset.partitions[index]
+    try:
+        for frame in dataset.partition_batches(index, batch_rows=batch_rows):
+            checks.add(frame)
+            if rules is None:
+                unusable = checks.unusable
+                rules = RuleChecks(schema, unusable=unusable, max_examples=max_examples)
+                observed = Observed(schema, profile, unusable) if profile is not None else None
+                n_columns = len(frame.columns)
+            rules.add(frame)
+            if observed is not None:
+                observed.add(frame)
+    except NotStreamable as exc:
+        raise ScaleError(f"partition {str(part.path)!r} cannot be validated on its own ({exc}); validate the "
+                         f"dataset without --dask (it is then read whole)") from exc
+    if rules is None:
+        raise ScaleError(f"partition {str(part.path)!r} has no rows; remove it from the dataset")
+    plan = checks.plan
+    plan.frame = None
+    keys = {key: collector.buckets() for key, collector in plan.keysets.items()}
+    plan.keysets = dict.fromkeys(plan.keysets)
+    plan.repeats = {check: (None, *rest) for check, (_, *rest) in plan.repeats.items()}
+    return (checks, rules, observed, n_columns), keys
+
+
+def repeats_in(limit: int, *pieces: np.ndarray) -> tuple[int, np.ndarray]:
+    """(rows whose key repeats within this bucket of every partition, their first ``limit`` global rows)."""
+    records = np.concatenate(pieces) if pieces else np.zeros(0, dtype=_RECORD)
+    records = records[np.lexsort((records["b"], records["a"]))]
+    same = (records["a"][1:] == records["a"][:-1]) & (records["b"][1:] == records["b"][:-1])
+    repeated = np.zeros(records.size, dtype=bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    return int(repeated.sum()), np.sort(records["p"][repeated])[:limit]
+
+
+def merge(left, right):
+    """The accumulators of ``left``'s rows followed by ``right``'s."""
+    from ..validation.rules import NotStreamable
+
+    checks, rules, observed, n_columns = left
+    try:
+        _merge_plans(checks.plan, right[0].plan)
+    except NotStreamable as exc:
+        raise ScaleError(f"the partitions cannot be validated separately ({exc}); validate the dataset without "
+                         f"--dask (it is then read whole)") from exc
+    _merge_rules(rules, right[1])
+    if observed is not None:
+        _merge_observed(observed, right[2])
+    return checks, rules, observed, n_columns
+
+
+def _merge_plans(a, b) -> None:
+    from ..validation.rules import NotStreamable
+
+    if a.names != b.names:
+        raise NotStreamable("the partitions have different columns")
+    if a.wrong_dtype != b.wrong_dtype:
+        differ = sorted(a.wrong_dtype ^ b.wrong_dtype)
+        raise NotStreamable(f"column(s) {differ} hold their declared type in some partitions only")
+    a.n_rows += b.n_rows
+    for check, count in b.checked.items():
+        a.checked[check] = a.checked.get(check, 0) + count
+    for check, failure in b.failures.items():
+        mine = a.failures.get(check)
+        if mine is None:
+            if failure.kind == "dtype":
+                raise NotStreamable(f"{check} failed in some partitions only")
+            a.failures[check] = failure
+            continue
+        if mine.variant != failure.variant:
+            raise NotStreamable(f"{check} failed differently in two partitions")
+        mine.count += failure.count
+        mine.checked += failure.checked
+        mine.examples.extend(failure.examples[: a.max_examples - len(mine.examples)])
+        mine.message = failure.message
+    if any(f.kind == "dtype" and c not in b.failures for c, f in a.failures.items()):
+        raise NotStreamable("a dtype check failed in some partitions only")
+    for check, result in b.found.items():
+        a.found.setdefault(check, result)
+
+
+def _merge_rules(a, b) -> None:
+    a.rows += b.rows
+    for name, found in b.found.items():
+        mine = a.found[name]
+        mine["failed"] += found["failed"]
+        mine["unknown"] += found["unknown"]
+        mine["examples"].extend(found["examples"][: a.max_examples - len(mine["examples"])])
+
+
+def _merge_observed(a, b) -> None:
+    a.n_rows += b.n_rows
+    for name, counts in b.counts.items():
+        mine = a.counts[name]
+        mine.rows += counts.rows
+        mine.missing += counts.missing
+        mine.count += counts.count
+        mine.total += counts.total
+        if counts.at_or_below is not None:
+            mine.at_or_below = counts.at_or_below if mine.at_or_below is None else mine.at_or_below + counts.at_or_below
+        for key, value in counts.categories.items():
+            mine.categories[key] = mine.categories.get(key, 0) + value
