@@ -3,7 +3,9 @@
 ``reproduce(folder)`` checks out the manifest's commit into a temporary git worktree that shares the
 project's DVC cache (so DVC-tracked inputs are available without a download), reruns the stages that
 produced the model with ``dvc repro --force``, and compares the rebuilt manifest with the recorded
-one: artifact sha256, metrics, training data hashes, parameters and package versions.
+one: artifact sha256, metrics, training data hashes, parameters and package versions. When the rebuild fails or
+its data differs, the manifest's data missing from the DVC cache is listed with the ``dvc pull -r NAME`` of the
+remote the manifest records (docs/team.md).
 """
 
 from __future__ import annotations
