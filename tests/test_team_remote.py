@@ -60,7 +60,7 @@ def clones(s3, tmp_path_factory):
     b = tmp_path_factory.mktemp("b") / "project"
     sh(["git", "clone", "-q", str(a), str(b)], a.parent)
     env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET)  # clone B: credentials from env
-    pulled = run(b, env, str(BIN / "dvc"), "pull")
+    pulled = run(b, env, str(BIN / "dvc"), "pull", "--with-deps", "train")  # what dvc.lock has: up to train
     return a, b, env, pushed.stdout + pulled.stdout
 
 
