@@ -109,8 +109,8 @@ def missing_data(manifest: Manifest, root: Path) -> list[str]:
     for ref in manifest.data:
         if cache_path(root, ref.md5).is_file():
             continue
-        where = (f"pull it from the DVC remote it was recorded with: dvc pull -r {ref.remote.name} "
-                 f"(remote URL {ref.remote.url}; git checkout {_short_commit(manifest)} first if dvc.lock changed since)"
+        where = (f"pull it from the DVC remote it was recorded with: dvc pull -r {ref.remote.name} (remote URL "
+                 f"{ref.remote.url}; in a checkout of {_short_commit(manifest)} if dvc.lock changed since)"
                  if ref.remote else "the manifest names no DVC remote: dvc pull from the remote that holds it")
         lines.append(f"  data {ref.role} {ref.path} (md5 {ref.md5}) is not in this clone's DVC cache; {where}")
     return lines

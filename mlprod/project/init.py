@@ -322,7 +322,8 @@ def _use_default_remote(root: Path) -> str | None:
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ConfigError(f"mlprod init: `dvc remote add -d {template.REMOTE_NAME} {url}` failed in {root}: "
-                          f"{(done.stderr or done.stdout).strip()}; set a default remote with `dvc remote default NAME` and rerun")
+                          f"{(done.stderr or done.stdout).strip()}; set a default remote with `dvc remote default NAME` "
+                          "and rerun")
     return url
 
 
