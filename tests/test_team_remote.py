@@ -4,6 +4,7 @@ second, and ``mlprod reproduce`` there rebuilds the model identically; manifests
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -102,3 +103,19 @@ def test_a_fresh_clone_pushes_to_the_default_folder_remote_with_no_server(tmp_pa
     dvc(project, "push")  # the folder ../mlprod-dvc-remote beside the project is created on the first push
     store = tmp_path / "mlprod-dvc-remote"
     assert [p for p in store.rglob("*") if p.is_file()], "nothing pushed to the folder remote"
+
+
+def test_a_model_folder_fetches_its_data_by_md5_into_a_fresh_clone(clones, tmp_path):
+    a, b, env, _ = clones
+    c = tmp_path / "c"
+    sh(["git", "clone", "-q", str(a), str(c)], tmp_path)  # nothing pulled: only the model folder is brought along
+    shutil.copytree(b / "models/trained", c / "incoming")
+    done = run(c, env, str(BIN / "mlprod"), "manifest", "fetch", "incoming", "--to", "fetched")
+    assert "training data/prepared/train.parquet" in done.stdout and "[remote team]" in done.stdout, done.stdout
+    assert (c / "fetched/training/train.parquet").read_bytes() == (a / "data/prepared/train.parquet").read_bytes()
+    missing = run(c, env, str(BIN / "mlprod"), "manifest", "fetch", "incoming", "--to", "again", "-r", "nowhere",
+                  check=False)
+    assert missing.returncode == 2 and "mlprod manifest: dvc pull -r nowhere" in missing.stderr, missing.stderr
+    outside = run(c, env, str(BIN / "mlprod"), "manifest", "fetch", "incoming", "--to", str(tmp_path / "x"),
+                  check=False)
+    assert outside.returncode == 2 and "expected a folder inside the project" in outside.stderr
