@@ -11,8 +11,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("params.yaml", "dvc.yaml", "schema.yaml", "notebooks", "pipelines", ".dvc/config", ".dvc/plots", ".dvcignore",
-                 ".gitignore")
+# .dvc/.gitignore keeps DVC's cache and .dvc/config.local (credentials) out of the copy's commits, as in a clone
+PROJECT_FILES = ("params.yaml", "dvc.yaml", "schema.yaml", "notebooks", "pipelines", ".dvc/config", ".dvc/.gitignore",
+                 ".dvc/plots", ".dvcignore", ".gitignore")
 GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
 
 

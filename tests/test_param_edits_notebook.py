@@ -71,6 +71,8 @@ def test_under_mlprod_run_the_panel_is_the_static_table(project: Path) -> None:
     assert "<td><code>max_iter</code></td><td><code>20</code></td><td><code>200 [train]</code></td><td>yes" \
         in panel["text/html"]
     manifest = mlprod.read_manifest(project / "models/trained")
-    assert manifest.schema_version == 1 and manifest.lineage.runs[0].interactive is None
+    assert manifest.lineage.runs[0].interactive is None
+    # version 2 only because the data references name the project's DVC remote (docs/team.md)
+    assert manifest.schema_version == 2 and {ref.remote.name for ref in manifest.data} == {"shared"}
     assert "interactive" not in (project / "models/trained/model_manifest.yaml").read_text()
     assert not os.environ.get("MLPROD_STAGE")

@@ -92,6 +92,16 @@ def test_a_fresh_project_draws_its_plots_offline_with_the_project_templates(fres
     assert all("plots" not in stage for stage in pipeline["stages"].values())  # each chart declared once
 
 
+def test_a_fresh_project_has_a_default_dvc_remote_in_a_folder_beside_it(fresh):
+    """`dvc push` works in the new project with no server: the remote is ../churn-dvc-remote (docs/team.md)."""
+    from mlprod.manifest.remote import default_remote
+    from mlprod.manifest.schema import Remote
+
+    root, _ = fresh
+    assert default_remote(root) == Remote(template.REMOTE_NAME, "../churn-dvc-remote")
+    assert 'remote "shared"' in (root / ".dvc" / "config").read_text()
+
+
 def test_a_fresh_project_passes_mlprod_check(fresh, capsys):
     root, _ = fresh
     result = check_project(root, registry=False)

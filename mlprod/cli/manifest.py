@@ -1,4 +1,4 @@
-"""``mlprod manifest show|verify DIR``: read and check a model's manifest."""
+"""``mlprod manifest show|verify|fetch DIR``: read and check a model's manifest, fetch its data by md5."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("dir", help="model folder (holding model_manifest.yaml)")
     verify.add_argument("--release", action="store_true", help="also apply the release checks")
     verify.set_defaults(func=run_verify)
+    fetch = verbs.add_parser(
+        "fetch", help="pull the model's data by md5 from the DVC remote its manifest names",
+        description="For each data reference in DIR's manifest, write FOLDER/<role>/<file>.dvc with the recorded "
+                    "md5 and run dvc pull -r NAME (the remote the manifest records) on them: the exact data the "
+                    "model was built from, whatever the commit (docs/team.md). Exit codes: 0 fetched, 2 could not.")
+    fetch.add_argument("dir", help="model folder (holding model_manifest.yaml)")
+    fetch.add_argument("--to", required=True, metavar="FOLDER", help="folder inside the project to pull into")
+    fetch.add_argument("-r", "--remote", help="pull from this DVC remote instead of the one the manifest names")
+    fetch.set_defaults(func=run_fetch)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -51,3 +60,12 @@ def run_verify(args: argparse.Namespace) -> int:
     print(f"{m.name} {m.version} in {args.dir}: {len(result.failures)} check(s) failed ({mode} checks)",
           file=sys.stderr)
     return 1
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from ..manifest.fetch import fetch_data
+
+    for item in fetch_data(args.dir, args.to, remote=args.remote):
+        print(f"{item.ref.role} {item.ref.path} (md5 {item.ref.md5}) -> {item.path}"
+              f"  [remote {item.remote or 'DVC default'}]")
+    return 0

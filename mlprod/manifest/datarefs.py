@@ -4,7 +4,9 @@ The hash is DVC's (md5 of the file's bytes), taken from ``dvc.lock`` when DVC ha
 file: a file output's entry directly, a file inside a directory output from the directory's listing in
 the DVC cache. The file is not re-read in that case. The lock entry is trusted only while it is
 current: same size, and the file not modified after ``dvc.lock`` was written. Otherwise (no DVC, a
-file DVC does not track, an edited file) mlprod hashes the file itself the same way DVC does.
+file DVC does not track, an edited file) mlprod hashes the file itself the same way DVC does. The project's
+default DVC remote (name and URL, :mod:`.remote`) is recorded with each reference, so the data can be pulled by
+its md5 in another clone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from .. import yamlio
 from ..errors import ConfigError
+from .remote import default_remote
 from .schema import DataRef, ManifestError
 
 _CHUNK = 1 << 20
@@ -37,7 +40,7 @@ def data_ref(path: str | Path, role: str, *, root: Path, rows: int | None = None
         rows = meta_rows if rows is None else rows
         columns = meta_columns if columns is None else columns
     return DataRef(role=role, path=rel, md5=md5, hash_source=source, dataset_id=f"{rel}@md5:{md5[:12]}",
-                   rows=rows, columns=list(columns or []))
+                   rows=rows, columns=list(columns or []), remote=default_remote(root))
 
 
 def locked_md5(rel: str, root: Path, *, verify_newer: bool = False) -> str | None:

@@ -60,7 +60,7 @@ def to_dict(lineage: Lineage) -> dict[str, Any]:
             "versions": [{"version": v, "sha256": s} for v, s in lineage.versions],
             "git": asdict(m.lineage.git),
             "runs": [_without_empty_interactive(asdict(n)) for n in lineage.notebooks],
-            "data": [asdict(d) for d in m.data],
+            "data": [{k: v for k, v in asdict(d).items() if k != "remote" or v is not None} for d in m.data],
             "environment": asdict(m.environment)}
 
 
@@ -97,6 +97,9 @@ def render_text(lineage: Lineage) -> str:
         if ref.columns:
             shape += f" x {len(ref.columns)} columns"
         lines.append(f"│  {branch} {ref.role}: {ref.dataset_id} ({shape}; hash from {ref.hash_source})")
+        if ref.remote is not None:
+            pad = "   " if i == len(m.data) - 1 else "│  "
+            lines.append(f"│  {pad} DVC remote {ref.remote.name}: {ref.remote.url} (dvc pull -r {ref.remote.name})")
     pkgs = m.environment.packages
     key = [f"{n} {pkgs[n]}" for n in ("scikit-learn", "numpy", "pandas") if n in pkgs]
     lines.append(f"└─ environment: Python {m.environment.python} on {m.environment.platform}; "

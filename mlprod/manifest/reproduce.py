@@ -3,7 +3,9 @@
 ``reproduce(folder)`` checks out the manifest's commit into a temporary git worktree that shares the
 project's DVC cache (so DVC-tracked inputs are available without a download), reruns the stages that
 produced the model with ``dvc repro --force``, and compares the rebuilt manifest with the recorded
-one: artifact sha256, metrics, training data hashes, parameters and package versions.
+one: artifact sha256, metrics, training data hashes, parameters and package versions. When the rebuild fails or
+its data differs, the manifest's data missing from the DVC cache is listed with the ``dvc pull -r NAME`` of the
+remote the manifest records (docs/team.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MlprodError
-from .datarefs import _relative
+from .datarefs import _relative, cache_path
 from .schema import Manifest, read_manifest
 from .store import project_root
 
@@ -80,11 +82,16 @@ def reproduce(folder: str | Path, *, root: Path | None = None, keep: bool = Fals
             _dvc(project, "cache", "dir", "--local", str(root / ".dvc" / "cache"))
             _dvc(project, "checkout", "--allow-missing", check=False)
         logger.info("rebuilding %s at %s: dvc repro --force %s", rel_folder, commit[:12], stages[-1])
-        _dvc(project, "repro", "--force", stages[-1])
+        try:
+            _dvc(project, "repro", "--force", stages[-1])
+        except ReproduceError as exc:
+            raise ReproduceError("\n".join([str(exc), *missing_data(recorded, root)])) from exc
         rebuilt = read_manifest(project / rel_folder)
+        differences = compare(recorded, rebuilt)
+        if any(d.what == "data" for d in differences):
+            warnings += missing_data(recorded, root)
         return Reproduction(folder=str(folder), commit=commit, recorded=recorded, rebuilt=rebuilt,
-                            differences=compare(recorded, rebuilt), warnings=warnings,
-                            kept=str(tree) if keep else None)
+                            differences=differences, warnings=warnings, kept=str(tree) if keep else None)
     except MlprodError as exc:
         if keep and tree.is_dir():
             raise ReproduceError(f"{exc}\n  {_kept_note(tree)}") from exc
@@ -94,6 +101,23 @@ def reproduce(folder: str | Path, *, root: Path | None = None, keep: bool = Fals
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True)
             shutil.rmtree(tree, ignore_errors=True)
         subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True)
+
+
+def missing_data(manifest: Manifest, root: Path) -> list[str]:
+    """What to pull for the manifest's data that neither the project nor its DVC cache holds (one line each)."""
+    lines = []
+    for ref in manifest.data:
+        if cache_path(root, ref.md5).is_file():
+            continue
+        where = (f"pull it from the DVC remote it was recorded with: dvc pull -r {ref.remote.name} (remote URL "
+                 f"{ref.remote.url}; in a checkout of {_short_commit(manifest)} if dvc.lock changed since)"
+                 if ref.remote else "the manifest names no DVC remote: dvc pull from the remote that holds it")
+        lines.append(f"  data {ref.role} {ref.path} (md5 {ref.md5}) is not in this clone's DVC cache; {where}")
+    return lines
+
+
+def _short_commit(manifest: Manifest) -> str:
+    return (manifest.lineage.git.commit or "the recorded commit")[:12]
 
 
 def _kept_note(tree: Path) -> str:

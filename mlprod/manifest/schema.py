@@ -6,8 +6,9 @@ runs, parameters, data hashes, package versions, previous version). Reading is s
 missing required fields and wrong types are errors naming the field, and so is a field that becomes a
 path or a command argument (artifact.path, md5 hashes, previous.manifest_md5, the git commit) in
 anything but its expected form. Version 2 adds two optional fields, written only when used (so a
-pipeline's manifest stays version 1, byte for byte): ``files`` and, for a model saved in an interactive
-JupyterLab session, ``lineage.runs[].interactive``. Writing is deterministic (sorted
+pipeline's manifest without them stays version 1, byte for byte): ``files``, for a model saved in an
+interactive JupyterLab session ``lineage.runs[].interactive``, and ``data[].remote`` (the project's default DVC
+remote: name and URL, never credentials) when the project has one. Writing is deterministic (sorted
 keys, empty optional fields dropped) and atomic.
 """
 
@@ -27,7 +28,8 @@ from .. import atomic, yamlio
 from ..errors import ConfigError, ManifestError
 
 SCHEMA_VERSION = 1
-# version 2 adds ``files`` and ``lineage.runs[].interactive``; a manifest without them is still written as version 1
+# version 2 adds ``files``, ``lineage.runs[].interactive`` and ``data[].remote``; a manifest without them is still
+# written as version 1
 FILES_SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MANIFEST_FILE = "model_manifest.yaml"
@@ -58,6 +60,14 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """The DVC remote the data can be pulled from (``dvc pull -r NAME``); optional, schema_version 2."""
+
+    name: str
+    url: str  # without user, password, query or fragment; a local remote's path relative to the project root
+
+
+@dataclass(frozen=True)
 class DataRef:
     role: str  # "training" | "evaluation" | ...
     path: str
@@ -66,6 +76,7 @@ class DataRef:
     dataset_id: str  # "<path>@md5:<first 12 hex>": names this exact version of the data
     rows: int | None = None
     columns: list[str] = field(default_factory=list)
+    remote: Remote | None = None  # the project's default DVC remote when the model was saved (mlprod.manifest.remote)
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,8 @@ def dumps(manifest: Manifest) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     data = manifest.to_dict()
     interactive = any(run.get("interactive") for run in data.get("lineage", {}).get("runs", []))
-    if data.get("files") or interactive:  # older mlprod cannot check them: it must refuse the manifest, not ignore them
+    remote = any(ref.get("remote") for ref in data.get("data", []))
+    if data.get("files") or interactive or remote:  # older mlprod cannot check them: it must refuse, not ignore them
         data["schema_version"] = max(data["schema_version"], FILES_SCHEMA_VERSION)
     return header + yaml.dump(data, Dumper=dumper, sort_keys=True, default_flow_style=False,
                               allow_unicode=True, width=100)
@@ -188,6 +200,8 @@ def loads(text: str, *, source: str = "<manifest>") -> Manifest:
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_REMOTE_NAME = re.compile(r"[^\x00-\x20\x7f\"]{1,128}")  # shown in `dvc pull -r NAME`
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -211,6 +225,9 @@ def _check_forms(manifest: Manifest, source: str) -> None:
             raise bad(f"data[{i}].path", ref.path, "a data file path")
         if not _MD5.fullmatch(ref.md5):
             raise bad(f"data[{i}].md5", ref.md5, "an md5 (32 lowercase hexadecimal digits)")
+        if ref.remote is not None and not (_REMOTE_NAME.fullmatch(ref.remote.name) and ref.remote.url
+                                           and _PRINTABLE.fullmatch(ref.remote.url)):
+            raise bad(f"data[{i}].remote", ref.remote, "a DVC remote name and URL (printable, one line)")
     for name, sha in manifest.files.items():
         if not _FILE_NAME.fullmatch(name) or name in (MANIFEST_FILE, manifest.artifact.path):
             raise bad(f"files.{name}", name, "a file name in the model folder (no folders), other than the "

@@ -30,9 +30,9 @@ from .datarefs import data_ref
 from .environment import current_environment
 from .gitstate import git_state
 from .history import find_previous
-from .schema import (FILES_SCHEMA_VERSION, MANIFEST_FILE, SCHEMA_VERSION, Artifact, InputColumn, InteractiveRun,
-                     Lineage, Manifest, ManifestError, Output, ParameterDifference, Previous, StageRun, read_manifest,
-                     write_manifest)
+from .schema import (FILES_SCHEMA_VERSION, MANIFEST_FILE, SCHEMA_VERSION, Artifact, DataRef, InputColumn,
+                     InteractiveRun, Lineage, Manifest, ManifestError, Output, ParameterDifference, Previous, StageRun,
+                     read_manifest, write_manifest)
 from .semver import check_version, propose_version
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def save_model(model: Any, model_dir: str | Path, *, name: str, X: Any = None,
         artifact=artifact, inputs=input_schema(model, X), output=output_description(model, output),
         data=refs, parameters={run.stage: values} if values is not None else {},
         metrics=_clean_metrics(metrics or {}), lineage=Lineage(git=git_state(root), runs=[run]),
-        environment=current_environment(), schema_version=_schema_version([run]))
+        environment=current_environment(), schema_version=_schema_version([run], refs))
     prior = _previous_manifest(previous, model_dir, root)
     if prior is not None and prior.name != manifest.name:
         logger.info("previous model in %s is named %r; %r starts its own version line", model_dir, prior.name, name)
@@ -141,7 +141,7 @@ def add_evaluation(source_dir: str | Path, model_dir: str | Path, *, metrics: di
     runs = [r for r in manifest.lineage.runs if r.stage != run.stage] + [run]
     evaluated = _replace(manifest, metrics={**manifest.metrics, **_clean_metrics(metrics)}, data=refs,
                          parameters=parameters, lineage=Lineage(git=manifest.lineage.git, runs=runs),
-                         schema_version=max(manifest.schema_version, _schema_version(runs)))
+                         schema_version=max(manifest.schema_version, _schema_version(runs, refs)))
     if files:
         evaluated = with_files(evaluated, files)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -178,9 +178,11 @@ def current_run() -> StageRun:
                     notebook_sha256=sha, interactive=_interactive(applied) if applied else None)
 
 
-def _schema_version(runs: list[StageRun]) -> int:
-    """Version 2 when a run carries ``interactive`` (older readers must refuse it), else version 1 as before."""
-    return FILES_SCHEMA_VERSION if any(run.interactive for run in runs) else SCHEMA_VERSION
+def _schema_version(runs: list[StageRun], refs: list[DataRef]) -> int:
+    """Version 2 when a run carries ``interactive`` or a data reference names a DVC remote (older readers must
+    refuse them), else version 1 as before."""
+    v2 = any(run.interactive for run in runs) or any(ref.remote for ref in refs)
+    return FILES_SCHEMA_VERSION if v2 else SCHEMA_VERSION
 
 
 def _interactive(applied: dict[str, Any]) -> InteractiveRun:

@@ -168,6 +168,11 @@ def init_project(root: str | Path, *, data: str | Path, target: str, positive: s
         written.append(path)
     if plots and _use_plots_page(root):
         written.append(".dvc/config")
+    if (root / ".dvc").is_dir() and (remote := _use_default_remote(root)):
+        if ".dvc/config" not in written:
+            written.append(".dvc/config")
+        decisions.append(f"DVC remote {template.REMOTE_NAME!r} (the default of dvc push/pull): the folder {remote}; "
+                         "share it, or add a team remote (docs/team.md)")
     review += [f"params.yaml [card]: replace every {PLACEHOLDER} text (the model card shows them)",
                "params.yaml [project]: check the feature lists (the columns left out are listed above them, with "
                "the reason)",
@@ -303,6 +308,23 @@ def _use_plots_page(root: Path) -> bool:
         raise ConfigError(f"mlprod init: `dvc config plots.html_template {template.HTML_TEMPLATE}` failed in {root}: "
                           f"{(done.stderr or done.stdout).strip()}")
     return True
+
+
+def _use_default_remote(root: Path) -> str | None:
+    """Add the folder remote ``shared`` as DVC's default unless one is set; its URL when added here."""
+    command = [sys.executable, "-m", "dvc", "remote", "default"]
+    current = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if current.returncode == 0 and current.stdout.strip():
+        return None
+    url = template.remote_url(root)
+    # DVC stores the path relative to .dvc/ (../../<folder>-dvc-remote): it names the same folder from any clone
+    done = subprocess.run([sys.executable, "-m", "dvc", "remote", "add", "-d", template.REMOTE_NAME, url], cwd=root,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"mlprod init: `dvc remote add -d {template.REMOTE_NAME} {url}` failed in {root}: "
+                          f"{(done.stderr or done.stdout).strip()}; set a default remote with `dvc remote default NAME` "
+                          "and rerun")
+    return url
 
 
 def _fresh(root: Path) -> None:

@@ -27,6 +27,14 @@ PLOTS = (".dvc/plots/page.html", ".dvc/plots/vendor.py", ".dvc/plots/roc.json", 
 FILES.update({name: name[1:] for name in PLOTS})
 #: the .dvc/config setting that makes plain `dvc plots show` use the offline page (relative to .dvc/)
 HTML_TEMPLATE = "plots/page.html"
+#: the default DVC remote `mlprod init` configures when a project has none (docs/team.md): a folder beside the
+#: project, so `dvc push` works in a fresh clone with no server; the example project's is ../mlprod-dvc-remote
+REMOTE_NAME = "shared"
+
+
+def remote_url(project: Path) -> str:
+    """The default remote's folder for ``project``, relative to the project root: ``../<folder>-dvc-remote``."""
+    return f"../{project.resolve().name}-dvc-remote"
 
 
 def template_path(name: str) -> Path:
