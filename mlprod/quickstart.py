@@ -61,7 +61,7 @@ def ensure_environment() -> Path:
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
         print("installing mlprod and its dependencies into .venv (first run takes a few minutes)", flush=True)
-        code = run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", ".[test,dask]"],
+        code = run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", ".[test,dask,team]"],
                    dict(os.environ))
         if code != 0:
             raise SystemExit(f"installing dependencies failed (exit {code}); see the pip output above")
