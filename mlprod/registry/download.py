@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import RegistryError
+from ..errors import MlprodError, RegistryError
 from ..manifest.schema import MANIFEST_FILE, Manifest, read_manifest
 from .store import Registry
 
@@ -51,6 +51,7 @@ def download_verified(registry: Registry, version: Any, target: Path) -> tuple[P
     if manifest.artifact.sha256 != expected:
         raise RegistryError(f"{version.name!r} version {version.version}: the manifest in its run does not describe "
                             f"the registered artifact (sha256 {expected}); the run's files were changed")
+    _check_artifact(registry, version, path, manifest)
     recorded = (version.tags or {}).get("mlprod.manifest_sha256")
     if manifest.files and recorded and hashlib.sha256((path / MANIFEST_FILE).read_bytes()).hexdigest() != recorded:
         # the manifest vouches for the other files (e.g. the review calibration): it must be the registered one
@@ -58,6 +59,24 @@ def download_verified(registry: Registry, version: Any, target: Path) -> tuple[P
                             f"registered (sha256 {recorded[:12]}...); the run's files were changed. Register the "
                             "model folder again (a new version)")
     return path, manifest
+
+
+def _check_artifact(registry: Registry, version: Any, path: Path, manifest: Manifest) -> None:
+    """The downloaded artifact's sha256 against the registered one, with the model and version in the message
+    (loading checks it again against the manifest before deserializing; this says *which* registry entry is bad)."""
+    from ..manifest.store import verified_artifact_bytes
+
+    file = path / manifest.artifact.path
+    try:
+        verified_artifact_bytes(path, manifest)
+    except MlprodError as exc:
+        actual = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else "(file missing)"
+        raise RegistryError(
+            f"{version.name!r} version {version.version}: the artifact {MODEL_ARTIFACTS}/{manifest.artifact.path} "
+            f"downloaded from registry {registry.location.display} has sha256 {actual}, but sha256 "
+            f"{manifest.artifact.sha256} was registered; the stored file was changed after registration. Refusing to "
+            "load it: restore the file in the artifact store, or register the model folder again (a new "
+            "version)") from exc
 
 
 def alias_version(registry: Registry, name: str, alias: str, *, instead: str = "") -> Any:
