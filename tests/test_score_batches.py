@@ -150,7 +150,7 @@ def test_the_predictions_bytes_are_those_of_the_plain_pyarrow_write(project, mod
     from mlprod.monitoring import inbox as inbox_module
     from mlprod.monitoring.resilient import load_resilient, score_frame
 
-    monkeypatch.setattr(inbox_module, "_now", lambda: "2025-01-06T00:00:00Z")
+    monkeypatch.setattr(inbox_module, "now_utc", lambda: "2025-01-06T00:00:00Z")
     _score(project, models["a"], schema=None)
     week = SPEC.week_ids[0]
     batch = pd.read_parquet(project / "stream" / "inbox" / f"{week}.parquet")

@@ -30,7 +30,7 @@ def data_ref(path: str | Path, role: str, *, root: Path, rows: int | None = None
     full = (root / path) if not Path(path).is_absolute() else Path(path)
     if not full.is_file():
         raise ManifestError(f"{path}: data file not found (needed for the manifest's {role} data reference)")
-    rel = _relative(full, root)
+    rel = project_relative(full, root)
     md5 = locked_md5(rel, root)
     source = "dvc.lock"
     if md5 is None:
@@ -126,10 +126,11 @@ def _parquet_shape(path: Path) -> tuple[int | None, list[str] | None]:
         return None, None
 
 
-def _relative(path: Path, root: Path) -> str:
+def project_relative(path: Path, root: Path) -> str:
     """``path`` relative to the project ``root``; absolute when it is outside (never with '..')."""
     try:
         rel = Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
     except ValueError:
         return path.resolve().as_posix()
     return path.resolve().as_posix() if rel == ".." or rel.startswith("../") else rel
+

@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from .datarefs import _relative, cache_path, lock_outputs
+from .datarefs import project_relative, cache_path, lock_outputs
 from .schema import MANIFEST_FILE, Manifest, ManifestError, dumps, loads, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def version_chain(manifest: Manifest, root: Path, limit: int = 50) -> list[Manif
 
 
 def _locked_manifest_md5(model_dir: Path, root: Path) -> str | None:
-    rel = _relative(model_dir if model_dir.is_absolute() else root / model_dir, root)
+    rel = project_relative(model_dir if model_dir.is_absolute() else root / model_dir, root)
     for out in lock_outputs(root):
         md5 = out.get("md5")
         if str(out.get("path", "")).rstrip("/") != rel or not isinstance(md5, str) or not md5.endswith(".dir"):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MlprodError
-from .datarefs import _relative, cache_path
+from .datarefs import project_relative, cache_path
 from .schema import Manifest, read_manifest
 from .store import project_root
 
@@ -71,9 +71,9 @@ def reproduce(folder: str | Path, *, root: Path | None = None, keep: bool = Fals
     if not stages:
         raise ReproduceError(f"{folder}: the manifest names no pipeline stage run (the model was saved from an "
                              "interactive session); rebuild it with dvc repro first")
-    rel_folder = _relative(folder if folder.is_absolute() else Path.cwd() / folder, root)
+    rel_folder = project_relative(folder if folder.is_absolute() else Path.cwd() / folder, root)
     top = _git(root, "rev-parse", "--show-toplevel").strip()
-    sub = _relative(root, Path(top))
+    sub = project_relative(root, Path(top))
     tree = Path(tempfile.mkdtemp(prefix="mlprod-reproduce-"))  # empty: git adds the worktree right here
     try:
         _git(root, "worktree", "add", "--detach", "--force", str(tree), commit)

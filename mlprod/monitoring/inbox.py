@@ -24,9 +24,7 @@ once per batch in a thread while the batch is read and scored (``hashlib`` relea
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -36,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, DataValidationError
+from ..manifest.datarefs import file_md5, project_relative
 from ..serving.predictionlog import PredictionLogWriter
 from . import predictions as records
 from . import batch_gates
@@ -206,7 +205,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
         done = set(records.committed(out))
         for file in files:
             if file.stem in done:
-                results.append(BatchResult(file.stem, "skipped", _display(file, root), detail="committed earlier"))
+                results.append(BatchResult(file.stem, "skipped", project_relative(file, root), detail="committed earlier"))
         pending = [f for f in files if f.stem not in done]
         if dask is not None and pending:
             from ..scale.score import refuse, score_on_dask
@@ -224,8 +223,8 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 if result.status == "quarantined":
                     _stop_if(fail_on_quarantine, result, quarantine_dir)
         for file in pending:
-            batch_id, source = file.stem, _display(file, root)
-            md5 = hashing.submit(_md5, file)  # waited for when the marker or an earlier quarantine needs it
+            batch_id, source = file.stem, project_relative(file, root)
+            md5 = hashing.submit(file_md5, file)  # waited for when the marker or an earlier quarantine needs it
             earlier = batch_gates.quarantined(quarantine_dir, batch_id, md5)
             if earlier:
                 results.append(BatchResult(batch_id, "quarantined", source, detail=f"quarantined earlier: {earlier}"))
@@ -275,7 +274,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                                          needed)
             gate_seconds += time.perf_counter() - tick
             serving_entry = traffic_entry = None
-            scored_at = _now()
+            scored_at = now_utc()
 
             def score_one(scorer: ScoringModel, rows: Any, cut: float) -> tuple[Any, dict | None]:
                 if scorer.predictor is not None:
@@ -301,7 +300,7 @@ def score_inbox(model: str | Path | ScoringModel, data: str | Path, out: str | P
                 _stop_if(fail_on_quarantine, results[-1], quarantine_dir)
                 continue
             entry = {"source": source, "source_md5": md5.result(), "model": loaded.record, "threshold": threshold,
-                     "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()}
+                     "gate": gate, "scored_at": scored["scored_at"].iloc[0] if len(scored) else now_utc()}
             if serving_entry is not None:
                 entry["serving"] = serving_entry
             if traffic_entry is not None:
@@ -356,23 +355,8 @@ def _check_folder(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path} is not a folder; name a folder (it is created if missing)")
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix() \
-            if path.resolve().is_relative_to(root.resolve()) else str(path.resolve())
-    except (OSError, ValueError):
-        return str(path)
-
-
-def _now() -> str:
+def now_utc() -> str:
+    """The scoring time written into records and markers (UTC, to the second)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -54,18 +54,19 @@ def score_batch(file: str, setup: dict):
     from ..errors import DataError
     from ..monitoring import batch_gates
     from ..monitoring import predictions as records
-    from ..monitoring.inbox import BatchResult, _display, _md5, _now
+    from ..manifest.datarefs import file_md5, project_relative
+    from ..monitoring.inbox import BatchResult, now_utc
     from ..monitoring.resilient import score_frame as score_resilient
     from ..monitoring.scoring import score_frame
 
     path, root = Path(file), Path(setup["root"])
     out, quarantine_dir = Path(setup["out"]), Path(setup["quarantine"])
-    batch_id, source = path.stem, _display(path, root)
+    batch_id, source = path.stem, project_relative(path, root)
     key, date_column = setup["key"], setup["date_column"]
     loaded = loaded_model(setup)
     threshold = loaded.default_threshold if setup["threshold"] is None else setup["threshold"]
     facts = {"record": loaded.record, "threshold": threshold, "fallback": loaded.fallback, "note": loaded.note}
-    md5 = _md5(path)
+    md5 = file_md5(path)
     earlier = batch_gates.quarantined(quarantine_dir, batch_id, _Done(md5))
     if earlier:
         return BatchResult(batch_id, "quarantined", source, detail=f"quarantined earlier: {earlier}"), facts
@@ -75,7 +76,7 @@ def score_batch(file: str, setup: dict):
     gate, frame, problem = batch_gates.gate(path, batch_id, setup["gates"],
                                             reference if reference is not None else loaded.profile, needed)
     facts["gate_seconds"] = time.perf_counter() - tick
-    scored_at, serving_entry = _now(), None
+    scored_at, serving_entry = now_utc(), None
     if problem is None:
         try:
             if loaded.predictor is not None:
@@ -92,7 +93,7 @@ def score_batch(file: str, setup: dict):
         batch_gates.quarantine(quarantine_dir, batch_id, source, md5, summary, result)
         return BatchResult(batch_id, "quarantined", source, detail=summary), facts
     entry = {"source": source, "source_md5": md5, "model": loaded.record, "threshold": threshold, "gate": gate,
-             "scored_at": scored["scored_at"].iloc[0] if len(scored) else _now()}
+             "scored_at": scored["scored_at"].iloc[0] if len(scored) else now_utc()}
     if serving_entry is not None:
         entry["serving"] = serving_entry
     marker = records.write_predictions(out, batch_id, scored, entry)
