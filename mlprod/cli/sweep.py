@@ -64,8 +64,8 @@ def main(args: argparse.Namespace) -> int:
 
     import logging
 
-    for noisy in ("kombu", "celery", "dvc_task"):  # DVC's queue (celery) logs its broker connection at INFO
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in ("kombu", "celery", "dvc_task"):  # DVC's queue (celery) warns of its local broker's host name
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     root, params_file = project_root()
     if params_file is None:
         raise ConfigError(f"no params.yaml in {Path.cwd()} or its parents; run mlprod sweep inside the project")

@@ -240,7 +240,12 @@ def read_failure(root: Path, name: str) -> Failure:
 def parse_failure(name: str, log: str) -> Failure:
     failed = _FAILED.findall(log) or _STAGE.findall(log)[-1:]
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    said = [line for line in lines if line.startswith(("mlprod run:", "mlprod:", "ERROR")) and
-            ("fail" in line.lower() or "error" in line.lower() or line.startswith("ERROR"))]
-    message = " | ".join((said or lines)[-3:]) or "no log (dvc queue logs printed nothing)"
+    starts = [i for i, line in enumerate(lines) if _STAGE.match(line)]
+    stage_lines = list(dict.fromkeys(lines[starts[-1] + 1:] if starts else lines))  # DVC repeats its ERROR line
+    stage_lines = [line for line in stage_lines if not line.startswith("> ")]
+    said = [line for line in stage_lines if line.startswith("mlprod run:") and "fail" in line]
+    errors = [line for line in stage_lines if line.startswith("ERROR")]
+    own = [line for line in stage_lines if not line.startswith(("ERROR", "WARNING", "mlprod"))]
+    message = " | ".join(said[-1:] + errors[-1:] if said else own[-2:] + errors[-1:]) or \
+        "no log (dvc queue logs printed nothing)"
     return Failure(name, failed[-1] if failed else None, message[-1200:])
