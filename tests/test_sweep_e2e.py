@@ -83,6 +83,12 @@ def test_temporary_workspaces_hold_no_registry_files_and_a_failure_names_its_sta
 
     again = mlprod(project, "sweep", "run", "--grid", "probe.n=1,2", "--target", "probe", "--name", "p", check=False)
     assert again.returncode == 2 and "p-1, p-2 exist already" in again.stderr
+    # a failed experiment leaves no experiment, only its queue entry: its name can be used again, and the new
+    # run is followed by its own queue entry, not the failed one of the same name
+    assert mlprod(project, "sweep", "run", "--grid", "probe.n=3", "--target", "probe", "--name", "f",
+                  check=False).returncode == 1
+    reused = mlprod(project, "sweep", "run", "--grid", "probe.n=4", "--target", "probe", "--name", "f")
+    assert reused.stdout.splitlines()[1].split()[:3] == ["f-1", "success", "4"]
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,8 @@ def _run(root: Path, params_file: Path, args: argparse.Namespace) -> int:
     metric_names = _metric_names(args.metrics)
     done = run_sweep(root, chosen, target=args.target, jobs=args.jobs, prefix=args.name, timeout=args.timeout)
     keys = list(dict.fromkeys(k for s in chosen for k, _ in s.values))
-    rows = results.collect(root, list(done.names), keys, done.status, metric_names=metric_names)
+    queued = {name: dict(setting.values) for name, setting in zip(done.names, done.settings)}
+    rows = results.collect(root, list(done.names), keys, done.status, metric_names=metric_names, settings=queued)
     _print(rows, keys, metric_names, args.json)
     print(f"mlprod sweep: {len(done.names)} experiment(s) in {done.seconds:.1f} s on {args.jobs} worker(s); apply "
           "one with `mlprod sweep apply NAME`", file=sys.stderr)

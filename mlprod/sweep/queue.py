@@ -147,7 +147,8 @@ def run_sweep(root: Path, settings: list[Setting], *, target: str, jobs: int, pr
     if taken:
         raise SweepError(f"experiment name(s) {', '.join(sorted(taken))} exist already on this commit; choose "
                          "another --name (or remove them: dvc exp remove NAME)")
-    busy = [e for e in queue_status(root) if e["status"] in ("Queued", "Running")]
+    before = queue_status(root)
+    busy = [e for e in before if e["status"] in ("Queued", "Running")]
     if busy:
         listed = ", ".join(f"{e['name'] or e['rev'][:7]} ({e['status'].lower()})" for e in busy[:6])
         raise SweepError(f"DVC's experiment queue is not empty: {listed}. Its workers would run those with this "
@@ -159,11 +160,17 @@ def run_sweep(root: Path, settings: list[Setting], *, target: str, jobs: int, pr
 
     started = time.monotonic()
     _queue(root, settings, names, target)
+    known = {e["rev"] for e in before}  # an earlier failed run may have used these names: follow revisions
+    found = {e["name"]: e["rev"] for e in queue_status(root) if e["rev"] not in known and e["name"] in names}
+    if set(found) != set(names):
+        raise SweepError(f"DVC's queue does not list {', '.join(sorted(set(names) - set(found)))} after queueing; "
+                         "see `dvc queue status`")
+    revs = {name: found[name] for name in names}
     logger.info("queued %d experiment(s) up to stage %r: %s .. %s; starting %d queue worker(s)", len(names),
                 target, names[0], names[-1], jobs)
     _start_workers(root, jobs)
-    status = _wait(root, names, jobs=jobs, timeout=timeout, poll=poll, restart_after=restart_after)
-    failures = tuple(read_failure(root, name) for name in names if status.get(name) != "Success")
+    status = _wait(root, revs, jobs=jobs, timeout=timeout, poll=poll, restart_after=restart_after)
+    failures = tuple(read_failure(root, name, revs[name]) for name in names if status.get(name) != "Success")
     return SweepRun(tuple(names), tuple(settings), status, failures, time.monotonic() - started)
 
 
@@ -190,13 +197,15 @@ def _start_workers(root: Path, jobs: int) -> None:
         raise SweepError(f"dvc queue start -j {jobs} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
 
-def _wait(root: Path, names: list[str], *, jobs: int, timeout: float | None, poll: float,
+def _wait(root: Path, revs: dict[str, str], *, jobs: int, timeout: float | None, poll: float,
           restart_after: float) -> dict[str, str]:
+    names = list(revs)
     start = last_progress = time.monotonic()
     seen: dict[str, str] = {}
     try:
         while True:
-            current = {e["name"]: e["status"] for e in queue_status(root) if e["name"] in names}
+            by_rev = {e["rev"]: e["status"] for e in queue_status(root)}
+            current = {name: by_rev.get(rev, "Unknown") for name, rev in revs.items()}
             for name in names:
                 state = current.get(name, "Unknown")
                 if state != seen.get(name) and state in ("Success", "Failed"):
@@ -230,9 +239,9 @@ _STAGE = re.compile(r"Running stage '([^']+)'")
 _FAILED = re.compile(r"failed to reproduce '([^']+)'")
 
 
-def read_failure(root: Path, name: str) -> Failure:
-    """What ``dvc queue logs NAME`` says about a failed experiment: its stage and mlprod run's message."""
-    done = dvc_cli(root, "queue", "logs", name)
+def read_failure(root: Path, name: str, rev: str) -> Failure:
+    """What ``dvc queue logs REV`` says about a failed experiment: its stage and mlprod run's message."""
+    done = dvc_cli(root, "queue", "logs", rev)
     log = done.stdout if done.returncode == 0 else (done.stderr or done.stdout)
     return parse_failure(name, log)
 

@@ -49,10 +49,12 @@ def experiments(shown: list[dict]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for baseline in shown:
         for group in baseline.get("experiments") or ():
+            state = str((group.get("executor") or {}).get("state") or "success")
             for rev in group.get("revs") or ():
-                if rev.get("name"):
-                    found[rev["name"]] = {"rev": rev.get("rev"), "data": rev.get("data") or {},
-                                          "error": rev.get("error"), "baseline": baseline.get("rev")}
+                name = rev.get("name")
+                if name and (name not in found or found[name]["state"] != "success"):  # a failed run of a reused
+                    found[name] = {"rev": rev.get("rev"), "data": rev.get("data") or {}, "state": state,  # name
+                                   "error": rev.get("error"), "baseline": baseline.get("rev")}
     return found
 
 
@@ -76,16 +78,21 @@ def _leaves(tree: Any, prefix: str = "") -> Any:
 
 def collect(root: Path, names: list[str], keys: list[str], status: dict[str, str] | None = None, *,
             metrics_file: str = "metrics/evaluation.json", section: str = "holdout",
-            metric_names: tuple[str, ...] = DEFAULT_METRICS, shown: list[dict] | None = None) -> list[Row]:
+            metric_names: tuple[str, ...] = DEFAULT_METRICS, shown: list[dict] | None = None,
+            settings: dict[str, dict[str, str]] | None = None) -> list[Row]:
+    """The table's rows; ``settings`` (name -> the values queued) fills in the parameters of failed experiments."""
     found = experiments(exp_show(root) if shown is None else shown)
     rows = []
     for name in names:
         entry = found.get(name)
-        if entry is None:
-            rows.append(Row(name, None, (status or {}).get(name, "Failed"), {}, {}, lineage="no experiment"))
+        if entry is None or entry["state"] != "success":
+            queued = (settings or {}).get(name)
+            if queued is None and entry is not None:
+                queued = {k: _get(_params(entry["data"]), k) for k in keys}
+            rows.append(Row(name, None, (status or {}).get(name, "Failed"), dict(queued or {}), {}, lineage="no model"))
             continue
         data = entry["data"]
-        params = (((data.get("params") or {}).get("params.yaml") or {}).get("data")) or {}
+        params = _params(data)
         values = {key: _get(params, key) for key in keys}
         metrics_data = ((data.get("metrics") or {}).get(metrics_file) or {}).get("data") or {}
         block = metrics_data.get(section, metrics_data) if isinstance(metrics_data, dict) else {}
@@ -126,6 +133,10 @@ def _with_lineage(root: Path, row: Row, data: dict, params: dict) -> Row:
     return _replace(row, version=manifest.version, data_md5=training[0].md5 if training else None,
                     commit=manifest.lineage.git.commit, lineage="; ".join(mismatches) or "ok",
                     mismatches=tuple(mismatches))
+
+
+def _params(data: dict) -> dict:
+    return (((data.get("params") or {}).get("params.yaml") or {}).get("data")) or {}
 
 
 def _replace(row: Row, **changes: Any) -> Row:
