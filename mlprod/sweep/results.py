@@ -97,7 +97,7 @@ def collect(root: Path, names: list[str], keys: list[str], status: dict[str, str
         metrics_data = ((data.get("metrics") or {}).get(metrics_file) or {}).get("data") or {}
         block = metrics_data.get(section, metrics_data) if isinstance(metrics_data, dict) else {}
         metrics = {m: block.get(m) for m in metric_names} if isinstance(block, dict) else {}
-        row = Row(name, entry["rev"], (status or {}).get(name, "Success"), values, metrics)
+        row = Row(name, entry["rev"], (status or {}).get(name, entry["state"].capitalize()), values, metrics)
         rows.append(_with_lineage(root, row, data, params))
     return rows
 
