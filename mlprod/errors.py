@@ -173,3 +173,14 @@ class ReviewError(MlprodError):
 class ExperimentError(MlprodError):
     """An experiment cannot be planned or analysed: invalid settings, missing columns, unknown arms (exit code 2,
     nothing written)."""
+
+
+class SweepError(MlprodError):
+    """A parameter sweep cannot start or an experiment cannot be applied: not a git/DVC project, a dirty tree where
+    it matters, an unknown params.yaml key, bad grid syntax, an unknown experiment (exit code 2, nothing queued)."""
+
+
+class SweepFailed(SweepError):
+    """A sweep ran but some experiments failed, or an applied experiment's pipeline failed (exit code 1)."""
+
+    exit_code = 1
