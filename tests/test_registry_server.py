@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +16,7 @@ from mlprod.registry.gates import GatePolicy, MetricGate
 from mlprod.registry.history import model_history
 from mlprod.registry.register import register_model
 from mlprod.registry.store import LEASE_SUFFIX, Registry
+from mlflow_server import mlflow_server
 
 BIN = Path(sys.executable).parent
 
@@ -29,38 +25,9 @@ BIN = Path(sys.executable).parent
 def server(tmp_path_factory):
     """A real MLflow tracking server on a free loopback port, stopped after the module's tests."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed in the finally block
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
+    with mlflow_server(root, "--artifacts-destination", str(root / "artifacts"), env=env) as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and its worker, started in their own session
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 def test_register_promote_reject_rollback_and_history_on_a_real_server(server, toys, monkeypatch):

@@ -16,16 +16,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from mlflow_server import mlflow_server
 from test_registry_toys import MODEL
 
 pytest_plugins = ("test_registry_toys",)  # the toys fixture: prebuilt model folders weak, medium, good
@@ -121,38 +120,11 @@ def s3():
 def server(tmp_path_factory, s3, request):
     """A real ``mlflow server`` on loopback: SQLite backend, proxied artifacts stored in the S3 bucket."""
     root = tmp_path_factory.mktemp("team-mlflow")
-    port = free_port()
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed in the finally block
     env = client_env() | CREDENTIALS | {"MLFLOW_S3_ENDPOINT_URL": s3.endpoint}  # the server alone talks to S3
-    proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--serve-artifacts",
-         "--artifacts-destination", f"s3://{BUCKET}/{PREFIX}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        request.getfixturevalue("toys")  # built while the server creates its tables
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
+    with mlflow_server(root, "--serve-artifacts", "--artifacts-destination", f"s3://{BUCKET}/{PREFIX}", env=env,
+                       meanwhile=lambda: request.getfixturevalue("toys"),  # built while the server creates tables
+                       stop_timeout=10) as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers, in their own session
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -106,27 +106,17 @@ def _piece(part, key, bucket):
 
 def validate_partition(dataset, index: int, shared: dict, max_examples: int, batch_rows: int):
     """(the layers' accumulators, {key columns: hash buckets}) of one partition, on a worker."""
-    from ..validation.rules import NotStreamable, RuleChecks
+    from ..validation.api import check_batches
+    from ..validation.rules import NotStreamable
     from ..validation.schema_layer import SchemaChecks
-    from ..validation.statistical import Observed
 
     schema, profile = shared["schema"], shared["profile"]
     checks = SchemaChecks(schema, max_examples=max_examples)
     checks.plan.key_factory = BucketKeys
-    rules = observed = None
-    n_columns = 0
     part = dataset.partitions[index]
     try:
-        for frame in dataset.partition_batches(index, batch_rows=batch_rows):
-            checks.add(frame)
-            if rules is None:
-                unusable = checks.unusable
-                rules = RuleChecks(schema, unusable=unusable, max_examples=max_examples)
-                observed = Observed(schema, profile, unusable) if profile is not None else None
-                n_columns = len(frame.columns)
-            rules.add(frame)
-            if observed is not None:
-                observed.add(frame)
+        rules, observed, n_columns = check_batches(dataset.partition_batches(index, batch_rows=batch_rows), checks,
+                                                   schema, profile, max_examples)
     except NotStreamable as exc:
         raise ScaleError(f"partition {str(part.path)!r} cannot be validated on its own ({exc}); validate the "
                          f"dataset without --dask (it is then read whole)") from exc

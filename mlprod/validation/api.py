@@ -116,19 +116,8 @@ def _streamed(path: str | Path, schema: Schema, profile, statistics, max_example
             logger.info("validating %s in one piece: %s", path, batches.reason)
         return None
     checks = SchemaChecks(schema, max_examples=max_examples)
-    rules = observed = None
-    n_columns = 0
     try:
-        for frame in batches:
-            checks.add(frame)
-            if rules is None:
-                unusable = checks.unusable
-                rules = RuleChecks(schema, unusable=unusable, max_examples=max_examples)
-                observed = Observed(schema, profile, unusable) if profile is not None else None
-                n_columns = len(frame.columns)
-            rules.add(frame)
-            if observed is not None:
-                observed.add(frame)
+        rules, observed, n_columns = check_batches(batches, checks, schema, profile, max_examples)
         found = checks.results(fetch=lambda positions, columns: _rows_at(path, positions, columns, batch_rows))
     except NotStreamable as exc:
         logger.info("validating %s in one piece: %s", path, exc)
@@ -139,6 +128,25 @@ def _streamed(path: str | Path, schema: Schema, profile, statistics, max_example
     if observed is not None:
         found += observed.check(statistics)
     return found, checks.plan.n_rows, n_columns
+
+
+def check_batches(batches, checks: SchemaChecks, schema: Schema, profile, max_examples: int):
+    """Feed ``batches`` (DataFrames) to the schema ``checks`` and to the rule and statistical layers built after
+    the first batch (they need the columns the schema layer found unusable). Returns ``(rules, observed or None,
+    number of columns)``; rules is None when there was no batch. Raises NotStreamable as the layers do."""
+    rules = observed = None
+    n_columns = 0
+    for frame in batches:
+        checks.add(frame)
+        if rules is None:
+            unusable = checks.unusable
+            rules = RuleChecks(schema, unusable=unusable, max_examples=max_examples)
+            observed = Observed(schema, profile, unusable) if profile is not None else None
+            n_columns = len(frame.columns)
+        rules.add(frame)
+        if observed is not None:
+            observed.add(frame)
+    return rules, observed, n_columns
 
 
 def _batches(path, *, columns=None, batch_rows: int):
