@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from mlprod.registry.register import register_model
 from mlprod.registry.store import LEASE_SUFFIX, Registry
 from mlflow_server import mlflow_server
 
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
