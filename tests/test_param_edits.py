@@ -257,3 +257,25 @@ def test_a_pipeline_manifest_has_no_interactive_field_and_older_manifests_stay_r
     with pytest.raises(ManifestError, match=r"lineage.runs\[0\].interactive: unknown field\(s\) colour"):
         load_manifest(bad)
     assert manifest.schema_version == 1
+
+
+# --- a setting outside the stages' sections: dask.address ------------------------------------------------------------
+
+def test_dask_address_comes_from_the_dask_section_and_is_saved_there(demo: Project, capsys) -> None:
+    demo.params(PARAMS + "dask:                       # the scheduler\n  address: null\n")
+    namespace = run_cell('dask_address: str | None = "tcp://127.0.0.1:8786"\n')
+    assert namespace["dask_address"] is None  # params.yaml wins, as for any parameter
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and "[" in line]
+    assert ["dask_address", "'tcp://127.0.0.1:8786'", "None", "[dask]"] in rows
+    result = mlprod.save_params("train")
+    assert [(s, n) for s, n, _, _ in result.changes] == [("dask", "address")]
+    written = (demo.root / "params.yaml").read_text()
+    assert written.endswith("dask:                       # the scheduler\n  address: tcp://127.0.0.1:8786\n")
+    assert "dask_address" not in written
+    assert run_cell('dask_address: str | None = "tcp://127.0.0.1:8786"\n')["dask_address"] == "tcp://127.0.0.1:8786"
+
+
+def test_a_bad_dask_section_stops_init_stage_naming_it(demo: Project) -> None:
+    demo.params(PARAMS + "dask: {adress: tcp://127.0.0.1:8786}\n")
+    with pytest.raises(ParamsError, match=r"\[dask\]: unknown key\(s\) \['adress'\]; allowed: \['address'\]"):
+        run_cell("dask_address: str | None = None\n")

@@ -73,9 +73,14 @@ def require_numeric(frame: Any, required: Mapping[str, Iterable[str] | None], *,
 
 
 def table_columns(path: str | Path) -> list[str]:
-    """The column names of a CSV or Parquet file, from its header (checked as :func:`read_table` checks it)."""
+    """The column names of a CSV or Parquet file, from its header (checked as :func:`read_table` checks it), or
+    of a partitioned Parquet dataset (a folder or a glob; every partition's footer, which must agree)."""
     from .io import _csv_columns, _parquet_columns, check_table
+    from .partitions import is_dataset, open_dataset
 
+    if is_dataset(path):
+        dataset = open_dataset(path)
+        return _parquet_columns(dataset.partitions[0].path)
     check_table(path)
     path = Path(path)
     return _parquet_columns(path) if path.suffix.lower() in (".parquet", ".pq") else _csv_columns(path)

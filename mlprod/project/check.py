@@ -94,8 +94,7 @@ class Stage:
         if self.info is None or key not in self.info.parameters:
             return None
         if self.resolved is not None and key in self.resolved.values:
-            origin = f"[{SECTION}]" if key in self.resolved.shared else f"[{self.section}]"
-            return self.resolved.values[key], origin
+            return self.resolved.values[key], f"[{self.resolved.section_of(key)}]"
         return self.info.parameters[key].default, "notebook default"
 
 

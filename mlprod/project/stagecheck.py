@@ -7,7 +7,8 @@ every problem listed. ``mlprod check`` checks the whole project."""
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from ..errors import DataError, FactsError
@@ -15,8 +16,11 @@ from .facts import COLUMN_FACTS, SECTION
 from .headers import column_names, is_data_file
 
 
-def check_stage_facts(resolved: Any, root: Path) -> None:
-    """Raise :class:`FactsError` listing every fact of ``resolved`` (a ResolvedParams) that a data file lacks."""
+def check_stage_facts(resolved: Any, root: Path, outputs: Iterable[str] = ()) -> None:
+    """Raise :class:`FactsError` listing every fact of ``resolved`` (a ResolvedParams) that a data file lacks.
+
+    ``outputs`` are the stage's declared outputs (dvc.yaml, relative POSIX paths): files at or under them are
+    what the stage writes (a previous run's plot CSV), not its data, and are not read."""
     facts = {k: resolved.values[k] for k in COLUMN_FACTS if k in resolved.values}
     if not facts:
         return
@@ -25,7 +29,9 @@ def check_stage_facts(resolved: Any, root: Path) -> None:
         # `dvc repro` lists them all instead of a later stage stopping on the next one
         shared = _shared_columns(resolved.params_file)
         facts = {**{k: v for k, v in shared.items() if v is not None}, **facts}
-    files = sorted({text for value in resolved.values.values() for text in strings(value) if is_data_file(text)})
+    outs = [PurePosixPath(o) for o in outputs]
+    files = sorted({text for value in resolved.values.values() for text in strings(value) if is_data_file(text)
+                    and not any(o == PurePosixPath(text) or o in PurePosixPath(text).parents for o in outs)})
     problems = []
     for file in files:
         path = root / file
@@ -99,7 +105,7 @@ def _shared_columns(params_file: Path) -> dict[str, Any]:
 def _origin(resolved: Any, key: str) -> str:
     if key in resolved.overrides:
         return "-p"
-    where = SECTION if key in resolved.shared or key not in resolved.values else resolved.stage
+    where = resolved.section_of(key) if key in resolved.values else SECTION
     return f"params.yaml [{where}]"
 
 

@@ -27,8 +27,8 @@ class About:
 
 
 def newest_date(data: Any, column: str | None) -> str | None:
-    """The newest value of ``column`` (ISO date) in a DataFrame or a CSV/Parquet file, or in a list of them;
-    None without one."""
+    """The newest value of ``column`` (ISO date) in a DataFrame, a CSV/Parquet file or a partitioned Parquet
+    dataset, or in a list of them; None without one."""
     if data is None or not column:
         return None
     if isinstance(data, (list, tuple)):
@@ -38,8 +38,12 @@ def newest_date(data: Any, column: str | None) -> str | None:
 
     if isinstance(data, (str, Path)):
         from ..data.io import read_table
+        from ..data.partitions import dataset_batches, is_dataset
 
         try:
+            if is_dataset(data):  # one column, one batch at a time
+                found = [d for d in (newest_date(b, column) for b in dataset_batches(data, columns=[column])) if d]
+                return max(found) if found else None
             data = read_table(data, columns=[column])
         except Exception:  # noqa: BLE001 - a report without a date beats no report
             return None

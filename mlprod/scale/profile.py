@@ -11,7 +11,9 @@ from .cluster import client_for, tree_reduce
 
 
 def open_partitions(path: Any):
-    """The dataset of ``path`` (a folder, a glob or one Parquet file as a dataset of one partition)."""
+    """The dataset of ``path`` (a folder, a glob or one Parquet file as a dataset of one partition), its partitions'
+    paths absolute: the workers' working directory is not the driver's."""
+    import dataclasses
     from pathlib import Path
 
     from ..data.partitions import PARQUET, is_dataset, open_dataset
@@ -19,7 +21,9 @@ def open_partitions(path: Any):
     if not is_dataset(path) and Path(path).suffix.lower() not in PARQUET:
         raise DataError(f"{str(path)!r}: with a Dask scheduler the data must be Parquet (a file, a folder of "
                         f"partitions or a glob); convert CSV to Parquet or leave out --dask")
-    return open_dataset(path)
+    dataset = open_dataset(path)
+    parts = tuple(dataclasses.replace(part, path=part.path.absolute()) for part in dataset.partitions)
+    return dataclasses.replace(dataset, partitions=parts)
 
 
 def profile_dataset(path: Any, dask: Any, *, columns=None, categorical=(), sample_size: int, max_categories: int,

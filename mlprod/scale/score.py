@@ -24,29 +24,63 @@ def score_on_dask(dask: Any, files: list[Path], out: Path, quarantine_dir: Path,
     """(BatchResults of ``files`` in order, the loaded model's facts) scored on the cluster."""
     if not files:
         return [], {}
+    root = Path(root).absolute()  # the workers' working directory is not the driver's: every path is absolute
     with client_for(dask) as client:
-        setup = client.scatter({"model": str(model), "fallback": None if fallback is None else str(fallback),
+        setup = client.scatter({"model": _absolute(model),
+                                "fallback": None if fallback is None else _absolute(fallback),
                                 "serving": serving, "time_budget": time_budget, "root": str(root),
                                 "threshold": threshold, "gates": gates, "reference": reference, "key": key,
-                                "date_column": date_column, "out": str(out), "quarantine": str(quarantine_dir)},
-                               broadcast=True)
-        futures = [client.submit(score_batch, str(file), setup, pure=False) for file in files]
+                                "date_column": date_column, "out": str(Path(out).absolute()),
+                                "quarantine": str(Path(quarantine_dir).absolute()),
+                                "registry": _pinned(model, root)}, broadcast=True)
+        futures = [client.submit(score_batch, str(Path(file).absolute()), setup, pure=False) for file in files]
         done = client.gather(futures)
     results = [result for result, _ in done]
     facts = next((f for _, f in done if f), {})
     return results, facts
 
 
+def _absolute(reference: Any) -> str:
+    """A model folder as an absolute path (NAME@alias as it is)."""
+    return str(Path(reference).absolute()) if Path(str(reference)).is_dir() else str(reference)
+
+
+def _pinned(model: Any, root: Path) -> dict | None:
+    """For NAME@alias: the registry the driver uses and the version the alias points to now, so that every worker
+    loads that version from that registry (or stops) instead of what its own environment or a moved alias says."""
+    from ..monitoring.scoring import check_reference
+    from ..registry.register import alias_version
+    from ..registry.store import Registry, redact
+
+    _, alias = check_reference(_absolute(model))
+    if alias is None:
+        return None
+    registry = Registry.open(root)
+    version = alias_version(registry, *alias)
+    return {"uri": registry.location.tracking_uri, "shown": redact(registry.location.tracking_uri),
+            "version": str(version.version)}
+
+
 def loaded_model(setup: dict):
     """The model of ``setup``, loaded once per worker process (hash-verified by the loader)."""
     from ..monitoring.resilient import load_resilient
+    from ..registry.store import locate, redact
 
+    pinned = setup.get("registry")
+    if pinned is not None and locate(setup["root"]).tracking_uri != pinned["uri"]:
+        raise ScaleError(f"this Dask worker's model registry is {redact(locate(setup['root']).tracking_uri)}, the "
+                         f"scoring command's is {pinned['shown']}: start the workers with the same "
+                         f"MLFLOW_TRACKING_URI (or unset it on both to use the project's mlflow.db)")
     key = (setup["model"], setup["fallback"], repr(setup["serving"]), setup["time_budget"], setup["root"])
     with _LOCK:
-        if key not in _MODELS:
+        if key not in _MODELS or (pinned and _MODELS[key].registry_version != pinned["version"]):
             _MODELS[key] = load_resilient(setup["model"], fallback=setup["fallback"], settings=setup["serving"],
                                           time_budget=setup["time_budget"], root=Path(setup["root"]))
-        return _MODELS[key]
+        loaded = _MODELS[key]
+    if pinned is not None and loaded.registry_version != pinned["version"]:
+        raise ScaleError(f"{setup['model']} moved from version {pinned['version']} to {loaded.registry_version} "
+                         f"while the batches were being scored; score again (committed batches are kept)")
+    return loaded
 
 
 def score_batch(file: str, setup: dict):

@@ -53,7 +53,7 @@ def init_stage(namespace: MutableMapping[str, Any], stage: str, *, use_cell: boo
     resolved = resolve_params(info, stage, params_file, {})  # reads and checks params.yaml: errors come from here
     params_sha256 = hashlib.sha256(params_file.read_bytes()).hexdigest()  # what save_params checks it still is
     cell = {name: namespace[name] for name in declared if name in namespace}
-    differences = diff_params(cell, resolved.values, stage=stage, shared=resolved.shared)
+    differences = diff_params(cell, resolved.values, section_of=resolved.section_of)
     values = dict(resolved.values)
     if use_cell:
         values.update(_checked_cell_values(differences, declared))

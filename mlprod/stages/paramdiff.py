@@ -7,9 +7,9 @@ saved in that session records them, and ``save_params`` writes the cell's side b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from collections.abc import Callable
+from typing import Any, Mapping
 
-from ..project.facts import SECTION as SHARED_SECTION
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,12 @@ def same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def diff_params(cell: Mapping[str, Any], params_yaml: Mapping[str, Any], *, stage: str,
-                shared: Iterable[str] = ()) -> list[ParamDiff]:
+def diff_params(cell: Mapping[str, Any], params_yaml: Mapping[str, Any], *,
+                section_of: Callable[[str], str]) -> list[ParamDiff]:
     """The parameters set in both ``cell`` and ``params_yaml`` with different values, in params.yaml's order.
 
-    ``shared`` names the values params.yaml takes from its ``project`` section (they live there)."""
-    from_project = set(shared)
-    return [ParamDiff(name=name, cell=cell[name], params_yaml=value,
-                      section=SHARED_SECTION if name in from_project else stage)
+    ``section_of(name)`` is the params.yaml section a value lives in (``ResolvedParams.section_of``)."""
+    return [ParamDiff(name=name, cell=cell[name], params_yaml=value, section=section_of(name))
             for name, value in params_yaml.items() if name in cell and not same_value(cell[name], value)]
 
 

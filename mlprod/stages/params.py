@@ -33,6 +33,19 @@ class ResolvedParams:
     params_file: Path | None
     overrides: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()  # parameters whose value is the project's shared fact (params.yaml [project])
+    settings: tuple[str, ...] = ()  # parameters whose value is a setting of params.yaml (:data:`SETTINGS`)
+
+    def section_of(self, name: str) -> str:
+        """The params.yaml section the value of parameter ``name`` lives in."""
+        if name in self.settings:
+            return SETTINGS[name][0]
+        return SHARED_SECTION if name in self.shared else self.stage
+
+
+# Parameters a notebook may declare to receive a setting that lives outside the stages' sections:
+# parameter name -> (section, key). The setting is how a stage runs, not what it computes (the results are the
+# same either way), so dvc.yaml does not list it and changing it reruns nothing.
+SETTINGS = {"dask_address": ("dask", "address")}  # the Dask scheduler for partitioned data (docs/dask.md)
 
 
 def find_params_file(start: str | Path | None = None) -> Path | None:
@@ -90,6 +103,18 @@ def shared_facts(params: Mapping[str, Any], path: str | Path, names: Iterable[st
     return {k: v for k, v in read_facts(params, path).as_params().items() if k in wanted}
 
 
+def setting_values(params: Mapping[str, Any], path: str | Path, names: Iterable[str]) -> dict[str, Any]:
+    """The settings (:data:`SETTINGS`) among ``names`` that params.yaml has, parsed strictly (a bad value is a
+    :class:`ParamsError` naming the section)."""
+    from ..scale.settings import dask_address
+
+    wanted = set(names)
+    values: dict[str, Any] = {}
+    if "dask_address" in wanted and params.get("dask") is not None:
+        values["dask_address"] = dask_address(params, str(path))
+    return values
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["key=value", ...]`` to a dict; values are read as YAML scalars (``3`` is an int)."""
     result: dict[str, Any] = {}
@@ -140,9 +165,12 @@ def resolve_params(
 
     # the project's shared facts the notebook declares, then the stage's section, then -p: later ones win
     shared: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     if params_path is not None:
         shared = shared_facts(all_params, params_path, declared)
+        settings = setting_values(all_params, params_path, declared)
     given: list[tuple[str, str, Any]] = [(f"{params_path} [{SHARED_SECTION}]", k, v) for k, v in shared.items()]
+    given += [(f"{params_path} [{SETTINGS[k][0]}] {SETTINGS[k][1]}", k, v) for k, v in settings.items()]
     given += [(f"{params_path} [{stage}]", k, v) for k, v in (section or {}).items()]
     given += [("-p", k, v) for k, v in overrides.items()]
     if given and notebook.parameters_cell is None:
@@ -184,5 +212,6 @@ def resolve_params(
             "Fix the values, or declare the parameter in the parameters cell.")
     defaults_used = tuple(name for name in declared if name not in values)
     from_project = tuple(k for k in shared if k not in (section or {}) and k not in overrides)
+    from_settings = tuple(k for k in settings if k not in (section or {}) and k not in overrides)
     return ResolvedParams(stage=stage, values=values, defaults_used=defaults_used, params_file=params_path,
-                          overrides=tuple(sorted(overrides)), shared=from_project)
+                          overrides=tuple(sorted(overrides)), shared=from_project, settings=from_settings)

@@ -40,6 +40,7 @@ from .failures import cell_failure, classify, execution_error, source_indexer, s
 from .notebook import NotebookInfo, read_notebook
 from ..outpaths import check_dir
 from .params import PARAMS_FILE, ResolvedParams, parse_overrides, project_root, resolve_params
+from .scratch import declared_outputs
 from .runrecord import RUN_RECORD_FILE, CellFailure, RunRecord, display_path
 from .signals import DeferredSignals, signal_name
 from .stagelock import check_wait, describe_holder, stage_lock
@@ -109,7 +110,8 @@ def run_notebook(
     root, params_path = project_root(cwd, params_file)
     parsed = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     resolved = resolve_params(info, stage, params_path, parsed)
-    check_stage_facts(resolved, root)  # the facts it uses name columns of its data files (header reads only)
+    # the facts it uses name columns of its data files (header reads only; not the files it writes)
+    check_stage_facts(resolved, root, declared_outputs(root, stage))
     if info.injected_cell is not None and not resolved.values:
         raise NotebookError(
             f"{info.path}: {info.cell_label(info.injected_cell)} is papermill's 'injected-parameters' cell, saved "

@@ -2,10 +2,11 @@
 
 ``mlprod.save_params("train")`` saves the values the ``parameters`` cell differed in when ``init_stage`` last
 ran; ``mlprod.save_params("train", {"learning_rate": 0.2})`` saves the given ones. Each value goes into the
-section where params.yaml sets it (the stage's section, or ``project`` for a shared fact the stage does not
-override; a parameter set nowhere is added to the stage's section). Values are checked against the
-notebook's parameters exactly as ``mlprod run`` checks them, the file is edited in place with every other
-byte kept (:mod:`.yamledit`) and replaced atomically, and only if nobody changed it since it was read.
+section where params.yaml sets it (the stage's section, ``project`` for a shared fact the stage does not
+override, ``dask: address`` for ``dask_address``; a parameter set nowhere is added to the stage's section).
+Values are checked against the notebook's parameters exactly as ``mlprod run`` checks them, the file is edited
+in place with every other byte kept (:mod:`.yamledit`) and replaced atomically, and only if nobody changed it
+since it was read.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .. import atomic
 from ..errors import ConfigError, ParamsError
 from ..project.facts import SECTION as SHARED_SECTION
 from .notebook import NotebookInfo, Parameter, read_notebook
-from .params import find_params_file, resolve_params, shared_facts
+from .params import SETTINGS, find_params_file, resolve_params, setting_values, shared_facts
 from .paramdiff import same_value, short
 from .types import check_value, yaml_type_name
 from .yamledit import check_edited, set_values
@@ -106,6 +107,7 @@ def _edits(data: dict, stage: str, declared: Mapping[str, Parameter], values: Ma
                           f"{yaml_type_name(section)} {section!r}")
     section = section or {}
     shared = shared_facts(data, path, declared)
+    settings = setting_values(data, path, declared)
     problems, edits, changes = [], {}, []
     for name, value in values.items():
         param = declared.get(name)
@@ -118,15 +120,18 @@ def _edits(data: dict, stage: str, declared: Mapping[str, Parameter], values: Ma
         if not ok:
             problems.append(f"{name!r}: expected {param.type}, got {yaml_type_name(value)} {value!r}")
             continue
+        key = name
         if name in section:
             where, old, exists = stage, section[name], True
         elif name in shared:
             where, old, exists = SHARED_SECTION, data[SHARED_SECTION][name], True
+        elif name in settings:
+            (where, key), old, exists = SETTINGS[name], settings[name], True
         else:
             where, old, exists = stage, None, False
         if not exists or not same_value(old, converted):
-            edits[(where, name)] = converted
-            changes.append((where, name, old, converted))
+            edits[(where, key)] = converted
+            changes.append((where, key, old, converted))
     if problems:
         listing = ", ".join(f"{p.name}: {p.type}" for p in declared.values()) or "none"
         raise ParamsError(f"save_params({stage!r}): nothing written to {path}:\n"
