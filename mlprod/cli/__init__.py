@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 from ..errors import MlprodError, StopRequested
 
-VERBS = ("init", "check", "run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "drift", "score", "monitor", "retrain", "backtest", "demo-stream", "serve", "review", "experiment", "canary", "sweep", "notebooks")
+VERBS = ("init", "check", "run", "manifest", "lineage", "reproduce", "validate", "schema", "register", "promote", "rollback", "registry", "card", "profile", "drift", "score", "monitor", "retrain", "backtest", "demo-stream", "serve", "review", "experiment", "canary", "sweep", "notebooks")
 
 
 def build_parser(verbs: Sequence[str] = VERBS) -> argparse.ArgumentParser:

@@ -159,6 +159,8 @@ def iter_batches(path: str | Path, *, columns: Iterable[str] | None = None,
     names = None if columns is None else list(columns)
     if suffix == ".csv":
         try:
+            if names is not None:
+                _check_csv_columns(path, names)
             reader = pd.read_csv(path, chunksize=batch_rows, usecols=names, index_col=False)
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise DataError(f"Data file {str(path)!r} could not be read as CSV: {exc}") from exc
@@ -167,6 +169,13 @@ def iter_batches(path: str | Path, *, columns: Iterable[str] | None = None,
 
     batches = parquet_batches(path, columns=names, batch_rows=batch_rows)  # bounded memory, see there
     return iter(batches), batches.rows
+
+
+def _check_csv_columns(path: Path, names: list[str]) -> None:
+    available = [str(c) for c in pd.read_csv(path, nrows=0, index_col=False).columns]
+    absent = [name for name in names if name not in available]
+    if absent:
+        raise DataError(f"Data file {str(path)!r} lacks column(s) {absent}; available: {available}")
 
 
 def _checked(frames: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:

@@ -10,18 +10,24 @@ from ..errors import ScaleError
 
 INSTALL = "install the dask extra: pip install 'mlprod[dask]'"
 CONNECT_SECONDS = 10
+LOCAL = "local"  # --dask local: a LocalCluster on this machine, one single-threaded worker process per core
 
 
 @contextlib.contextmanager
 def client_for(dask: Any) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``dask`` (a scheduler address such as ``tcp://host:8786``, or a client,
-    used as is); a client made here is closed afterwards."""
+    """A ``distributed.Client`` for ``dask`` (a scheduler address such as ``tcp://host:8786``, ``local`` for a
+    ``LocalCluster`` on this machine for the duration, or a client, used as is); a client made here is closed
+    afterwards."""
     try:
         from distributed import Client
     except ImportError as exc:
         raise ScaleError(f"a Dask scheduler was given ({dask!r}) but Dask is not installed; {INSTALL}") from exc
     if isinstance(dask, Client):
         yield dask
+        return
+    if isinstance(dask, str) and dask.strip().lower() == LOCAL:
+        with _local_client() as client:
+            yield client
         return
     if not isinstance(dask, str) or not dask.strip():
         raise ScaleError(f"the Dask scheduler address must be text such as 'tcp://127.0.0.1:8786', got {dask!r}")
@@ -35,6 +41,22 @@ def client_for(dask: Any) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _local_client() -> Iterator[Any]:
+    import os
+
+    from distributed import Client, LocalCluster
+
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        raise ScaleError(f"cannot start a local Dask cluster ({exc}); start a scheduler yourself (dask scheduler; "
+                         f"dask worker ADDRESS) and pass its address") from exc
+    with cluster, Client(cluster, set_as_default=False) as client:
+        yield client
 
 
 def tree_reduce(client: Any, futures: list, merge: Callable[[Any, Any], Any]) -> Any:

@@ -3,8 +3,8 @@
 Per partition, on a worker: the three layers' accumulators (:class:`~mlprod.validation.schema_layer.SchemaChecks`,
 :class:`~mlprod.validation.rules.RuleChecks`, :class:`~mlprod.validation.statistical.Observed`) take the
 partition's batches, whose row labels are the dataset's global row numbers (each partition knows its row
-offset), so example rows name global rows. The accumulators are tree-reduced pairwise, left before right:
-counts add, the first ``max_examples`` example rows are kept in row order. Uniqueness is global: each
+offset), so example rows name global rows. The accumulators are tree-reduced pairwise, left before right, by
+their own ``merge`` methods: counts add, the first ``max_examples`` example rows are kept in row order. Uniqueness is global: each
 partition hashes its keys (128 bits and the global row, :func:`~mlprod.validation.keys.key_hashes`) into
 ``BUCKETS`` buckets by the hash's first bits; one task per bucket gathers that bucket from every partition
 and finds the repeated keys, so a key repeated across two partitions is found and no node holds more than
@@ -142,69 +142,16 @@ def repeats_in(limit: int, *pieces: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 def merge(left, right):
-    """The accumulators of ``left``'s rows followed by ``right``'s."""
+    """The accumulators of ``left``'s rows followed by ``right``'s (each layer's ``merge``, in place on ``left``)."""
     from ..validation.rules import NotStreamable
 
     checks, rules, observed, n_columns = left
     try:
-        _merge_plans(checks.plan, right[0].plan)
+        checks.merge(right[0])
+        rules.merge(right[1])
+        if observed is not None:
+            observed.merge(right[2])
     except NotStreamable as exc:
         raise ScaleError(f"the partitions cannot be validated separately ({exc}); validate the dataset without "
                          f"--dask (it is then read whole)") from exc
-    _merge_rules(rules, right[1])
-    if observed is not None:
-        _merge_observed(observed, right[2])
     return checks, rules, observed, n_columns
-
-
-def _merge_plans(a, b) -> None:
-    from ..validation.rules import NotStreamable
-
-    if a.names != b.names:
-        raise NotStreamable("the partitions have different columns")
-    if a.wrong_dtype != b.wrong_dtype:
-        differ = sorted(a.wrong_dtype ^ b.wrong_dtype)
-        raise NotStreamable(f"column(s) {differ} hold their declared type in some partitions only")
-    a.n_rows += b.n_rows
-    for check, count in b.checked.items():
-        a.checked[check] = a.checked.get(check, 0) + count
-    for check, failure in b.failures.items():
-        mine = a.failures.get(check)
-        if mine is None:
-            if failure.kind == "dtype":
-                raise NotStreamable(f"{check} failed in some partitions only")
-            a.failures[check] = failure
-            continue
-        if mine.variant != failure.variant:
-            raise NotStreamable(f"{check} failed differently in two partitions")
-        mine.count += failure.count
-        mine.checked += failure.checked
-        mine.examples.extend(failure.examples[: a.max_examples - len(mine.examples)])
-        mine.message = failure.message
-    if any(f.kind == "dtype" and c not in b.failures for c, f in a.failures.items()):
-        raise NotStreamable("a dtype check failed in some partitions only")
-    for check, result in b.found.items():
-        a.found.setdefault(check, result)
-
-
-def _merge_rules(a, b) -> None:
-    a.rows += b.rows
-    for name, found in b.found.items():
-        mine = a.found[name]
-        mine["failed"] += found["failed"]
-        mine["unknown"] += found["unknown"]
-        mine["examples"].extend(found["examples"][: a.max_examples - len(mine["examples"])])
-
-
-def _merge_observed(a, b) -> None:
-    a.n_rows += b.n_rows
-    for name, counts in b.counts.items():
-        mine = a.counts[name]
-        mine.rows += counts.rows
-        mine.missing += counts.missing
-        mine.count += counts.count
-        mine.total += counts.total
-        if counts.at_or_below is not None:
-            mine.at_or_below = counts.at_or_below if mine.at_or_below is None else mine.at_or_below + counts.at_or_below
-        for key, value in counts.categories.items():
-            mine.categories[key] = mine.categories.get(key, 0) + value

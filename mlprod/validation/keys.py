@@ -49,6 +49,20 @@ class RepeatedKeys:
                 with open(self.folder / f"{index:02d}.keys", "ab") as handle:
                     records[bounds[index]:bounds[index + 1]].tofile(handle)
 
+    def merge(self, other: RepeatedKeys) -> RepeatedKeys:
+        """Append ``other``'s keys (the rows after these) to these, in place; ``other`` is emptied."""
+        if other.folder is not None:
+            if self.folder is None:
+                self.folder = Path(tempfile.mkdtemp(prefix="mlprod-keys-"))
+            for path in sorted(other.folder.glob("*.keys")):
+                records = np.fromfile(path, dtype=_RECORD)
+                records["p"] += self.rows
+                with open(self.folder / path.name, "ab") as handle:
+                    records.tofile(handle)
+        self.rows += other.rows
+        other.close()
+        return self
+
     def finish(self, limit: int) -> tuple[int, np.ndarray]:
         """(rows whose key repeats, the first ``limit`` of their positions in row order); removes the files."""
         count, first = 0, np.zeros(0, dtype=np.int64)

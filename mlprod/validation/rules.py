@@ -63,6 +63,22 @@ class RuleChecks:
                     {"row": _label(label), **{c: _plain(v) for c, v in zip(columns, values)}}
                     for label, values in zip(sample.index, sample.itertuples(index=False, name=None)))
 
+    def merge(self, other: RuleChecks) -> RuleChecks:
+        """Add ``other`` (the rules over the rows after these) to these, in place: counts add, the first
+        ``max_examples`` failing rows in row order are kept. Returns ``self``."""
+        if self.unusable != other.unusable:
+            differ = sorted(self.unusable ^ other.unusable)
+            raise NotStreamable(f"column(s) {differ} are usable by the rules in some partitions only")
+        self.rows += other.rows
+        for name, found in other.found.items():
+            mine = self.found[name]
+            if found["error"] is not None and mine["error"] is None:
+                mine["error"] = found["error"]
+            mine["failed"] += found["failed"]
+            mine["unknown"] += found["unknown"]
+            mine["examples"].extend(found["examples"][: self.max_examples - len(mine["examples"])])
+        return self
+
     def results(self) -> list[CheckResult]:
         return [self._result(rule) for rule in self.schema.rules]
 

@@ -71,6 +71,12 @@ class SchemaChecks:
             record_error(plan, error)
         plan.first = False
 
+    def merge(self, other: SchemaChecks) -> SchemaChecks:
+        """Add ``other`` (the checks of the rows after these, with continuing row labels) to these, in place;
+        the results are then those of both batches' rows (:meth:`SchemaPlan.merge`). Returns ``self``."""
+        self.plan.merge(other.plan)
+        return self
+
     def results(self, fetch=None) -> list[CheckResult]:
         """``fetch(positions, columns)``: those rows (0-based positions) of the data, for the example rows of
         repeated keys when streamed."""

@@ -217,6 +217,47 @@ class SchemaPlan:
         failure.examples.extend(list(examples)[: self.max_examples - len(failure.examples)])
         failure.message = message
 
+    def merge(self, other: SchemaPlan) -> SchemaPlan:
+        """Add ``other``'s findings (later rows) to these (earlier rows), in place: counts add, the first
+        ``max_examples`` example rows in row order are kept, key sets of unique checks are merged when both
+        sides hold one (a side that hands them over as ``None`` leaves them to its caller). Raises
+        :class:`~mlprod.validation.rules.NotStreamable` where the two disagree in a way no sum can settle."""
+        if self.names != other.names:
+            raise NotStreamable("the partitions have different columns")
+        if self.wrong_dtype != other.wrong_dtype:
+            differ = sorted(self.wrong_dtype ^ other.wrong_dtype)
+            raise NotStreamable(f"column(s) {differ} hold their declared type in some partitions only")
+        self.n_rows += other.n_rows
+        for check, count in other.checked.items():
+            self.checked[check] = self.checked.get(check, 0) + count
+        for check, failure in other.failures.items():
+            mine = self.failures.get(check)
+            if mine is None:
+                if failure.kind == "dtype":
+                    raise NotStreamable(f"{check} failed in some partitions only")
+                self.failures[check] = failure
+                continue
+            if mine.variant != failure.variant:
+                raise NotStreamable(f"{check} failed differently in two partitions")
+            if failure.kind == "required":  # found once per table (on the first batch), not per row
+                continue
+            mine.count += failure.count
+            mine.checked += failure.checked
+            mine.examples.extend(failure.examples[: self.max_examples - len(mine.examples)])
+            mine.message = failure.message
+        if any(f.kind == "dtype" and c not in other.failures for c, f in self.failures.items()):
+            raise NotStreamable("a dtype check failed in some partitions only")
+        for check, result in other.found.items():
+            self.found.setdefault(check, result)
+        for key, theirs in other.keysets.items():
+            mine = self.keysets.get(key)
+            if mine is not None and theirs is not None:
+                mine.merge(theirs)
+            elif key not in self.keysets:
+                self.keysets[key] = theirs
+        for check, entry in other.repeats.items():
+            self.repeats.setdefault(check, (self.keysets[tuple(entry[3])], *entry[1:]))
+        return self
 
     def results(self) -> list[CheckResult]:
         out: list[CheckResult] = []

@@ -33,6 +33,7 @@ from mlprod.profile.exact import exact_sum
 
 from .registry import Registry
 from .results import CheckResult
+from .rules import NotStreamable
 from .spec import Schema, StatisticSpec
 
 
@@ -96,6 +97,18 @@ class ColumnCounts:
     at_or_below: np.ndarray | None = None
     categories: dict[str, int] = field(default_factory=dict)
 
+    def merge(self, other: ColumnCounts) -> ColumnCounts:
+        """Add ``other``'s counts to these, in place."""
+        self.rows += other.rows
+        self.missing += other.missing
+        self.count += other.count
+        self.total += other.total
+        if other.at_or_below is not None:
+            self.at_or_below = other.at_or_below if self.at_or_below is None else self.at_or_below + other.at_or_below
+        for key, value in other.categories.items():
+            self.categories[key] = self.categories.get(key, 0) + value
+        return self
+
 
 class Observed:
     """The data's side of the statistical checks, mergeable: ``add`` each batch, then ``check``. The
@@ -132,6 +145,16 @@ class Observed:
             counts.total += exact_sum(values)
             below = np.searchsorted(np.sort(values), self.edges[name], side="right")
             counts.at_or_below = below if counts.at_or_below is None else counts.at_or_below + below
+
+    def merge(self, other: Observed) -> Observed:
+        """Add ``other`` (the same columns over other rows) to this, in place. Returns ``self``."""
+        if set(self.counts) != set(other.counts):
+            differ = sorted(set(self.counts) ^ set(other.counts))
+            raise NotStreamable(f"column(s) {differ} are compared with the reference in some partitions only")
+        self.n_rows += other.n_rows
+        for name, counts in other.counts.items():
+            self.counts[name].merge(counts)
+        return self
 
     def check(self, statistics: Iterable[StatisticSpec]) -> list[CheckResult]:
         results: list[CheckResult] = []
