@@ -119,7 +119,74 @@ def test_dvc_plots_draws_each_definition_once_with_the_project_templates(project
     assert starts and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in starts) and starts == sorted(starts)
 
 
-def test_dvc_plots_page_renders_offline_at_phone_and_desktop_width(project):
+#: before the page's scripts: record CSP violations, and the vega View of each vegaEmbed call (the first value
+#: assigned to window.vegaEmbed is vega-embed's own function; later ones, the page's wrapper, are kept as they are)
+RECORD_VIEWS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+  e => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample || ''}`));
+window.__views = {};
+let embed;
+Object.defineProperty(window, 'vegaEmbed', {configurable: true, get: () => embed, set(value) {
+  embed = embed ? value : (el, spec, opts) => value(el, spec, opts).then(r => (window.__views[el] = r.view, r));
+}});
+"""
+#: per chart div (page order): the number of drawn data-mark items in its vega scenegraph (axes, legends excluded)
+DATA_MARKS = """() => [...document.querySelectorAll('body > div[id]')].map(div => {
+  const view = window.__views['#' + div.id];
+  if (!view) return null;
+  let n = 0;
+  const walk = item => (item.items || []).forEach(child => {
+    if (child.marktype && child.marktype !== 'group' && child.role === 'mark') n += (child.items || []).length;
+    walk(child);
+  });
+  walk(view.scenegraph().root);
+  return n;
+})"""
+CHART_ELEMENTS = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length"
+
+
+def _load_plots_page(browser, url: str, width: int, charts: int) -> tuple[list, list[str], list[str]]:
+    """Data marks per chart, CSP violations and console errors of the page at ``width`` px."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.add_init_script(RECORD_VIEWS)
+    errors: list[str] = []
+    try:
+        view = context.new_page()
+        view.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        view.on("pageerror", lambda e: errors.append(str(e)))
+        view.goto(url, wait_until="load")
+        view.wait_for_function(f"Object.keys(window.__views).length >= {charts} || "
+                               f"window.__cspViolations.length > 0", timeout=15_000)
+        view.wait_for_function(f"{CHART_ELEMENTS} >= {charts} || window.__cspViolations.length > 0",
+                               timeout=15_000)
+        return view.evaluate(DATA_MARKS), view.evaluate("window.__cspViolations"), errors
+    finally:
+        context.close()
+
+
+def _data_sources(spec: object) -> list[dict]:
+    """Every ``data`` entry of a vega(-lite) spec, at any depth."""
+    if isinstance(spec, list):
+        return [d for item in spec for d in _data_sources(item)]
+    if not isinstance(spec, dict):
+        return []
+    found = [spec["data"]] if isinstance(spec.get("data"), dict) else []
+    return found + [d for key, value in spec.items() for d in _data_sources(value)]
+
+
+def test_dvc_plots_inline_their_data_as_values_so_no_csv_is_parsed_in_the_page(project):
+    """d3-dsv's CSV parser (which builds its row objects with `new Function`) only runs on a `url` or a
+    `format` of type csv/tsv/dsv: DVC embeds every row as a JSON value instead."""
+    plots = json.loads(sh([str(BIN / "dvc"), "plots", "show", "--json"], project).stdout)
+    sources = [d for charts in plots["data"].values() for chart in charts for d in _data_sources(chart["content"])]
+    assert sources
+    for data in sources:
+        assert "url" not in data and "format" not in data, data
+        assert isinstance(data["values"], list) and all(isinstance(row, dict) for row in data["values"]), data
+
+
+def test_dvc_plots_page_renders_offline_at_phone_and_desktop_width_under_a_csp_without_eval(project):
     from browser import check_page, chromium
 
     done = sh([str(BIN / "dvc"), "plots", "show"], project)
@@ -128,19 +195,24 @@ def test_dvc_plots_page_renders_offline_at_phone_and_desktop_width(project):
     html = page.read_text()
     assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", html, re.IGNORECASE)  # DVC's CDN tags are gone
     assert "vega-embed 6." in html and "BSD-3-Clause" in html  # inlined with its name, version and licence
-    charts = len(_top_level_plots(project, with_data=False))  # DVC draws a (blank) chart for missing data too
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert csp and "script-src 'unsafe-inline';" in csp.group(1) and "eval" not in csp.group(1), csp
+    assert html.index(csp.group(0)) < html.index("<script")  # in force before the first script runs
+    titles = _top_level_plots(project, with_data=False)  # DVC draws a (blank) chart for missing data too
+    with_data = set(_top_level_plots(project))
     with chromium() as browser:
         for width in (360, 1400):
             check = check_page(browser, page.as_uri(), width)
             assert check.problems() == [], check.problems()
-            context = browser.new_context(viewport={"width": width, "height": 900})
-            try:
-                view = context.new_page()
-                view.goto(page.as_uri(), wait_until="load")
-                view.wait_for_function(f"document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks')"
-                                       f".length >= {charts}", timeout=15_000)
-                rendered = view.evaluate("""() => [...document.querySelectorAll('body > div[id]')].map(
-                    d => d.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length)""")
-            finally:
-                context.close()
-            assert rendered == [1] * charts, rendered  # one drawn chart per definition
+            marks, violations, errors = _load_plots_page(browser, page.as_uri(), width, len(titles))
+            assert violations == [] and errors == [], (violations, errors)
+            drawn = {title: n for title, n in zip(titles, marks)}
+            assert all((drawn[t] or 0) > 0 for t in with_data), drawn  # every chart with data draws its marks
+            assert all(drawn[t] == 0 for t in set(titles) - with_data), drawn
+        # the same page with vega compiling expressions (no `ast: true`): the CSP blocks it and the test sees it
+        compiled = page.with_name("compiled.html")
+        compiled.write_text(html.replace("{ast: true, expr: vega.expressionInterpreter}", "{}"))
+        assert compiled.read_text() != html
+        marks, violations, errors = _load_plots_page(browser, compiled.as_uri(), 1400, len(titles))
+        assert violations and all(v.startswith("script-src eval") for v in violations), violations
+        assert any("unsafe-eval" in e for e in errors), errors

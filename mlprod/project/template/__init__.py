@@ -22,7 +22,7 @@ FILES = {"dvc.yaml": "dvc.yaml.template", "params.yaml": "params.yaml", "schema.
 #: the offline page and chart templates of `dvc plots show` (docs/plots.md), with the vendored files' licences
 PLOTS = (".dvc/plots/page.html", ".dvc/plots/vendor.py", ".dvc/plots/roc.json", ".dvc/plots/calibration.json",
          ".dvc/plots/drift_score.json", ".dvc/plots/dated_line.json", ".dvc/plots/vendor/LICENSE-vega",
-         ".dvc/plots/vendor/LICENSE-vega-lite", ".dvc/plots/vendor/LICENSE-vega-embed",
+         ".dvc/plots/vendor/LICENSE-vega-interpreter", ".dvc/plots/vendor/LICENSE-vega-lite", ".dvc/plots/vendor/LICENSE-vega-embed",
          ".dvc/plots/vendor/THIRD-PARTY-NOTICES.txt", ".dvc/plots/vendor/vendor.json")
 FILES.update({name: name[1:] for name in PLOTS})
 #: the .dvc/config setting that makes plain `dvc plots show` use the offline page (relative to .dvc/)

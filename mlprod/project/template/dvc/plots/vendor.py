@@ -1,6 +1,8 @@
 """Build ``page.html``, the HTML template of ``dvc plots show`` (``plots.html_template`` in .dvc/config), with
-vega, vega-lite and vega-embed inlined, so the plots render with no network (DVC's own page loads them from
-a CDN and is blank offline).
+vega, vega-interpreter, vega-lite and vega-embed inlined, so the plots render with no network (DVC's own page
+loads them from a CDN and is blank offline). The page sets a Content-Security-Policy without 'unsafe-eval' and
+no network source; vega-embed is told to evaluate chart-spec expressions with vega-interpreter (``ast: true``)
+instead of compiling them with ``Function``.
 
 Run once when changing a version (needs ``npm`` and the npm registry; nothing here runs at plot time):
 
@@ -26,19 +28,28 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: package -> (exact version, minified build inside the package)
+#: (inlined in this order: vega-interpreter adds ``vega.expressionInterpreter`` to the global ``vega``; its 1.x
+#: line is the one for vega 5, built on the same vega-util 1.17 as vega 5.33.1; 2.x is for vega 6)
 PACKAGES = {"vega": ("5.33.1", "build/vega.min.js"),
+            "vega-interpreter": ("1.2.1", "build/vega-interpreter.min.js"),
             "vega-lite": ("5.23.0", "build/vega-lite.min.js"),
             "vega-embed": ("6.29.0", "build/vega-embed.min.js")}
-#: the npm package of vega ships no LICENSE file; its repository's (vega/vega, BSD-3-Clause) ships with this
-#: sibling package of the same repository
-LICENSE_FROM = {"vega": "vega-parser"}
+#: the npm packages of vega and vega-interpreter ship no LICENSE file; their repository's (vega/vega,
+#: BSD-3-Clause) ships with this sibling package of the same repository
+LICENSE_FROM = {"vega": "vega-parser", "vega-interpreter": "vega-parser"}
 #: placeholders DVC replaces in the page; a build containing one would be corrupted
 DVC_PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")
+
+#: what the page may load: inline scripts (the vendored builds, DVC's chart snippets) and styles (the page's,
+#: vega-embed's, tooltips), images from data:/blob: URLs (the PNG/SVG exports); no eval, no network, no forms
+CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
+       "base-uri 'none'; form-action 'none'")
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {{refresh_tag}}
 <title>DVC plots</title>
@@ -54,11 +65,12 @@ PAGE = """<!DOCTYPE html>
 </style>
 {scripts}
 <script>
-  // DVC's chart snippets call vegaEmbed(id, spec): no link to the online Vega editor, exports kept
+  // DVC's chart snippets call vegaEmbed(id, spec): no link to the online Vega editor, exports kept; chart-spec
+  // expressions are interpreted (vega-interpreter), never compiled with Function (the page's CSP forbids eval)
   window.vegaEmbed = (function (embed) {{
     return function (el, spec, opts) {{
       return embed(el, spec, Object.assign({{actions: {{export: true, source: true, compiled: false, editor: false}}}},
-                                           opts || {{}}));
+                                           opts || {{}}, {{ast: true, expr: vega.expressionInterpreter}}));
     }};
   }})(window.vegaEmbed);
 </script>
@@ -103,7 +115,7 @@ def main() -> int:
                        "vendor/THIRD-PARTY-NOTICES.txt.")
         (vendor / "THIRD-PARTY-NOTICES.txt").write_text(_third_party(modules, lock), encoding="utf-8")
         (vendor / "vendor.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        page = PAGE.format(notices="\n".join(notices).replace("--", "- -"), scripts="\n".join(scripts))
+        page = PAGE.format(csp=CSP, notices="\n".join(notices).replace("--", "- -"), scripts="\n".join(scripts))
         (HERE / "page.html").write_text(page, encoding="utf-8")
     print(f"wrote {HERE / 'page.html'} and {vendor}/")
     return 0
@@ -121,7 +133,8 @@ def _licence_file(modules: Path, name: str) -> Path:
 
 def _third_party(modules: Path, lock: dict) -> str:
     """Every package of the installed tree: name, version, licence and its licence text when it ships one."""
-    parts = ["Packages installed with vega, vega-lite and vega-embed (the minified builds bundle some of them).",
+    parts = ["Packages installed with vega, vega-interpreter, vega-lite and vega-embed (the minified builds bundle "
+             "some of them).",
              "vega-* packages without a licence file are from the vega repository: see LICENSE-vega.", ""]
     for key in sorted(k for k in lock if k):
         folder = modules.parent / key
