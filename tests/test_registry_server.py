@@ -27,7 +27,7 @@ def server(tmp_path_factory):
         yield url
 
 
-def test_register_promote_reject_rollback_and_history_on_a_real_server(server, toys, monkeypatch):
+def test_register_promote_reject_rollback_and_history_on_a_real_server(server, toys, monkeypatch, capfd):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.chdir(toys.root)  # input examples come from the manifests' data paths
@@ -38,6 +38,8 @@ def test_register_promote_reject_rollback_and_history_on_a_real_server(server, t
     versions = {kind: register_model(toys.model_dir(kind), registry=registry) for kind in ("weak", "medium", "good")}
     assert [v.version for v in versions.values()] == ["1", "2", "3"]
     assert register_model(toys.model_dir("good"), registry=registry).created is False
+    assert "View run" not in capfd.readouterr().out  # MLflow's own run links stay off mlprod's output
+    assert "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT" not in os.environ  # and the setting is put back
 
     outcomes = [promote(evaluate(MODEL, v, inputs, registry=registry), registry=registry).outcome
                 for v in ("1", "3", "2")]

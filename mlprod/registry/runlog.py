@@ -32,20 +32,23 @@ PROFILE_FILE = "reference_profile.json"  # the model folder's reference profile,
 EXAMPLE_ROWS = 5
 _PINNED = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 _FIX = "rebuild the model folder (dvc repro) and register it again"
+QUIET = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 
 
 @contextmanager
 def mlflow_uris(registry: Registry) -> Iterator[None]:
     """Point MLflow's fluent API (start_run, log_model) at ``registry`` for the block, and put back what was
     there: ``mlflow.set_tracking_uri`` also sets MLFLOW_TRACKING_URI in this process's environment, which
-    would point every later Registry.open in the process (a notebook, a test) at this store."""
+    would point every later Registry.open in the process (a notebook, a test) at this store. MLflow's own
+    "View run ... at" lines on stdout (a tracking server) are off for the block: mlprod reports the run itself."""
     import mlflow
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", QUIET)
     environment = {name: os.environ.get(name) for name in names}
     before = (getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None))
+    os.environ[QUIET] = "true"
     mlflow.set_tracking_uri(registry.location.tracking_uri)
     mlflow.set_registry_uri(registry.location.registry_uri)
     try:
