@@ -54,3 +54,13 @@ def _forget_interactive_stage():
     module = sys.modules.get("mlprod.stages.interactive")
     if module is not None:
         module._applied.clear()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A 2-worker Dask LocalCluster (worker processes, one thread each) for a test module: (address, client)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
+            Client(local) as client:
+        yield local.scheduler_address, client

@@ -11,15 +11,6 @@ from mlprod.cli import main
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
-            Client(local) as client:
-        yield local.scheduler_address, client
-
-
-@pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """The demo leads as one CSV file and as a folder of three Parquet partitions."""
     from mlprod.data import make_leads

@@ -18,15 +18,6 @@ TIMING = {"scored_at", "seconds", "generated_at", "predictions_sha256"}  # the h
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
-            Client(local) as client:
-        yield local.scheduler_address, client
-
-
-@pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A model, its reference profile and a messy partitioned dataset: missing values, a key repeated across
     two partitions, a drifted column."""
@@ -149,3 +140,20 @@ def test_the_params_dask_section_is_strict():
     assert dask_address({"dask": {"address": None}}, given="tcp://x:2") == "tcp://x:2"
     with pytest.raises(ParamsError, match="unknown key"):
         dask_address({"dask": {"adress": "tcp://h:1"}})
+
+
+def test_a_worker_refuses_a_model_or_fallback_other_than_the_pinned_version():
+    from types import SimpleNamespace
+
+    from mlprod.scale.score import _moved
+
+    setup = {"model": "m@champion", "fallback": "m-fallback@champion", "registry": {"version": "2"},
+             "fallback_registry": {"version": "1"}}
+    same = SimpleNamespace(registry_version="2", fallback={"registry_version": "1"})
+    assert _moved(same, setup) is None
+    assert _moved(SimpleNamespace(registry_version="3", fallback={"registry_version": "1"}), setup) == (
+        "m@champion", "2", "3")
+    assert _moved(SimpleNamespace(registry_version="2", fallback={"registry_version": "4"}), setup) == (
+        "m-fallback@champion", "1", "4")
+    folder = {"model": "/abs/models/model", "fallback": None, "registry": None, "fallback_registry": None}
+    assert _moved(SimpleNamespace(registry_version=None, fallback=None), folder) is None

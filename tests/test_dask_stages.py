@@ -18,15 +18,6 @@ DATASETS = "-p", f"datasets={{train: data/prepared/train.parquet, holdout: data/
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
-            Client(local) as client:
-        yield local.scheduler_address, client
-
-
-@pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """The trained example project (champion registered), the current data as 3 Parquet partitions, and 3 weeks of
     the demo stream in the inbox."""

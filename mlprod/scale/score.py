@@ -32,7 +32,9 @@ def score_on_dask(dask: Any, files: list[Path], out: Path, quarantine_dir: Path,
                                 "threshold": threshold, "gates": gates, "reference": reference, "key": key,
                                 "date_column": date_column, "out": str(Path(out).absolute()),
                                 "quarantine": str(Path(quarantine_dir).absolute()),
-                                "registry": _pinned(model, root)}, broadcast=True)
+                                "registry": _pinned(model, root),
+                                "fallback_registry": None if fallback is None else _pinned(fallback, root)},
+                               broadcast=True)
         futures = [client.submit(score_batch, str(Path(file).absolute()), setup, pure=False) for file in files]
         done = client.gather(futures)
     results = [result for result, _ in done]
@@ -73,14 +75,27 @@ def loaded_model(setup: dict):
                          f"MLFLOW_TRACKING_URI (or unset it on both to use the project's mlflow.db)")
     key = (setup["model"], setup["fallback"], repr(setup["serving"]), setup["time_budget"], setup["root"])
     with _LOCK:
-        if key not in _MODELS or (pinned and _MODELS[key].registry_version != pinned["version"]):
+        if key not in _MODELS or _moved(_MODELS[key], setup):
             _MODELS[key] = load_resilient(setup["model"], fallback=setup["fallback"], settings=setup["serving"],
                                           time_budget=setup["time_budget"], root=Path(setup["root"]))
         loaded = _MODELS[key]
-    if pinned is not None and loaded.registry_version != pinned["version"]:
-        raise ScaleError(f"{setup['model']} moved from version {pinned['version']} to {loaded.registry_version} "
-                         f"while the batches were being scored; score again (committed batches are kept)")
+    moved = _moved(loaded, setup)
+    if moved:
+        name, pinned_version, now = moved
+        raise ScaleError(f"{name} moved from version {pinned_version} to {now} while the batches were being "
+                         f"scored; score again (committed batches are kept)")
     return loaded
+
+
+def _moved(loaded, setup: dict) -> tuple[str, str, str | None] | None:
+    """(reference, pinned version, loaded version) when the loaded model or fallback is not the pinned version."""
+    pinned, pinned_fallback = setup.get("registry"), setup.get("fallback_registry")
+    if pinned is not None and loaded.registry_version != pinned["version"]:
+        return setup["model"], pinned["version"], loaded.registry_version
+    now = (loaded.fallback or {}).get("registry_version")
+    if pinned_fallback is not None and now != pinned_fallback["version"]:
+        return setup["fallback"], pinned_fallback["version"], now
+    return None
 
 
 def score_batch(file: str, setup: dict):

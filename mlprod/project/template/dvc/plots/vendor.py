@@ -93,7 +93,7 @@ def main() -> int:
         modules = root / "node_modules"
         vendor = HERE / "vendor"
         vendor.mkdir(exist_ok=True)
-        record, scripts, notices = {}, [], []
+        record, scripts, notices = {}, [], {}
         for name, (version, build) in PACKAGES.items():
             meta = json.loads((modules / name / "package.json").read_text())
             if meta["version"] != version:
@@ -109,8 +109,10 @@ def main() -> int:
                             "sha256": digest, "integrity": lock[f"node_modules/{name}"]["integrity"]}
             header = f"{name} {version} ({build}), {meta['license']}: vendor/LICENSE-{name}; sha256 {digest}"
             scripts.append(f"<!-- {header} -->\n<script>{code}</script>")
-            notices.append(f"{name} {version}, {meta['license']}:\n{licence.read_text(encoding='utf-8').strip()}")
+            notices.setdefault(licence.read_text(encoding="utf-8").strip(), []).append(
+                f"{name} {version}, {meta['license']}")  # one text for the packages of one repository
             print(f"{name} {version} {build} sha256={digest}")
+        notices = [f"{' and '.join(names)}:\n{text}" for text, names in notices.items()]
         notices.append("The minified builds bundle further packages; their licences are in "
                        "vendor/THIRD-PARTY-NOTICES.txt.")
         (vendor / "THIRD-PARTY-NOTICES.txt").write_text(_third_party(modules, lock), encoding="utf-8")
