@@ -133,7 +133,7 @@ def test_a_bad_scheduler_address_is_one_clear_error(world, capsys):
 
 def test_the_params_dask_section_is_strict():
     from mlprod.errors import ParamsError
-    from mlprod.scale.settings import dask_address
+    from mlprod.project.scheduler import dask_address
 
     assert dask_address({"dask": {"address": None}}) is None
     assert dask_address({"dask": {"address": "tcp://h:1"}}) == "tcp://h:1"

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..outpaths import check_dir
 
     check_dir(args.output_dir, what="--output-dir", files=DEFAULT_NAMES.values())  # before the data is read
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     values, row_key, dask = {}, None, dask_address({}, given=args.dask)
     if args.params_file:
@@ -96,7 +96,7 @@ def _section(path: str, section: str, given: str | None = None) -> tuple[dict, s
     values = data[section]
     if not isinstance(values, dict):
         raise ConfigError(f"{path} [{section}]: expected a mapping of settings")
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     return ({**shared_facts(data, path, ("target", "date_column", "key")), **values},
             dask_address(data, path, given))

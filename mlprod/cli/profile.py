@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..outpaths import check_file
     from ..profile import profile_file
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     out = check_file(args.out, what="--out")  # before any data is read
     if args.batch_rows < 1:

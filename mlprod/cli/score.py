@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     root, params_file = project_root()
     params = load_params_file(params_file) if params_file else {}
     facts = read_facts(params, params_file or "params.yaml")
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     dask = dask_address(params, str(params_file or "params.yaml"), args.dask)
     schema = None

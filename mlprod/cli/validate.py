@@ -78,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
 def _dask(given: str | None) -> str | None:
     if given is None:
         return None
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     return dask_address({}, given=given)

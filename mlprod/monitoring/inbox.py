@@ -29,7 +29,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from ..manifest.datarefs import file_md5, project_relative
 from ..serving.predictionlog import PredictionLogWriter
 from . import predictions as records
 from . import batch_gates
+from .batch_result import BatchResult, now_utc
 from .resilient import check_fallback, check_time_budget, load_resilient
 from .resilient import score_frame as score_resilient
 from .scoring import ScoringModel, check_reference, check_threshold, score_frame
@@ -48,29 +48,6 @@ SUFFIXES = (".csv", ".parquet", ".pq")
 LOCK_NAME = "score"
 STATUSES = ("scored", "skipped", "quarantined")
 TIERS = ("primary", "fallback", "rules", "default")
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    batch_id: str
-    status: str  # scored | skipped (committed earlier) | quarantined
-    source: str
-    rows: int | None = None
-    detail: str = ""
-    serving: dict[str, Any] | None = None  # scored through the resilient predictor: the marker's serving entry
-    traffic: dict[str, Any] | None = None  # scored under an ab or canary deployment: the marker's traffic entry
-
-    def degraded(self) -> str | None:
-        """One line when rows of this batch fell to the rules or the default score, else None."""
-        tiers = (self.serving or {}).get("tiers") or {}
-        low = tiers.get("rules", 0) + tiers.get("default", 0)
-        if not low:
-            return None
-        reasons = (self.serving or {}).get("fallback_reasons") or {}
-        why = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
-        return (f"batch {self.batch_id}: {low:,} of {self.rows:,} rows were scored by the rules or the default "
-                f"score, not a model (rules {tiers.get('rules', 0):,}, default {tiers.get('default', 0):,}"
-                + (f"; why: {why}" if why else "") + "); see tier and fallback_reason in its predictions")
 
 
 @dataclass(frozen=True)
@@ -353,11 +330,6 @@ def _stop_if(fail: bool, result: BatchResult, folder: Path) -> None:
 def _check_folder(path: Path, what: str) -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{what} {path} is not a folder; name a folder (it is created if missing)")
-
-
-def now_utc() -> str:
-    """The scoring time written into records and markers (UTC, to the second)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_prometheus(run: ScoreRun, path: str | Path) -> Path:

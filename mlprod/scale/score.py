@@ -104,7 +104,7 @@ def score_batch(file: str, setup: dict):
     from ..monitoring import batch_gates
     from ..monitoring import predictions as records
     from ..manifest.datarefs import file_md5, project_relative
-    from ..monitoring.inbox import BatchResult, now_utc
+    from ..monitoring.batch_result import BatchResult, now_utc
     from ..monitoring.resilient import score_frame as score_resilient
     from ..monitoring.scoring import score_frame
 

@@ -106,7 +106,7 @@ def shared_facts(params: Mapping[str, Any], path: str | Path, names: Iterable[st
 def setting_values(params: Mapping[str, Any], path: str | Path, names: Iterable[str]) -> dict[str, Any]:
     """The settings (:data:`SETTINGS`) among ``names`` that params.yaml has, parsed strictly (a bad value is a
     :class:`ParamsError` naming the section)."""
-    from ..scale.settings import dask_address
+    from ..project.scheduler import dask_address
 
     wanted = set(names)
     values: dict[str, Any] = {}

@@ -1,5 +1,6 @@
-"""The ``dask:`` section of params.yaml (``dask: {address: tcp://host:8786}``; ``address: null`` or no section:
-one process), parsed strictly. ``--dask ADDRESS`` on a CLI verb overrides it."""
+"""The ``dask:`` section of params.yaml: the Dask scheduler a project's data work runs on
+(``dask: {address: tcp://host:8786}``; ``address: null`` or no section: one process), parsed strictly.
+``--dask ADDRESS`` on a CLI verb overrides it; a stage notebook gets it as its ``dask_address`` parameter."""
 
 from __future__ import annotations
 
